@@ -1,0 +1,35 @@
+# One container: the release server and its dashboard assets, on SQLite under /app/data by default
+# (set DATABASE_URL to a postgres:// URL to share state between several instances).
+#
+#   docker build -t track-futura .
+#   docker run -p 8000:8000 -v tf-data:/app/data track-futura
+#
+# The builder installs the same pinned tools as scripts/tools.sh (registries only).
+FROM rust:1.95-bookworm AS builder
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN bash -c 'source scripts/tools.sh && ensure_build_tools && cargo leptos build --release'
+
+FROM debian:bookworm-slim
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates curl >/dev/null \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home --home-dir /app track-futura
+WORKDIR /app
+COPY --from=builder /src/target/release/server /app/server
+COPY --from=builder /src/target/site /app/site
+ENV HOST=0.0.0.0 \
+    PORT=8000 \
+    LEPTOS_SITE_ROOT=/app/site \
+    DATA_DIR=/app/data \
+    LOG_DIR=/app/logs \
+    LOG_FORMAT=json
+RUN mkdir -p /app/data /app/logs && chown -R track-futura /app
+USER track-futura
+VOLUME ["/app/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    CMD curl -fsS "http://127.0.0.1:${PORT}/api/health/" || exit 1
+ENTRYPOINT ["/app/server"]
+CMD ["serve"]

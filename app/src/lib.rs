@@ -1,0 +1,66 @@
+//! The dashboard: pages, components and (later) server functions, shared by the server (feature `ssr`)
+//! and the browser (feature `hydrate`). Nothing here touches the database directly.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+mod dashboard;
+
+pub use dashboard::Dashboard;
+
+/// The product's name as shown to users.
+pub const PRODUCT_NAME: &str = "Track-Futura Webhook Monitor";
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/track-futura.css" />
+        <Title text=PRODUCT_NAME />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=StaticSegment("webhook-monitor") view=Dashboard />
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="page">
+            <h1>"Page not found"</h1>
+            <p>
+                <a href="/webhook-monitor">"Go to the webhook monitor"</a>
+            </p>
+        </main>
+    }
+}

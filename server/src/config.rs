@@ -1,0 +1,770 @@
+//! Configuration: read once at start from environment variables into typed structs, validated.
+//!
+//! The variable names are the contract documented in the README. A value that is set but malformed
+//! stops start-up with a one-line error naming the variable and the expected form: there is no silent
+//! fallback to a default. A variable that is unset, or set to an empty string, takes its default.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Everything the service is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub storage: StorageConfig,
+    pub security: SecurityConfig,
+    pub monitor: MonitorConfig,
+    pub ngrok: NgrokConfig,
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `HOST`: the address to bind (default `0.0.0.0`: BrightData must be able to reach us).
+    pub host: IpAddr,
+    /// `PORT` (default 8000; platforms set it).
+    pub port: u16,
+    /// `BRIGHTDATA_BASE_URL`: the public URL BrightData calls, when known.
+    pub public_url: Option<Url>,
+    /// `LEPTOS_SITE_ROOT` (default `target/site`): the built dashboard assets (JS, WASM, CSS).
+    pub site_root: PathBuf,
+}
+
+impl HttpConfig {
+    pub fn bind_address(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// `DATA_DIR` (default `./data`): the SQLite file and the generated tokens live here.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL` (default: `sqlite://<DATA_DIR>/track-futura.db`).
+    pub database_url: DatabaseUrl,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// `BRIGHTDATA_WEBHOOK_TOKEN`: accepted webhook tokens (comma-separated, for rotation). Empty when
+    /// unset: a token is then generated on first start and kept under `DATA_DIR`.
+    pub webhook_tokens: Vec<Secret>,
+    /// `WEBHOOK_ADMIN_TOKEN`: the credential of the monitor API and dashboard. Generated when unset.
+    pub admin_token: Option<Secret>,
+    /// `WEBHOOK_RATE_LIMIT`: requests per minute per client IP (default 100).
+    pub rate_limit_per_minute: u32,
+    /// `WEBHOOK_MAX_TIMESTAMP_AGE`: how far a signed timestamp may lie in the past or future (default 300 s).
+    pub max_timestamp_age: Duration,
+    /// `WEBHOOK_ALLOWED_IPS`: addresses and networks allowed to call the webhook; empty allows all.
+    pub allowed_ips: Vec<IpNet>,
+    /// `WEBHOOK_ENABLE_CERT_PINNING` (default false).
+    pub cert_pinning: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    /// `WEBHOOK_MAX_EVENTS`: how many events are kept (default 1000).
+    pub max_events: u64,
+    /// `WEBHOOK_METRICS_RETENTION`: how long events are kept (default 3600 s).
+    pub metrics_retention: Duration,
+    /// `WEBHOOK_ERROR_THRESHOLD`: error rate (fraction 0..1) above which the service is unhealthy (default 0.1).
+    pub error_threshold: f64,
+    /// `WEBHOOK_RESPONSE_TIME_THRESHOLD`: response time above which the service is degraded (default 5.0 s).
+    pub response_time_threshold: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct NgrokConfig {
+    /// `NGROK_ENABLED` (default false).
+    pub enabled: bool,
+    /// `NGROK_AUTH_TOKEN`.
+    pub auth_token: Option<Secret>,
+    /// `NGROK_SUBDOMAIN`: a DNS label.
+    pub subdomain: Option<String>,
+    /// `NGROK_REGION`: us, eu, ap, au, sa, jp or in (default us).
+    pub region: NgrokRegion,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NgrokRegion {
+    Us,
+    Eu,
+    Ap,
+    Au,
+    Sa,
+    Jp,
+    In,
+}
+
+impl NgrokRegion {
+    const ALL: [(&'static str, NgrokRegion); 7] = [
+        ("us", Self::Us),
+        ("eu", Self::Eu),
+        ("ap", Self::Ap),
+        ("au", Self::Au),
+        ("sa", Self::Sa),
+        ("jp", Self::Jp),
+        ("in", Self::In),
+    ];
+
+    pub fn code(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, region)| *region == self)
+            .map(|(code, _)| *code)
+            .unwrap_or("us")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggingConfig {
+    /// `RUST_LOG`: tracing filter directives (default `info`, or `debug` when `DEBUG` is on).
+    pub filter: String,
+    /// `DEBUG` (default false): more detail in logs and error answers meant for development.
+    pub debug: bool,
+    /// `LOG_FORMAT`: `text` (default) or `json` for stdout.
+    pub format: LogFormat,
+    /// `LOG_DIR` (default `./logs`): where `webhook_security.log` and `webhook_monitor.log` are written.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A database URL; `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+
+    /// The URL with any password replaced, safe to log.
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.0.clone(),
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|prefix| value.starts_with(prefix));
+        let parses = value.starts_with("sqlite:") || Url::parse(value).is_ok();
+        (scheme_ok && parses).then(|| Self(value.to_owned()))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// A variable that could not be used. Displays as one line naming the variable and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {var}{shown}: expected {expected}", shown = shown_value(.value))]
+pub struct ConfigError {
+    pub var: &'static str,
+    /// The offending value, or `None` for secrets (never echoed).
+    pub value: Option<String>,
+    pub expected: &'static str,
+}
+
+fn shown_value(value: &Option<String>) -> String {
+    match value {
+        Some(value) => format!("={value:?}"),
+        None => String::new(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads variables through `lookup`, so tests can pass a map instead of touching the process env.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
+        let vars = Vars { lookup: &lookup };
+
+        let debug = vars.parse("DEBUG", BOOL, false, parse_bool)?;
+        let data_dir = vars.parse("DATA_DIR", "a directory path", PathBuf::from("data"), |v| {
+            Some(PathBuf::from(v))
+        })?;
+        let default_db = format!("sqlite://{}/track-futura.db", data_dir.display());
+
+        Ok(Config {
+            http: HttpConfig {
+                host: vars.parse(
+                    "HOST",
+                    "an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1",
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    |v| v.parse().ok(),
+                )?,
+                port: vars.parse("PORT", "a TCP port number 0-65535", 8000, |v| v.parse().ok())?,
+                public_url: vars.optional(
+                    "BRIGHTDATA_BASE_URL",
+                    "an absolute http(s) URL, e.g. https://hooks.example.com",
+                    parse_base_url,
+                )?,
+                site_root: vars.parse(
+                    "LEPTOS_SITE_ROOT",
+                    "a directory path",
+                    PathBuf::from("target/site"),
+                    |v| Some(PathBuf::from(v)),
+                )?,
+            },
+            storage: StorageConfig {
+                database_url: vars.parse(
+                    "DATABASE_URL",
+                    "sqlite://<path> or postgres://user@host:port/database",
+                    DatabaseUrl(default_db),
+                    DatabaseUrl::parse,
+                )?,
+                data_dir,
+            },
+            security: SecurityConfig {
+                webhook_tokens: vars.secret_list(
+                    "BRIGHTDATA_WEBHOOK_TOKEN",
+                    "one or more comma-separated tokens without spaces or a 'Bearer ' prefix",
+                )?,
+                admin_token: vars
+                    .secret_list(
+                        "WEBHOOK_ADMIN_TOKEN",
+                        "one token without spaces, commas or a 'Bearer ' prefix",
+                    )
+                    .and_then(|tokens| match tokens.len() {
+                        0 | 1 => Ok(tokens.into_iter().next()),
+                        _ => Err(ConfigError {
+                            var: "WEBHOOK_ADMIN_TOKEN",
+                            value: None,
+                            expected: "one token without spaces, commas or a 'Bearer ' prefix",
+                        }),
+                    })?,
+                rate_limit_per_minute: vars.parse(
+                    "WEBHOOK_RATE_LIMIT",
+                    "a whole number of requests per minute, at least 1 (e.g. 100)",
+                    100,
+                    |v| v.parse::<u32>().ok().filter(|n| *n > 0),
+                )?,
+                max_timestamp_age: vars.parse(
+                    "WEBHOOK_MAX_TIMESTAMP_AGE",
+                    "a whole number of seconds, at least 1 (e.g. 300)",
+                    Duration::from_secs(300),
+                    parse_positive_seconds,
+                )?,
+                allowed_ips: vars.parse(
+                    "WEBHOOK_ALLOWED_IPS",
+                    "comma-separated IP addresses or CIDR networks, e.g. 1.2.3.4,10.0.0.0/8,2001:db8::/32",
+                    Vec::new(),
+                    parse_ip_list,
+                )?,
+                cert_pinning: vars.parse("WEBHOOK_ENABLE_CERT_PINNING", BOOL, false, parse_bool)?,
+            },
+            monitor: MonitorConfig {
+                max_events: vars.parse(
+                    "WEBHOOK_MAX_EVENTS",
+                    "a whole number of events, at least 1 (e.g. 1000)",
+                    1000,
+                    |v| v.parse::<u64>().ok().filter(|n| *n > 0),
+                )?,
+                metrics_retention: vars.parse(
+                    "WEBHOOK_METRICS_RETENTION",
+                    "a whole number of seconds, at least 1 (e.g. 3600)",
+                    Duration::from_secs(3600),
+                    parse_positive_seconds,
+                )?,
+                error_threshold: vars.parse(
+                    "WEBHOOK_ERROR_THRESHOLD",
+                    "a fraction between 0 and 1 (e.g. 0.1 for 10%)",
+                    0.1,
+                    |v| v.parse::<f64>().ok().filter(|x| (0.0..=1.0).contains(x)),
+                )?,
+                response_time_threshold: vars.parse(
+                    "WEBHOOK_RESPONSE_TIME_THRESHOLD",
+                    "a number of seconds above 0 (e.g. 5.0)",
+                    Duration::from_secs(5),
+                    |v| {
+                        v.parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite() && *x > 0.0 && *x <= 3600.0)
+                            .map(Duration::from_secs_f64)
+                    },
+                )?,
+            },
+            ngrok: NgrokConfig {
+                enabled: vars.parse("NGROK_ENABLED", BOOL, false, parse_bool)?,
+                auth_token: vars
+                    .secret_list("NGROK_AUTH_TOKEN", "an ngrok auth token without spaces")?
+                    .into_iter()
+                    .next(),
+                subdomain: vars.optional(
+                    "NGROK_SUBDOMAIN",
+                    "a DNS label: lowercase letters, digits and inner hyphens, at most 63 characters",
+                    parse_dns_label,
+                )?,
+                region: vars.parse(
+                    "NGROK_REGION",
+                    "one of us, eu, ap, au, sa, jp, in",
+                    NgrokRegion::Us,
+                    |v| {
+                        NgrokRegion::ALL
+                            .iter()
+                            .find(|(code, _)| code.eq_ignore_ascii_case(v))
+                            .map(|(_, region)| *region)
+                    },
+                )?,
+            },
+            logging: LoggingConfig {
+                filter: vars.parse(
+                    "RUST_LOG",
+                    "tracing filter directives, e.g. info or server=debug,tower_http=info",
+                    if debug { "debug" } else { "info" }.to_owned(),
+                    |v| {
+                        tracing_subscriber::EnvFilter::try_new(v)
+                            .ok()
+                            .map(|_| v.to_owned())
+                    },
+                )?,
+                debug,
+                format: vars.parse("LOG_FORMAT", "text or json", LogFormat::Text, |v| {
+                    match v.to_ascii_lowercase().as_str() {
+                        "text" => Some(LogFormat::Text),
+                        "json" => Some(LogFormat::Json),
+                        _ => None,
+                    }
+                })?,
+                dir: vars.parse("LOG_DIR", "a directory path", PathBuf::from("logs"), |v| {
+                    Some(PathBuf::from(v))
+                })?,
+            },
+        })
+    }
+}
+
+const BOOL: &str = "true or false (also 1/0, yes/no, on/off)";
+
+/// Typed access to the variables, all going through one lookup function.
+struct Vars<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<OsString>,
+}
+
+impl Vars<'_> {
+    /// The trimmed value, or `None` when unset or blank. Non-UTF-8 values are an error.
+    fn raw(&self, var: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(value) = (self.lookup)(var) else {
+            return Ok(None);
+        };
+        let value = value.into_string().map_err(|_| ConfigError {
+            var,
+            value: None,
+            expected: "valid UTF-8 text",
+        })?;
+        let trimmed = value.trim();
+        Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+    }
+
+    fn optional<T>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.raw(var)? {
+            None => Ok(None),
+            Some(value) => parse(&value).map(Some).ok_or(ConfigError {
+                var,
+                value: Some(value),
+                expected,
+            }),
+        }
+    }
+
+    fn parse<T>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        default: T,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        Ok(self.optional(var, expected, parse)?.unwrap_or(default))
+    }
+
+    /// A comma-separated list of secrets. Errors never echo the value.
+    fn secret_list(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+    ) -> Result<Vec<Secret>, ConfigError> {
+        let Some(value) = self.raw(var)? else {
+            return Ok(Vec::new());
+        };
+        let invalid = || ConfigError {
+            var,
+            value: None,
+            expected,
+        };
+        value
+            .split(',')
+            .map(str::trim)
+            .map(|token| {
+                let bad = token.is_empty()
+                    || token.chars().any(|c| c.is_whitespace() || c.is_control())
+                    || token.to_ascii_lowercase().starts_with("bearer");
+                if bad {
+                    Err(invalid())
+                } else {
+                    Ok(Secret::new(token))
+                }
+            })
+            .collect()
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_positive_seconds(value: &str) -> Option<Duration> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_secs)
+}
+
+fn parse_base_url(value: &str) -> Option<Url> {
+    let url = Url::parse(value).ok()?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none();
+    usable.then_some(url)
+}
+
+/// `1.2.3.4`, `10.0.0.0/8`, `::1`, `2001:db8::/32`, comma-separated. A bare address is a /32 or /128.
+pub fn parse_ip_list(value: &str) -> Option<Vec<IpNet>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            if item.contains('/') {
+                IpNet::from_str(item).ok()
+            } else {
+                item.parse::<IpAddr>().ok().map(IpNet::from)
+            }
+        })
+        .collect()
+}
+
+fn parse_dns_label(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let valid = (1..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-';
+    valid.then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn error(var: &str, value: &str) -> ConfigError {
+        config(&[(var, value)]).expect_err(&format!("{var}={value:?} should be rejected"))
+    }
+
+    #[test]
+    fn defaults_match_the_guide() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.http.host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(c.http.port, 8000);
+        assert!(c.http.public_url.is_none());
+        assert_eq!(c.http.site_root, PathBuf::from("target/site"));
+        assert_eq!(c.storage.data_dir, PathBuf::from("data"));
+        assert_eq!(
+            c.storage.database_url.as_str(),
+            "sqlite://data/track-futura.db"
+        );
+        assert!(c.security.webhook_tokens.is_empty());
+        assert!(c.security.admin_token.is_none());
+        assert_eq!(c.security.rate_limit_per_minute, 100);
+        assert_eq!(c.security.max_timestamp_age, Duration::from_secs(300));
+        assert!(c.security.allowed_ips.is_empty());
+        assert!(!c.security.cert_pinning);
+        assert_eq!(c.monitor.max_events, 1000);
+        assert_eq!(c.monitor.metrics_retention, Duration::from_secs(3600));
+        assert_eq!(c.monitor.error_threshold, 0.1);
+        assert_eq!(c.monitor.response_time_threshold, Duration::from_secs(5));
+        assert!(!c.ngrok.enabled);
+        assert!(c.ngrok.auth_token.is_none());
+        assert!(c.ngrok.subdomain.is_none());
+        assert_eq!(c.ngrok.region, NgrokRegion::Us);
+        assert_eq!(c.logging.filter, "info");
+        assert!(!c.logging.debug);
+        assert_eq!(c.logging.format, LogFormat::Text);
+        assert_eq!(c.logging.dir, PathBuf::from("logs"));
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = config(&[
+            ("HOST", "127.0.0.1"),
+            ("PORT", "9000"),
+            ("BRIGHTDATA_BASE_URL", "https://hooks.example.com/base"),
+            ("LEPTOS_SITE_ROOT", "/srv/site"),
+            ("DATA_DIR", "/var/lib/tf"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tf"),
+            ("BRIGHTDATA_WEBHOOK_TOKEN", "old-token, new-token"),
+            ("WEBHOOK_ADMIN_TOKEN", "admin-token"),
+            ("WEBHOOK_RATE_LIMIT", "500"),
+            ("WEBHOOK_MAX_TIMESTAMP_AGE", "60"),
+            (
+                "WEBHOOK_ALLOWED_IPS",
+                "1.2.3.4, 10.0.0.0/8,2001:db8::/32,::1",
+            ),
+            ("WEBHOOK_ENABLE_CERT_PINNING", "TRUE"),
+            ("WEBHOOK_MAX_EVENTS", "50000"),
+            ("WEBHOOK_METRICS_RETENTION", "86400"),
+            ("WEBHOOK_ERROR_THRESHOLD", "0.25"),
+            ("WEBHOOK_RESPONSE_TIME_THRESHOLD", "1.5"),
+            ("NGROK_ENABLED", "yes"),
+            ("NGROK_AUTH_TOKEN", "ngrok-secret"),
+            ("NGROK_SUBDOMAIN", "my-hooks-1"),
+            ("NGROK_REGION", "EU"),
+            ("RUST_LOG", "server=debug,tower_http=info"),
+            ("DEBUG", "1"),
+            ("LOG_FORMAT", "json"),
+            ("LOG_DIR", "/var/log/tf"),
+        ])
+        .unwrap();
+        assert_eq!(c.http.bind_address(), "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(
+            c.http.public_url.unwrap().as_str(),
+            "https://hooks.example.com/base"
+        );
+        assert_eq!(c.http.site_root, PathBuf::from("/srv/site"));
+        assert_eq!(c.storage.data_dir, PathBuf::from("/var/lib/tf"));
+        assert!(!c.storage.database_url.is_sqlite());
+        let tokens: Vec<_> = c
+            .security
+            .webhook_tokens
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        assert_eq!(tokens, ["old-token", "new-token"]);
+        assert_eq!(c.security.admin_token.unwrap().expose(), "admin-token");
+        assert_eq!(c.security.rate_limit_per_minute, 500);
+        assert_eq!(c.security.max_timestamp_age, Duration::from_secs(60));
+        let nets: Vec<String> = c
+            .security
+            .allowed_ips
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            nets,
+            ["1.2.3.4/32", "10.0.0.0/8", "2001:db8::/32", "::1/128"]
+        );
+        assert!(c.security.cert_pinning);
+        assert_eq!(c.monitor.max_events, 50_000);
+        assert_eq!(c.monitor.metrics_retention, Duration::from_secs(86_400));
+        assert_eq!(c.monitor.error_threshold, 0.25);
+        assert_eq!(
+            c.monitor.response_time_threshold,
+            Duration::from_millis(1500)
+        );
+        assert!(c.ngrok.enabled);
+        assert_eq!(c.ngrok.auth_token.unwrap().expose(), "ngrok-secret");
+        assert_eq!(c.ngrok.subdomain.as_deref(), Some("my-hooks-1"));
+        assert_eq!(c.ngrok.region, NgrokRegion::Eu);
+        assert_eq!(c.logging.filter, "server=debug,tower_http=info");
+        assert!(c.logging.debug);
+        assert_eq!(c.logging.format, LogFormat::Json);
+        assert_eq!(c.logging.dir, PathBuf::from("/var/log/tf"));
+    }
+
+    #[test]
+    fn data_dir_moves_the_default_database() {
+        let c = config(&[("DATA_DIR", "/tmp/x")]).unwrap();
+        assert_eq!(
+            c.storage.database_url.as_str(),
+            "sqlite:///tmp/x/track-futura.db"
+        );
+    }
+
+    #[test]
+    fn debug_raises_the_default_log_level() {
+        assert_eq!(
+            config(&[("DEBUG", "true")]).unwrap().logging.filter,
+            "debug"
+        );
+    }
+
+    #[test]
+    fn blank_values_take_the_default() {
+        let c = config(&[("WEBHOOK_RATE_LIMIT", "  "), ("WEBHOOK_ALLOWED_IPS", "")]).unwrap();
+        assert_eq!(c.security.rate_limit_per_minute, 100);
+        assert!(c.security.allowed_ips.is_empty());
+    }
+
+    #[test]
+    fn every_bad_value_is_rejected_with_its_variable_named() {
+        let cases = [
+            ("HOST", "localhost"),
+            ("HOST", "300.1.1.1"),
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("PORT", "-1"),
+            ("BRIGHTDATA_BASE_URL", "hooks.example.com"),
+            ("BRIGHTDATA_BASE_URL", "ftp://hooks.example.com"),
+            ("BRIGHTDATA_BASE_URL", "https://"),
+            ("DATABASE_URL", "mysql://root@localhost/x"),
+            ("DATABASE_URL", "data.db"),
+            ("WEBHOOK_RATE_LIMIT", "abc"),
+            ("WEBHOOK_RATE_LIMIT", "0"),
+            ("WEBHOOK_RATE_LIMIT", "-5"),
+            ("WEBHOOK_RATE_LIMIT", "1.5"),
+            ("WEBHOOK_RATE_LIMIT", "99999999999"),
+            ("WEBHOOK_MAX_TIMESTAMP_AGE", "5m"),
+            ("WEBHOOK_MAX_TIMESTAMP_AGE", "0"),
+            ("WEBHOOK_ALLOWED_IPS", "10.0.0.0/33"),
+            ("WEBHOOK_ALLOWED_IPS", "1.2.3"),
+            ("WEBHOOK_ALLOWED_IPS", "1.2.3.4;5.6.7.8"),
+            ("WEBHOOK_ALLOWED_IPS", "2001:db8::/129"),
+            ("WEBHOOK_ALLOWED_IPS", "brightdata-ip-range"),
+            ("WEBHOOK_ENABLE_CERT_PINNING", "maybe"),
+            ("WEBHOOK_MAX_EVENTS", "lots"),
+            ("WEBHOOK_MAX_EVENTS", "0"),
+            ("WEBHOOK_METRICS_RETENTION", "1h"),
+            ("WEBHOOK_METRICS_RETENTION", "0"),
+            ("WEBHOOK_ERROR_THRESHOLD", "2"),
+            ("WEBHOOK_ERROR_THRESHOLD", "-0.1"),
+            ("WEBHOOK_ERROR_THRESHOLD", "10%"),
+            ("WEBHOOK_ERROR_THRESHOLD", "NaN"),
+            ("WEBHOOK_RESPONSE_TIME_THRESHOLD", "0"),
+            ("WEBHOOK_RESPONSE_TIME_THRESHOLD", "fast"),
+            ("WEBHOOK_RESPONSE_TIME_THRESHOLD", "inf"),
+            ("NGROK_ENABLED", "enabled"),
+            ("NGROK_SUBDOMAIN", "My_Hooks"),
+            ("NGROK_SUBDOMAIN", "-hooks"),
+            ("NGROK_REGION", "mars"),
+            ("RUST_LOG", "server=loud"),
+            ("DEBUG", "verbose"),
+            ("LOG_FORMAT", "xml"),
+        ];
+        for (var, value) in cases {
+            let err = error(var, value);
+            assert_eq!(err.var, var, "{var}={value:?}");
+            let line = err.to_string();
+            assert!(line.starts_with(&format!("invalid {var}=")), "{line}");
+            assert!(line.contains("expected "), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_issue_examples_read_well() {
+        assert_eq!(
+            error("WEBHOOK_RATE_LIMIT", "abc").to_string(),
+            "invalid WEBHOOK_RATE_LIMIT=\"abc\": expected a whole number of requests per minute, at least 1 (e.g. 100)"
+        );
+        assert!(
+            error("WEBHOOK_ALLOWED_IPS", "10.0.0.0/33")
+                .to_string()
+                .contains("CIDR")
+        );
+        assert!(
+            error("WEBHOOK_ERROR_THRESHOLD", "2")
+                .to_string()
+                .contains("between 0 and 1")
+        );
+    }
+
+    #[test]
+    fn bad_secrets_are_rejected_without_echoing_them() {
+        for (var, value) in [
+            ("BRIGHTDATA_WEBHOOK_TOKEN", "Bearer s3cr3t-value"),
+            ("BRIGHTDATA_WEBHOOK_TOKEN", "s3cr3t value"),
+            ("BRIGHTDATA_WEBHOOK_TOKEN", "s3cr3t-value,,other"),
+            ("WEBHOOK_ADMIN_TOKEN", "s3cr3t-value,another"),
+            ("NGROK_AUTH_TOKEN", "s3cr3t\tvalue"),
+        ] {
+            let err = error(var, value);
+            assert_eq!(err.var, var);
+            assert!(err.value.is_none());
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
+    fn non_utf8_values_are_rejected() {
+        use std::os::unix::ffi::OsStringExt;
+        let err = Config::from_lookup(|name| {
+            (name == "WEBHOOK_RATE_LIMIT").then(|| OsString::from_vec(vec![0x31, 0xff]))
+        })
+        .unwrap_err();
+        assert_eq!(err.var, "WEBHOOK_RATE_LIMIT");
+        assert!(err.to_string().contains("UTF-8"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = config(&[
+            ("BRIGHTDATA_WEBHOOK_TOKEN", "tok-aaaaaaaa"),
+            ("WEBHOOK_ADMIN_TOKEN", "adm-bbbbbbbb"),
+            ("NGROK_AUTH_TOKEN", "ngr-cccccccc"),
+            ("DATABASE_URL", "postgres://app:pw-dddddddd@db:5432/tf"),
+        ])
+        .unwrap();
+        let printed = format!("{c:?} {c:#?}");
+        for secret in [
+            "tok-aaaaaaaa",
+            "adm-bbbbbbbb",
+            "ngr-cccccccc",
+            "pw-dddddddd",
+        ] {
+            assert!(!printed.contains(secret), "{secret} leaked");
+        }
+        assert!(printed.contains("postgres://app:***@db:5432/tf"));
+    }
+}

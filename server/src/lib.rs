@@ -1,0 +1,13 @@
+//! The Track-Futura webhook service: receives BrightData deliveries, stores them durably, monitors
+//! itself and serves the live dashboard.
+
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod error;
+pub mod log_file;
+pub mod routes;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,40 @@
+//! The HTTP surface: one router assembled from the areas below.
+
+mod health;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::get;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Where the dashboard lives; `/` redirects there.
+pub const DASHBOARD_PATH: &str = "/webhook-monitor";
+
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let api = Router::new()
+        .merge(health::routes())
+        .fallback(|| async { ApiError::not_found("no such API endpoint") });
+
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary(DASHBOARD_PATH) }))
+        .nest("/api", api)
+        .leptos_routes(&state, generate_route_list(app::App), move || {
+            app::shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Registers `path` both with and without its trailing slash: callers use both forms.
+pub fn both_slashes(path: &str) -> [String; 2] {
+    let bare = path.trim_end_matches('/');
+    [bare.to_owned(), format!("{bare}/")]
+}

@@ -1,0 +1,202 @@
+//! Building and running the service: `Application::build(config)`, then `port()`, then
+//! `run_until_stopped()`. Tests build it on port 0 with a fresh database.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::credentials::{Credentials, TokenSource};
+use crate::log_file::AuditLogs;
+use crate::state::AppState;
+use crate::{db, routes};
+
+/// The name cargo-leptos gives the site's JS, WASM and CSS (`[[workspace.metadata.leptos]] name`).
+const SITE_OUTPUT_NAME: &str = "track-futura";
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+    log_writers: Vec<JoinHandle<()>>,
+    /// Stops the log writers once the last line is written (after the server stopped).
+    log_stop: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let log_stop = CancellationToken::new();
+        let (logs, log_writers) = AuditLogs::open(&config.logging.dir, log_stop.clone())
+            .await
+            .with_context(|| format!("opening log files in {}", config.logging.dir.display()))?;
+
+        let credentials = Credentials::resolve(&config.security, &config.storage.data_dir)
+            .with_context(|| {
+                format!("preparing tokens in {}", config.storage.data_dir.display())
+            })?;
+
+        let database = config.storage.database_url.redacted();
+        let db = db::connect(&config.storage.database_url)
+            .await
+            .with_context(|| format!("connecting to the database {database}"))?;
+        db::migrate(&db)
+            .await
+            .with_context(|| format!("migrating the database {database}"))?;
+
+        let listener = TcpListener::bind(config.http.bind_address())
+            .await
+            .with_context(|| format!("binding {}", config.http.bind_address()))?;
+        let local = listener.local_addr()?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name(SITE_OUTPUT_NAME)
+            .site_root(config.http.site_root.display().to_string())
+            .site_addr(local)
+            .build();
+
+        let state = AppState {
+            config: std::sync::Arc::new(config),
+            db,
+            credentials: std::sync::Arc::new(credentials),
+            logs,
+            leptos_options,
+            started_at: Instant::now(),
+        };
+
+        let app = Self {
+            listener,
+            state,
+            shutdown: CancellationToken::new(),
+            log_writers,
+            log_stop,
+        };
+        app.announce();
+        Ok(app)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The URL BrightData should call: `BRIGHTDATA_BASE_URL`, else this machine's address.
+    pub fn public_url(&self) -> String {
+        match &self.state.config.http.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => {
+                let addr = self.local_addr();
+                let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+                    "localhost".to_owned()
+                } else {
+                    addr.ip().to_string()
+                };
+                format!("http://{host}:{}", addr.port())
+            }
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Cancelling this token stops the server gracefully (in-flight requests finish).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown,
+            log_writers,
+            log_stop,
+        } = self;
+        let logs = state.logs.clone();
+        let db = state.db.clone();
+        let router = routes::router(state);
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("serving HTTP")?;
+
+        logs.monitor.write("service_stopped", serde_json::json!({}));
+        log_stop.cancel();
+        if let Err(error) = db.close().await {
+            tracing::warn!(%error, "closing the database");
+        }
+        for writer in log_writers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Logs where the service listens; on the start that generated tokens, first prints once where
+    /// they are.
+    fn announce(&self) {
+        let base = self.public_url();
+        let webhook_url = format!("{base}/api/brightdata/webhook/");
+        let notify_url = format!("{base}/api/brightdata/notify/");
+        let dashboard_url = format!("{base}{}", routes::DASHBOARD_PATH);
+        let credentials = &self.state.credentials;
+        if credentials.generated_any() {
+            let mut banner = String::from(
+                "\nFirst start: generated credentials (owner-only files; the tokens are never printed):\n",
+            );
+            for (what, source, use_for) in [
+                (
+                    "webhook token",
+                    &credentials.webhook_source,
+                    "BrightData auth_header: \"Bearer <token>\"",
+                ),
+                (
+                    "admin token",
+                    &credentials.admin_source,
+                    "dashboard login and monitor API",
+                ),
+            ] {
+                if let TokenSource::Generated(path) = source {
+                    banner.push_str(&format!("  {what:<14} {}   ({use_for})\n", path.display()));
+                    self.state.logs.security.write(
+                        "token_generated",
+                        serde_json::json!({"token": what, "file": path.display().to_string()}),
+                    );
+                }
+            }
+            banner.push_str(&format!(
+                "  data endpoint  {webhook_url}\n  notify         {notify_url}\n  dashboard      {dashboard_url}\n"
+            ));
+            println!("{banner}");
+        }
+        tracing::info!(
+            address = %self.local_addr(),
+            dashboard = %dashboard_url,
+            webhook = %webhook_url,
+            notify = %notify_url,
+            database = %self.state.config.storage.database_url.redacted(),
+            "listening"
+        );
+        self.state.logs.monitor.write(
+            "service_started",
+            serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "address": self.local_addr().to_string(),
+                "webhook_tokens": credentials.webhook_tokens.len(),
+            }),
+        );
+    }
+}

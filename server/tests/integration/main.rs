@@ -1,0 +1,9 @@
+//! Integration tests: the real server on 127.0.0.1:0 with a fresh database, spoken to over HTTP.
+//! One test binary (modules below) keeps link time down.
+
+mod cli;
+mod dashboard;
+mod first_run;
+mod health;
+mod helpers;
+mod postgres;

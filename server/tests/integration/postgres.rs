@@ -1,0 +1,39 @@
+//! The same migration and health checks against a throw-away PostgreSQL database.
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+
+use crate::helpers::{PgDatabase, spawn};
+
+#[tokio::test]
+async fn migrations_and_health_on_postgresql() {
+    let pg = PgDatabase::create().await;
+    let app = spawn().database(&pg.url()).start().await;
+
+    let response = app.get("/api/health/").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["database"], "connected");
+
+    let backend = app.state.db.get_database_backend();
+    let row = app
+        .state
+        .db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'events'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    assert!(!app.data_dir().join("track-futura.db").exists());
+
+    app.stop().await;
+    // A restart on the migrated database applies nothing twice.
+    let again = spawn().database(&pg.url()).start().await;
+    assert_eq!(again.get("/api/health/").await.status(), 200);
+    again.stop().await;
+    pg.drop_database().await;
+}
