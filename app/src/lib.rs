@@ -9,6 +9,7 @@ use leptos_router::{
 };
 
 mod dashboard;
+pub mod types;
 
 pub use dashboard::Dashboard;
 

@@ -22,6 +22,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub storage: StorageConfig,
     pub security: SecurityConfig,
+    pub ingest: IngestConfig,
     pub monitor: MonitorConfig,
     pub ngrok: NgrokConfig,
     pub logging: LoggingConfig,
@@ -68,6 +69,38 @@ pub struct SecurityConfig {
     pub allowed_ips: Vec<IpNet>,
     /// `WEBHOOK_ENABLE_CERT_PINNING` (default false).
     pub cert_pinning: bool,
+    /// `WEBHOOK_RATE_BURST`: requests a client may send at once before the per-minute rate applies
+    /// (default: the rate limit, i.e. one minute's worth).
+    pub rate_burst: u32,
+    /// `WEBHOOK_TRUSTED_PROXIES`: networks of our own reverse proxies; only their forwarding header is
+    /// believed. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `WEBHOOK_PROXY_HEADER`: `x-forwarded-for` (default) or `forwarded`, whichever the proxies write.
+    pub proxy_header: ProxyHeader,
+    /// `WEBHOOK_SIGNING_SECRET`: secret(s) for signed requests (comma-separated for rotation).
+    pub signing_secrets: Vec<Secret>,
+    /// `WEBHOOK_REQUIRE_SIGNATURE` (default false): refuse requests without a valid signature.
+    pub require_signature: bool,
+}
+
+/// Which forwarding header the trusted proxies append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyHeader {
+    XForwardedFor,
+    Forwarded,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// `WEBHOOK_MAX_BODY_BYTES`: largest body on the wire (default 1 GiB).
+    pub max_body_bytes: u64,
+    /// `WEBHOOK_MAX_INFLATED_BYTES`: largest body after gzip inflation (default 4 GiB).
+    pub max_inflated_bytes: u64,
+    /// `WEBHOOK_MAX_STORED_BODY_BYTES`: raw bodies (as received, usually gzip) up to this size are
+    /// kept for replay (default 64 MiB).
+    pub max_stored_body_bytes: u64,
+    /// `WEBHOOK_DATASET_PLATFORMS`: `gd_xxx=instagram,...`, added to the built-in dataset ids.
+    pub dataset_platforms: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +209,18 @@ impl DatabaseUrl {
     }
 }
 
+impl FromStr for DatabaseUrl {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        Self::parse(value).ok_or(ConfigError {
+            var: "DATABASE_URL",
+            value: None,
+            expected: "sqlite://<path> or postgres://user@host:port/database",
+        })
+    }
+}
+
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({})", self.redacted())
@@ -214,6 +259,12 @@ impl Config {
             Some(PathBuf::from(v))
         })?;
         let default_db = format!("sqlite://{}/track-futura.db", data_dir.display());
+        let rate_limit_per_minute = vars.parse(
+            "WEBHOOK_RATE_LIMIT",
+            "a whole number of requests per minute, at least 1 (e.g. 100)",
+            100,
+            |v| v.parse::<u32>().ok().filter(|n| *n > 0),
+        )?;
 
         Ok(Config {
             http: HttpConfig {
@@ -263,12 +314,7 @@ impl Config {
                             expected: "one token without spaces, commas or a 'Bearer ' prefix",
                         }),
                     })?,
-                rate_limit_per_minute: vars.parse(
-                    "WEBHOOK_RATE_LIMIT",
-                    "a whole number of requests per minute, at least 1 (e.g. 100)",
-                    100,
-                    |v| v.parse::<u32>().ok().filter(|n| *n > 0),
-                )?,
+                rate_limit_per_minute,
                 max_timestamp_age: vars.parse(
                     "WEBHOOK_MAX_TIMESTAMP_AGE",
                     "a whole number of seconds, at least 1 (e.g. 300)",
@@ -282,6 +328,56 @@ impl Config {
                     parse_ip_list,
                 )?,
                 cert_pinning: vars.parse("WEBHOOK_ENABLE_CERT_PINNING", BOOL, false, parse_bool)?,
+                rate_burst: vars.optional(
+                    "WEBHOOK_RATE_BURST",
+                    "a whole number of requests, at least 1",
+                    |v| v.parse::<u32>().ok().filter(|n| *n > 0),
+                )?
+                .unwrap_or(rate_limit_per_minute),
+                trusted_proxies: vars.parse(
+                    "WEBHOOK_TRUSTED_PROXIES",
+                    "comma-separated IP addresses or CIDR networks of your reverse proxies",
+                    Vec::new(),
+                    parse_ip_list,
+                )?,
+                proxy_header: vars.parse(
+                    "WEBHOOK_PROXY_HEADER",
+                    "x-forwarded-for or forwarded",
+                    ProxyHeader::XForwardedFor,
+                    |v| match v.to_ascii_lowercase().as_str() {
+                        "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
+                        "forwarded" => Some(ProxyHeader::Forwarded),
+                        _ => None,
+                    },
+                )?,
+                signing_secrets: vars.signing_secrets()?,
+                require_signature: vars.parse("WEBHOOK_REQUIRE_SIGNATURE", BOOL, false, parse_bool)?,
+            },
+            ingest: IngestConfig {
+                max_body_bytes: vars.parse(
+                    "WEBHOOK_MAX_BODY_BYTES",
+                    BYTES,
+                    1 << 30,
+                    parse_bytes,
+                )?,
+                max_inflated_bytes: vars.parse(
+                    "WEBHOOK_MAX_INFLATED_BYTES",
+                    BYTES,
+                    4 << 30,
+                    parse_bytes,
+                )?,
+                max_stored_body_bytes: vars.parse(
+                    "WEBHOOK_MAX_STORED_BODY_BYTES",
+                    "a size like 67108864, 64MiB or 0 (keep no bodies)",
+                    64 << 20,
+                    |v| if v == "0" { Some(0) } else { parse_bytes(v) },
+                )?,
+                dataset_platforms: vars.parse(
+                    "WEBHOOK_DATASET_PLATFORMS",
+                    "comma-separated dataset_id=platform pairs, e.g. gd_abc=instagram",
+                    Vec::new(),
+                    crate::ingest::platforms::parse_pairs,
+                )?,
             },
             monitor: MonitorConfig {
                 max_events: vars.parse(
@@ -365,6 +461,28 @@ impl Config {
 }
 
 const BOOL: &str = "true or false (also 1/0, yes/no, on/off)";
+const BYTES: &str = "a size of at least 1 KiB, like 1073741824, 512MiB or 1GiB";
+
+/// `1048576`, `512KiB`, `64MiB`, `1GiB`, `1GB` (decimal units: KB, MB, GB). At least 1 KiB.
+pub fn parse_bytes(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|bytes| *bytes >= 1024)
+}
 
 /// Typed access to the variables, all going through one lookup function.
 struct Vars<'a> {
@@ -437,6 +555,31 @@ impl Vars<'_> {
                     Err(invalid())
                 } else {
                     Ok(Secret::new(token))
+                }
+            })
+            .collect()
+    }
+}
+
+impl Vars<'_> {
+    /// `WEBHOOK_SIGNING_SECRET`: comma-separated; unlike tokens a secret may contain spaces (GitHub's
+    /// documented example does).
+    fn signing_secrets(&self) -> Result<Vec<Secret>, ConfigError> {
+        let Some(value) = self.raw("WEBHOOK_SIGNING_SECRET")? else {
+            return Ok(Vec::new());
+        };
+        value
+            .split(',')
+            .map(str::trim)
+            .map(|secret| {
+                if secret.is_empty() || secret.chars().any(char::is_control) {
+                    Err(ConfigError {
+                        var: "WEBHOOK_SIGNING_SECRET",
+                        value: None,
+                        expected: "one or more comma-separated secrets (no empty ones)",
+                    })
+                } else {
+                    Ok(Secret::new(secret))
                 }
             })
             .collect()
@@ -531,6 +674,15 @@ mod tests {
         assert_eq!(c.security.max_timestamp_age, Duration::from_secs(300));
         assert!(c.security.allowed_ips.is_empty());
         assert!(!c.security.cert_pinning);
+        assert_eq!(c.security.rate_burst, 100);
+        assert!(c.security.trusted_proxies.is_empty());
+        assert_eq!(c.security.proxy_header, ProxyHeader::XForwardedFor);
+        assert!(c.security.signing_secrets.is_empty());
+        assert!(!c.security.require_signature);
+        assert_eq!(c.ingest.max_body_bytes, 1 << 30);
+        assert_eq!(c.ingest.max_inflated_bytes, 4 << 30);
+        assert_eq!(c.ingest.max_stored_body_bytes, 64 << 20);
+        assert!(c.ingest.dataset_platforms.is_empty());
         assert_eq!(c.monitor.max_events, 1000);
         assert_eq!(c.monitor.metrics_retention, Duration::from_secs(3600));
         assert_eq!(c.monitor.error_threshold, 0.1);
@@ -563,6 +715,15 @@ mod tests {
                 "1.2.3.4, 10.0.0.0/8,2001:db8::/32,::1",
             ),
             ("WEBHOOK_ENABLE_CERT_PINNING", "TRUE"),
+            ("WEBHOOK_RATE_BURST", "20"),
+            ("WEBHOOK_TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8"),
+            ("WEBHOOK_PROXY_HEADER", "Forwarded"),
+            ("WEBHOOK_SIGNING_SECRET", "whsec_abc,other"),
+            ("WEBHOOK_REQUIRE_SIGNATURE", "on"),
+            ("WEBHOOK_MAX_BODY_BYTES", "512MiB"),
+            ("WEBHOOK_MAX_INFLATED_BYTES", "2GB"),
+            ("WEBHOOK_MAX_STORED_BODY_BYTES", "0"),
+            ("WEBHOOK_DATASET_PLATFORMS", "gd_x=instagram"),
             ("WEBHOOK_MAX_EVENTS", "50000"),
             ("WEBHOOK_METRICS_RETENTION", "86400"),
             ("WEBHOOK_ERROR_THRESHOLD", "0.25"),
@@ -606,6 +767,18 @@ mod tests {
             ["1.2.3.4/32", "10.0.0.0/8", "2001:db8::/32", "::1/128"]
         );
         assert!(c.security.cert_pinning);
+        assert_eq!(c.security.rate_burst, 20);
+        assert_eq!(c.security.trusted_proxies.len(), 2);
+        assert_eq!(c.security.proxy_header, ProxyHeader::Forwarded);
+        assert_eq!(c.security.signing_secrets.len(), 2);
+        assert!(c.security.require_signature);
+        assert_eq!(c.ingest.max_body_bytes, 512 << 20);
+        assert_eq!(c.ingest.max_inflated_bytes, 2_000_000_000);
+        assert_eq!(c.ingest.max_stored_body_bytes, 0);
+        assert_eq!(
+            c.ingest.dataset_platforms,
+            [("gd_x".to_owned(), "instagram".to_owned())]
+        );
         assert_eq!(c.monitor.max_events, 50_000);
         assert_eq!(c.monitor.metrics_retention, Duration::from_secs(86_400));
         assert_eq!(c.monitor.error_threshold, 0.25);
@@ -673,6 +846,16 @@ mod tests {
             ("WEBHOOK_ALLOWED_IPS", "2001:db8::/129"),
             ("WEBHOOK_ALLOWED_IPS", "brightdata-ip-range"),
             ("WEBHOOK_ENABLE_CERT_PINNING", "maybe"),
+            ("WEBHOOK_RATE_BURST", "0"),
+            ("WEBHOOK_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("WEBHOOK_PROXY_HEADER", "x-real-ip"),
+            ("WEBHOOK_REQUIRE_SIGNATURE", "sometimes"),
+            ("WEBHOOK_MAX_BODY_BYTES", "1TB-ish"),
+            ("WEBHOOK_MAX_BODY_BYTES", "12"),
+            ("WEBHOOK_MAX_BODY_BYTES", "99999999999GiB"),
+            ("WEBHOOK_MAX_INFLATED_BYTES", "-1"),
+            ("WEBHOOK_MAX_STORED_BODY_BYTES", "lots"),
+            ("WEBHOOK_DATASET_PLATFORMS", "gd_x"),
             ("WEBHOOK_MAX_EVENTS", "lots"),
             ("WEBHOOK_MAX_EVENTS", "0"),
             ("WEBHOOK_METRICS_RETENTION", "1h"),
@@ -728,6 +911,7 @@ mod tests {
             ("BRIGHTDATA_WEBHOOK_TOKEN", "s3cr3t-value,,other"),
             ("WEBHOOK_ADMIN_TOKEN", "s3cr3t-value,another"),
             ("NGROK_AUTH_TOKEN", "s3cr3t\tvalue"),
+            ("WEBHOOK_SIGNING_SECRET", "s3cr3t-value,,x"),
         ] {
             let err = error(var, value);
             assert_eq!(err.var, var);
@@ -766,5 +950,16 @@ mod tests {
             assert!(!printed.contains(secret), "{secret} leaked");
         }
         assert!(printed.contains("postgres://app:***@db:5432/tf"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        assert_eq!(parse_bytes("64MiB"), Some(64 << 20));
+        assert_eq!(parse_bytes("64 mib"), Some(64 << 20));
+        assert_eq!(parse_bytes("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_bytes("100"), None, "below 1 KiB");
+        assert_eq!(parse_bytes("1.5GiB"), None);
+        assert_eq!(parse_bytes("GiB"), None);
     }
 }

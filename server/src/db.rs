@@ -36,6 +36,9 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
+                    // The writer checkpoints after answering a batch (`writer::checkpoint`), so no
+                    // commit waits for one.
+                    .pragma("wal_autocheckpoint", "0")
                     .foreign_keys(true)
             });
     } else {

@@ -2,6 +2,7 @@
 //! `run_until_stopped()`. Tests build it on port 0 with a fresh database.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,8 +13,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::credentials::{Credentials, TokenSource};
+use crate::events::EventRecorder;
+use crate::ingest::client_ip::ClientIpResolver;
+use crate::ingest::platforms::DatasetPlatforms;
+use crate::ingest::processor::{Processor, ProcessorHandle};
+use crate::ingest::rate_limit::RateLimit;
+use crate::ingest::verify::Verifier;
+use crate::ingest::{Ingest, Limits};
+use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
 use crate::state::AppState;
+use crate::store::Writer;
 use crate::{db, routes};
 
 /// The name cargo-leptos gives the site's JS, WASM and CSS (`[[workspace.metadata.leptos]] name`).
@@ -26,6 +36,12 @@ pub struct Application {
     log_writers: Vec<JoinHandle<()>>,
     /// Stops the log writers once the last line is written (after the server stopped).
     log_stop: CancellationToken,
+    /// Stops background work (extraction, clean-up) once the server stopped.
+    background_stop: CancellationToken,
+    background: Vec<JoinHandle<()>>,
+    /// Stops the database writer last, after it has written everything queued.
+    writer_stop: CancellationToken,
+    writer_task: JoinHandle<()>,
 }
 
 impl Application {
@@ -59,13 +75,69 @@ impl Application {
             .site_addr(local)
             .build();
 
+        let writer_stop = CancellationToken::new();
+        let hub = LiveHub::default();
+        let (writer, writer_task) = Writer::start(
+            db.clone(),
+            crate::events::publisher(hub.clone()),
+            writer_stop.clone(),
+        );
+        let events = EventRecorder::new(writer.clone(), logs.security.clone());
+        let platforms = DatasetPlatforms::new(&config.ingest.dataset_platforms);
+        let processor = ProcessorHandle::default();
+        let ingest = Arc::new(Ingest {
+            verifier: Verifier::new(
+                credentials.webhook_tokens.clone(),
+                config.security.signing_secrets.clone(),
+                config.security.require_signature,
+                config.security.max_timestamp_age,
+            ),
+            client_ip: ClientIpResolver::new(
+                config.security.trusted_proxies.clone(),
+                config.security.proxy_header,
+            ),
+            allowed_ips: config.security.allowed_ips.clone(),
+            limits: Limits {
+                max_body_bytes: config.ingest.max_body_bytes,
+                max_inflated_bytes: config.ingest.max_inflated_bytes,
+                max_stored_body_bytes: config.ingest.max_stored_body_bytes,
+            },
+            platforms: platforms.clone(),
+            db: db.clone(),
+            writer: writer.clone(),
+            events: events.clone(),
+            processor: processor.clone(),
+        });
+        let rate_limit = RateLimit::new(
+            config.security.rate_limit_per_minute,
+            config.security.rate_burst,
+        );
+
+        let background_stop = CancellationToken::new();
+        let background = vec![
+            Processor {
+                db: db.clone(),
+                writer: writer.clone(),
+                platforms,
+                max_inflated_bytes: config.ingest.max_inflated_bytes,
+                max_stored_body_bytes: config.ingest.max_stored_body_bytes,
+            }
+            .spawn(processor, background_stop.clone()),
+            rate_limit.spawn_cleanup(background_stop.clone()),
+        ];
+
         let state = AppState {
-            config: std::sync::Arc::new(config),
+            config: Arc::new(config),
             db,
-            credentials: std::sync::Arc::new(credentials),
+            credentials: Arc::new(credentials),
             logs,
             leptos_options,
             started_at: Instant::now(),
+            writer,
+            hub,
+            events,
+            ingest,
+            rate_limit,
         };
 
         let app = Self {
@@ -74,6 +146,10 @@ impl Application {
             shutdown: CancellationToken::new(),
             log_writers,
             log_stop,
+            background_stop,
+            background,
+            writer_stop,
+            writer_task,
         };
         app.announce();
         Ok(app)
@@ -121,6 +197,10 @@ impl Application {
             shutdown,
             log_writers,
             log_stop,
+            background_stop,
+            background,
+            writer_stop,
+            writer_task,
         } = self;
         let logs = state.logs.clone();
         let db = state.db.clone();
@@ -132,6 +212,13 @@ impl Application {
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("serving HTTP")?;
+
+        background_stop.cancel();
+        for task in background {
+            let _ = task.await;
+        }
+        writer_stop.cancel();
+        let _ = writer_task.await;
 
         logs.monitor.write("service_stopped", serde_json::json!({}));
         log_stop.cancel();

@@ -9,7 +9,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
 use crate::credentials::Credentials;
+use crate::events::EventRecorder;
+use crate::ingest::Ingest;
+use crate::ingest::rate_limit::RateLimit;
+use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
+use crate::store::Writer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +24,17 @@ pub struct AppState {
     pub logs: AuditLogs,
     pub leptos_options: LeptosOptions,
     pub started_at: Instant,
+    pub writer: Writer,
+    pub hub: LiveHub,
+    pub events: EventRecorder,
+    pub ingest: Arc<Ingest>,
+    pub rate_limit: RateLimit,
+}
+
+impl FromRef<AppState> for Arc<Ingest> {
+    fn from_ref(state: &AppState) -> Self {
+        state.ingest.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let api = Router::new()
         .merge(health::routes())
+        .merge(crate::ingest::routes(&state))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
 
     Router::new()

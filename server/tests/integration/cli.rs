@@ -57,6 +57,16 @@ fn migrate_applies_the_schema_and_exits() {
     assert!(dir.path().join("data/track-futura.db").exists());
 }
 
+/// Kills and reaps the server if a test fails half-way, so no process outlives its test.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Reads stdout until a JSON log line with `message == "listening"`, returning it and the text before.
 fn wait_until_listening(child: &mut Child) -> (serde_json::Value, String) {
     let stdout = child.stdout.take().unwrap();
@@ -82,12 +92,14 @@ fn wait_until_listening(child: &mut Child) -> (serde_json::Value, String) {
 #[test]
 fn first_start_prints_where_the_tokens_are_then_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = server(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (listening, banner) = wait_until_listening(&mut child);
+    let mut child = Reaped(
+        server(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (listening, banner) = wait_until_listening(&mut child.0);
     let address = listening["address"].as_str().unwrap().to_owned();
 
     let webhook_token = std::fs::read_to_string(dir.path().join("data/webhook_token")).unwrap();
@@ -113,13 +125,13 @@ fn first_start_prints_where_the_tokens_are_then_stops_cleanly_on_sigterm() {
     assert!(health.unwrap().starts_with("HTTP/1.1 200"));
 
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
+        if let Some(exit) = child.0.try_wait().unwrap() {
             break exit;
         }
         assert!(Instant::now() < deadline, "server ignored SIGTERM");
@@ -128,13 +140,13 @@ fn first_start_prints_where_the_tokens_are_then_stops_cleanly_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
 
     // A second start reuses the tokens and prints no banner.
-    let mut child = server(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (_, before) = wait_until_listening(&mut child);
+    let mut child = Reaped(
+        server(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_, before) = wait_until_listening(&mut child.0);
     assert!(!before.contains("First start"));
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

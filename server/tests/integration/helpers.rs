@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder, Statement};
 use server::config::Config;
 use server::startup::Application;
 use server::state::AppState;
+use server::store::entities::events;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +42,72 @@ impl TestApp {
 
     fn dir(&self) -> &std::path::Path {
         self.dir.as_ref().expect("directory kept until stop").path()
+    }
+
+    /// `POST /api/brightdata/webhook/` with the webhook token and a JSON content type.
+    pub fn webhook(&self) -> reqwest::RequestBuilder {
+        self.webhook_as("application/json")
+    }
+
+    /// The same with another content type (reqwest adds headers; it never replaces them).
+    pub fn webhook_as(&self, content_type: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/api/brightdata/webhook/"))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .header("content-type", content_type)
+    }
+
+    /// `POST /api/brightdata/notify/` with the webhook token.
+    pub fn notify(&self) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/api/brightdata/notify/"))
+            .bearer_auth(WEBHOOK_TOKEN)
+    }
+
+    /// A single integer from SQL (`SELECT count(*) ...`); NULL reads as 0.
+    pub async fn number(&self, sql: &str) -> i64 {
+        let backend = self.state.db.get_database_backend();
+        let row = self
+            .state
+            .db
+            .query_one_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .unwrap()
+            .expect("one row");
+        // PostgreSQL answers INT4 for aggregates over INTEGER columns, INT8 for counts.
+        row.try_get_by_index::<Option<i64>>(0)
+            .or_else(|_| {
+                row.try_get_by_index::<Option<i32>>(0)
+                    .map(|v| v.map(i64::from))
+            })
+            .unwrap()
+            .unwrap_or(0)
+    }
+
+    /// Waits until `sql` gives `expected` (events and queued deliveries are written in the background).
+    pub async fn eventually(&self, sql: &str, expected: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let value = self.number(sql).await;
+            if value == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{sql}: still {value}, expected {expected}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every stored event, oldest first, once `count` exist.
+    pub async fn events(&self, count: i64) -> Vec<events::Model> {
+        self.eventually("SELECT count(*) FROM events", count).await;
+        events::Entity::find()
+            .order_by_asc(events::Column::Id)
+            .all(&self.state.db)
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -88,6 +155,8 @@ pub fn spawn_in(dir: TempDir) -> Spawn {
         ("LOG_DIR", dir.path().join("logs").display().to_string()),
         ("BRIGHTDATA_WEBHOOK_TOKEN", WEBHOOK_TOKEN.to_owned()),
         ("WEBHOOK_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        // Tests send many requests from 127.0.0.1; the rate-limit test sets its own.
+        ("WEBHOOK_RATE_LIMIT", "1000000".to_owned()),
     ] {
         vars.insert(k.to_owned(), v);
     }
@@ -189,4 +258,52 @@ fn rand_suffix() -> String {
         .unwrap()
         .subsec_nanos();
     format!("{nanos:x}")
+}
+
+/// A BrightData delivery body from `../shared/fixtures/brightdata/` (override: `BRIGHTDATA_FIXTURES`).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let dir = std::env::var("BRIGHTDATA_FIXTURES").unwrap_or_else(|_| {
+        format!(
+            "{}/../../shared/fixtures/brightdata",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    let path = format!("{dir}/{name}");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A JSON array body rewritten as NDJSON (one record per line).
+pub fn to_ndjson(array: &[u8]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = serde_json::from_slice(array).unwrap();
+    let mut out = Vec::new();
+    for record in records {
+        out.extend(serde_json::to_vec(&record).unwrap());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// An NDJSON body rewritten as a JSON array.
+pub fn to_array(ndjson: &[u8]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(ndjson)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    serde_json::to_vec(&records).unwrap()
+}
+
+pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, value)
 }

@@ -3,7 +3,13 @@
 
 mod cli;
 mod dashboard;
+mod deliveries;
 mod first_run;
 mod health;
 mod helpers;
+mod notify;
+mod payloads;
 mod postgres;
+mod replay;
+mod security;
+mod streaming;

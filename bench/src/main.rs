@@ -1,0 +1,183 @@
+//! Benchmarks of the release server over real HTTP on loopback. Prints rates and latencies; asserts
+//! nothing (figures go to the README with the command that produced them).
+//!
+//!   cargo build --release -p server && cargo run --release -p bench -- ingest
+//!   cargo run --release -p bench -- large --mb 100
+//!
+//! Each run starts `target/release/server` with a fresh SQLite database in a temporary directory.
+
+mod client;
+mod generate;
+mod server;
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Track-Futura webhook benchmarks")]
+struct Cli {
+    /// The server binary to start.
+    #[arg(long, default_value = "target/release/server", global = true)]
+    server: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Signed ~1 KB deliveries from many concurrent connections: requests/s and latency percentiles.
+    Ingest {
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Seconds of warm-up before measuring.
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
+        /// Distinct deliveries prepared per connection (cycled if the run outlasts them).
+        #[arg(long, default_value_t = 3000)]
+        per_connection: usize,
+    },
+    /// One large gzip delivery of generated BrightData-shaped Instagram records: time to the 2xx,
+    /// time until its posts are extracted, and the server's peak memory.
+    Large {
+        /// Compressed size to generate, in MB.
+        #[arg(long, default_value_t = 100)]
+        mb: usize,
+    },
+}
+
+// One thread drives all client connections: the load generator must not take the server's cores.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ingest {
+            connections,
+            seconds,
+            warmup,
+            per_connection,
+        } => ingest(&cli.server, connections, seconds, warmup, per_connection).await,
+        Command::Large { mb } => large(&cli.server, mb).await,
+    }
+}
+
+const SECRET: &str = "bench-signing-secret";
+const TOKEN: &str = "bench-webhook-token-0123456789";
+
+async fn ingest(
+    binary: &str,
+    connections: usize,
+    seconds: u64,
+    warmup: u64,
+    per_connection: usize,
+) -> anyhow::Result<()> {
+    let prepared = Instant::now();
+    let requests: Vec<Vec<Vec<u8>>> = (0..connections)
+        .map(|worker| client::prepare_signed_requests(worker, per_connection, TOKEN, SECRET))
+        .collect();
+    let size = requests[0][0].len();
+    println!(
+        "prepared {} signed requests of ~{size} bytes (body ~{} bytes) in {:.1} s",
+        connections * per_connection,
+        generate::small_delivery(0, 0).len(),
+        prepared.elapsed().as_secs_f64()
+    );
+    let server = server::Server::start(
+        binary,
+        &[
+            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
+            ("WEBHOOK_SIGNING_SECRET", SECRET),
+            ("WEBHOOK_REQUIRE_SIGNATURE", "true"),
+            ("WEBHOOK_RATE_LIMIT", "100000000"),
+        ],
+    )?;
+    let port = server.port;
+    println!(
+        "ingest: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up"
+    );
+    let warm_until = Instant::now() + Duration::from_secs(warmup);
+    let stop_at = warm_until + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for own in requests {
+        tasks.push(tokio::spawn(client::send_requests(
+            port, own, warm_until, stop_at,
+        )));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (mut own, failed) = task.await??;
+        latencies.append(&mut own);
+        failures += failed;
+    }
+    latencies.sort_unstable();
+    let n = latencies.len();
+    let pct = |p: f64| latencies[((n as f64 * p) as usize).min(n - 1)];
+    println!("requests: {n} in {seconds} s, non-2xx: {failures}");
+    println!("rate: {:.0} req/s", n as f64 / seconds as f64);
+    println!(
+        "latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(latencies[n - 1])
+    );
+    let stored = server.count("SELECT count(*) FROM deliveries")?;
+    println!("deliveries stored (incl. warm-up): {stored}");
+    println!("server peak RSS: {} MB", server.peak_rss_kb()? / 1024);
+    Ok(())
+}
+
+async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (body, records, inflated) = generate::large_gzip_delivery(mb << 20);
+    println!(
+        "large: generated {records} records, {:.1} MB JSON -> {:.1} MB gzip in {:.1} s",
+        inflated as f64 / 1e6,
+        body.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let server = server::Server::start(
+        binary,
+        &[
+            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
+            ("WEBHOOK_MAX_STORED_BODY_BYTES", "1GiB"),
+        ],
+    )?;
+    let rss_before = server.rss_kb()?;
+    let sent = Instant::now();
+    let status = client::post_large(server.port, TOKEN, &body).await?;
+    let to_answer = sent.elapsed();
+    let rss_at_answer = server.peak_rss_kb()?;
+    println!("answer: {status} after {:.2} s", to_answer.as_secs_f64());
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if server.count("SELECT count(*) FROM deliveries WHERE state = 'stored'")? == 1 {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "extraction did not finish in 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let extracted = sent.elapsed();
+    let posts = server.count("SELECT count(*) FROM posts")?;
+    println!(
+        "extracted: {posts} posts stored {:.1} s after sending ({:.0} posts/s after the answer)",
+        extracted.as_secs_f64(),
+        posts as f64 / (extracted - to_answer).as_secs_f64()
+    );
+    println!(
+        "server RSS: {} MB idle, peak {} MB by the answer, peak {} MB after extraction",
+        rss_before / 1024,
+        rss_at_answer / 1024,
+        server.peak_rss_kb()? / 1024
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

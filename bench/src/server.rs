@@ -1,0 +1,90 @@
+//! Starts the release server as a child process with a fresh data directory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(binary: &str, vars: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("DATA_DIR", dir.path().join("data"))
+            .env("LOG_DIR", dir.path().join("logs"))
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("WEBHOOK_ADMIN_TOKEN", "bench-admin-token-0123456789")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().map_err(|e| {
+            anyhow::anyhow!("starting {binary}: {e} (build it: cargo build --release -p server)")
+        })?;
+        let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+        let port = loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                let status = child.wait()?;
+                anyhow::bail!("the server exited before listening: {status}");
+            }
+            let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if json["message"] == "listening" {
+                let address = json["address"].as_str().unwrap_or_default();
+                break address.rsplit(':').next().unwrap_or_default().parse()?;
+            }
+        };
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        Ok(Self { child, port, dir })
+    }
+
+    fn status_kb(&self, field: &str) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .ok_or_else(|| anyhow::anyhow!("{field} missing"))?;
+        Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
+    }
+
+    /// Peak resident memory so far (VmHWM).
+    pub fn peak_rss_kb(&self) -> anyhow::Result<u64> {
+        self.status_kb("VmHWM:")
+    }
+
+    pub fn rss_kb(&self) -> anyhow::Result<u64> {
+        self.status_kb("VmRSS:")
+    }
+
+    /// A count from the server's SQLite database, read with the sqlite3 command line tool.
+    pub fn count(&self, sql: &str) -> anyhow::Result<i64> {
+        let db = self.dir.path().join("data/track-futura.db");
+        let output = Command::new("sqlite3").arg(&db).arg(sql).output();
+        match output {
+            Ok(output) if output.status.success() => {
+                Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+            }
+            Ok(output) => anyhow::bail!("sqlite3: {}", String::from_utf8_lossy(&output.stderr)),
+            Err(e) => {
+                anyhow::bail!("sqlite3 is needed to read results ({e}): apt-get install sqlite3")
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,215 @@
+//! Ingestion: the data endpoint (`/api/brightdata/webhook/`) and the notify endpoint
+//! (`/api/brightdata/notify/`), behind their own security layers, in this order:
+//!
+//! 1. `record` — resolves the client IP (`client_ip`) and turns every request, whatever happens
+//!    inside, into an event;
+//! 2. `allowlist` — `WEBHOOK_ALLOWED_IPS` -> 403;
+//! 3. `rate_limit` — per client IP -> 429 with `Retry-After`;
+//! 4. `size_limit` — `Content-Length` above the limit -> 413 (chunked bodies are counted while read);
+//! 5. to 7., in the handlers: credentials and signatures (`verify`), timestamp, replay.
+
+pub mod client_ip;
+pub mod decode;
+pub mod lifecycle;
+pub mod notify;
+pub mod outcome;
+pub mod platforms;
+pub mod processor;
+pub mod rate_limit;
+pub mod records;
+pub mod request;
+pub mod verify;
+pub mod webhook;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ipnet::IpNet;
+use sea_orm::DatabaseConnection;
+use tower::ServiceBuilder;
+
+use self::client_ip::ClientIpResolver;
+use self::outcome::{EventDetail, Outcome, Rejection};
+use self::platforms::DatasetPlatforms;
+use self::processor::ProcessorHandle;
+use self::verify::Verifier;
+use crate::events::EventRecorder;
+use crate::state::AppState;
+use crate::store::Writer;
+use crate::store::events::NewEvent;
+
+/// Notifications are small; anything bigger is not one.
+pub const MAX_NOTIFY_BYTES: u64 = 1 << 20;
+
+/// The client address as resolved by the first layer (never the raw `X-Forwarded-For`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: u64,
+    pub max_inflated_bytes: u64,
+    pub max_stored_body_bytes: u64,
+}
+
+/// Everything the ingestion layers and handlers use.
+pub struct Ingest {
+    pub verifier: Verifier,
+    pub client_ip: ClientIpResolver,
+    pub allowed_ips: Vec<IpNet>,
+    pub limits: Limits,
+    pub platforms: DatasetPlatforms,
+    pub db: DatabaseConnection,
+    pub writer: Writer,
+    pub events: EventRecorder,
+    pub processor: ProcessorHandle,
+}
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let ingest = state.ingest.clone();
+    let webhook = post(webhook::receive).layer(middleware::from_fn_with_state(
+        ingest.limits.max_body_bytes,
+        size_limit,
+    ));
+    let notify =
+        post(notify::receive).layer(middleware::from_fn_with_state(MAX_NOTIFY_BYTES, size_limit));
+    let mut router = Router::new();
+    for path in crate::routes::both_slashes("/brightdata/webhook/") {
+        router = router.route(&path, webhook.clone());
+    }
+    for path in crate::routes::both_slashes("/brightdata/notify/") {
+        router = router.route(&path, notify.clone());
+    }
+    router.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(ingest.clone(), record))
+            .layer(middleware::from_fn_with_state(ingest, allowlist))
+            .layer(state.rate_limit.layer())
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// Layer 1: resolves the client IP, then records the request as an event once it is answered.
+async fn record(
+    State(ingest): State<Arc<Ingest>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let at_ms = chrono::Utc::now().timestamp_millis();
+    let ip = ingest.client_ip.resolve(peer.ip(), request.headers());
+    request.extensions_mut().insert(ClientIp(ip));
+    // The full path as requested (the nested router sees it without `/api`).
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|uri| uri.path().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let endpoint = if path.contains("/notify") {
+        "notify"
+    } else {
+        "webhook"
+    };
+    let headers = request.headers();
+    let user_agent = headers.get("user-agent").map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(512)
+            .collect()
+    });
+    let declared_bytes = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let stored_headers = request::redacted_headers(headers);
+
+    let response = next.run(request).await;
+
+    let detail = response
+        .extensions()
+        .get::<EventDetail>()
+        .cloned()
+        .unwrap_or_default();
+    let status = response.status();
+    let outcome = detail.outcome.unwrap_or(match status {
+        s if s.is_success() => Outcome::Accepted,
+        StatusCode::TOO_MANY_REQUESTS => Outcome::RateLimited,
+        StatusCode::PAYLOAD_TOO_LARGE => Outcome::TooLarge,
+        s if s.is_client_error() => Outcome::BadPayload,
+        _ => Outcome::Error,
+    });
+    let error = detail.error.or_else(|| {
+        (!status.is_success()).then(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_owned()
+        })
+    });
+    ingest.events.record(
+        outcome,
+        &path,
+        NewEvent {
+            at_ms,
+            endpoint,
+            outcome: outcome.as_str(),
+            status: status.as_u16(),
+            latency_us: started.elapsed().as_micros() as i64,
+            bytes: detail.bytes.or(declared_bytes).unwrap_or(0),
+            client_ip: Some(ip.to_string()),
+            user_agent,
+            snapshot_id: detail.snapshot_id,
+            platform: detail.platform,
+            records: detail.records,
+            delivery_id: detail.delivery_id,
+            error,
+            headers: Some(stored_headers),
+        },
+    );
+    response
+}
+
+/// Layer 2: the IP allow-list.
+async fn allowlist(State(ingest): State<Arc<Ingest>>, request: Request, next: Next) -> Response {
+    if ingest.allowed_ips.is_empty() {
+        return next.run(request).await;
+    }
+    let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
+        return Rejection::internal("allow-list", "client IP was not resolved").into_response();
+    };
+    if ingest.allowed_ips.iter().any(|net| net.contains(&ip)) {
+        next.run(request).await
+    } else {
+        Rejection::new(
+            Outcome::RejectedIp,
+            StatusCode::FORBIDDEN,
+            "ip_not_allowed",
+            format!("client IP {ip} is not in WEBHOOK_ALLOWED_IPS"),
+        )
+        .into_response()
+    }
+}
+
+/// Layer 4: refuses a declared body above `limit` before any of it is read.
+async fn size_limit(State(limit): State<u64>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit => Rejection::too_large(format!(
+            "the body is {length} bytes; the limit is {limit} bytes"
+        ))
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}

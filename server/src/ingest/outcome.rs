@@ -1,0 +1,164 @@
+//! How a request to an ingestion endpoint ended: the outcome recorded on its event, and the JSON
+//! rejection answered to the caller.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The outcome of one request, as stored on its event (the names are the API's vocabulary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    RejectedAuth,
+    RejectedSignature,
+    RejectedTimestamp,
+    RejectedIp,
+    RateLimited,
+    TooLarge,
+    BadPayload,
+    Error,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 10] = [
+        Self::Accepted,
+        Self::Duplicate,
+        Self::RejectedAuth,
+        Self::RejectedSignature,
+        Self::RejectedTimestamp,
+        Self::RejectedIp,
+        Self::RateLimited,
+        Self::TooLarge,
+        Self::BadPayload,
+        Self::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::RejectedAuth => "rejected_auth",
+            Self::RejectedSignature => "rejected_signature",
+            Self::RejectedTimestamp => "rejected_timestamp",
+            Self::RejectedIp => "rejected_ip",
+            Self::RateLimited => "rate_limited",
+            Self::TooLarge => "too_large",
+            Self::BadPayload => "bad_payload",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    /// Whether the request was refused by a security check (logged to `webhook_security.log`).
+    pub fn is_security_rejection(self) -> bool {
+        matches!(
+            self,
+            Self::RejectedAuth
+                | Self::RejectedSignature
+                | Self::RejectedTimestamp
+                | Self::RejectedIp
+                | Self::RateLimited
+                | Self::TooLarge
+        )
+    }
+}
+
+/// A refused request: status, machine code and a message for humans. Its response carries the
+/// outcome so the event recorder knows why.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub outcome: Outcome,
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Rejection {
+    pub fn new(
+        outcome: Outcome,
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            outcome,
+            status,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_payload(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Outcome::BadPayload, StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(
+            Outcome::TooLarge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            message,
+        )
+    }
+
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{context}");
+        Self::new(
+            Outcome::Error,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the delivery could not be stored; it was not acknowledged, please retry",
+        )
+    }
+}
+
+/// Attached to every ingestion response so the event recorder can classify it; handlers add detail.
+#[derive(Debug, Clone, Default)]
+pub struct EventDetail {
+    pub outcome: Option<Outcome>,
+    pub error: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub platform: Option<String>,
+    pub records: Option<i64>,
+    pub delivery_id: Option<i64>,
+    /// Body bytes actually read (the declared length is used when absent).
+    pub bytes: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct RejectionBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(RejectionBody {
+                error: self.code,
+                message: &self.message,
+            }),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(EventDetail {
+            outcome: Some(self.outcome),
+            error: Some(format!("{}: {}", self.code, self.message)),
+            ..EventDetail::default()
+        });
+        response
+    }
+}

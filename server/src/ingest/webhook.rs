@@ -1,0 +1,571 @@
+//! `POST /api/brightdata/webhook/`: a data delivery.
+//!
+//! Two ways to store, one answer contract (a 2xx means the delivery is durably stored):
+//! - **inline** (declared body up to 8 MiB, inflating to at most 64 MiB): read, verify, parse, then
+//!   the delivery, its posts, input errors and snapshot commit in one transaction; the answer (200)
+//!   carries exact counts.
+//! - **streamed** (bigger, or no `Content-Length`): the raw body is written to the database in 1 MiB
+//!   chunks while it arrives and is verified and parsed on the fly (memory stays bounded); once it is
+//!   complete and valid it is committed as `queued` and answered 202; a background worker then extracts
+//!   the posts (`processor`), also after a restart.
+
+use std::sync::Arc;
+use std::sync::mpsc as sync_mpsc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::decode::{DecodeError, Decoded, DeliveryDecoder};
+use super::outcome::{EventDetail, Outcome, Rejection};
+use super::records::{InputError, Mode, PayloadError, Post, Record};
+use super::request::{DeliveryHeaders, content_encoding};
+use super::verify::{BodyChecks, unix_now};
+use super::{ClientIp, Ingest};
+use crate::store::ingestion::{
+    self, BodySummary, DeliveryMeta, DeliveryOutcome, InlineDelivery, ParsedBody, ReceivedOutcome,
+};
+
+/// Bodies declared up to this size are stored inline.
+const INLINE_MAX_WIRE: u64 = 8 << 20;
+/// ... as long as they inflate to at most this.
+const INLINE_MAX_INFLATED: u64 = 64 << 20;
+/// Bodies above this are decoded off the async runtime.
+const DECODE_IN_PLACE_MAX: usize = 256 << 10;
+/// Raw body chunk size in the database.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Malformed-record reasons echoed in the answer.
+const MALFORMED_EXAMPLES: usize = 5;
+
+pub async fn receive(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut detail = EventDetail::default();
+    let mut response =
+        match receive_delivery(&ingest, ip.to_string(), &headers, body, &mut detail).await {
+            Ok(response) => response,
+            Err(rejection) => rejection.into_response(),
+        };
+    // A rejection brings its outcome and error; add what was learned before it.
+    let merged = match response.extensions_mut().remove::<EventDetail>() {
+        Some(from_rejection) => EventDetail {
+            outcome: from_rejection.outcome,
+            error: from_rejection.error,
+            ..detail
+        },
+        None => detail,
+    };
+    response.extensions_mut().insert(merged);
+    response
+}
+
+async fn receive_delivery(
+    ingest: &Arc<Ingest>,
+    client_ip: String,
+    headers: &HeaderMap,
+    body: Body,
+    detail: &mut EventDetail,
+) -> Result<Response, Rejection> {
+    let received_ms = chrono::Utc::now().timestamp_millis();
+    let mut checks = ingest.verifier.check_headers(headers, unix_now())?;
+    let declared_gzip = content_encoding(headers, false)?;
+    let ids = DeliveryHeaders::parse(headers, "webhook")?;
+    detail.snapshot_id = ids.snapshot_id.clone();
+
+    // Unsigned retries are recognised before reading the body (a signed one must prove its
+    // signature first, so it is checked when stored).
+    if !checks.is_signed()
+        && let Some(key) = &ids.replay_key
+    {
+        let seen = ingestion::replay_key_delivery(&ingest.db, key)
+            .await
+            .map_err(|e| Rejection::internal("replay check", e))?;
+        if let Some(delivery_id) = seen {
+            return Ok(duplicate(detail, ids.snapshot_id.as_deref(), delivery_id));
+        }
+    }
+
+    let meta = DeliveryMeta {
+        snapshot_id: ids.snapshot_id.clone(),
+        filename: ids.filename.clone(),
+        replay_key: ids.replay_key.clone(),
+        client_ip,
+        received_ms,
+    };
+    let default_platform = dataset_platform(ingest, ids.snapshot_id.as_deref()).await;
+    // Known when the request declared its length (or has no body at all).
+    let declared = http_body::Body::size_hint(&body).exact();
+
+    match declared {
+        Some(length) if length <= INLINE_MAX_WIRE => {
+            let raw = read_all(body, length, &mut checks).await?;
+            detail.bytes = Some(raw.len() as i64);
+            checks.finish(unix_now())?;
+            let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
+            match decode_collecting(raw.clone(), declared_gzip, limit, default_platform.clone())
+                .await
+            {
+                Err(DecodeError::InflatedTooLarge { .. })
+                    if ingest.limits.max_inflated_bytes > INLINE_MAX_INFLATED =>
+                {
+                    let chunks = futures_util::stream::iter(
+                        raw.chunks(CHUNK_BYTES)
+                            .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+                            .collect::<Vec<_>>(),
+                    );
+                    let checks = ingest.verifier.check_headers(headers, unix_now())?;
+                    store_streamed(
+                        ingest,
+                        meta,
+                        chunks,
+                        checks,
+                        declared_gzip,
+                        default_platform,
+                        detail,
+                    )
+                    .await
+                }
+                Err(error) => Err(decode_rejection(error)),
+                Ok((decoded, collected)) => {
+                    store_inline(ingest, meta, raw, decoded, collected, detail).await
+                }
+            }
+        }
+        _ => {
+            let stream = body.into_data_stream();
+            store_streamed(
+                ingest,
+                meta,
+                stream,
+                checks,
+                declared_gzip,
+                default_platform,
+                detail,
+            )
+            .await
+        }
+    }
+}
+
+/// Reads a body of declared `length` (hyper enforces it), feeding the signature checks.
+async fn read_all(body: Body, length: u64, checks: &mut BodyChecks) -> Result<Bytes, Rejection> {
+    let mut stream = body.into_data_stream();
+    let mut raw = BytesMut::with_capacity(length as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        checks.update(&chunk);
+        raw.extend_from_slice(&chunk);
+    }
+    Ok(raw.freeze())
+}
+
+fn unreadable(error: impl std::fmt::Display) -> Rejection {
+    Rejection::bad_payload(
+        "body_unreadable",
+        format!("the body could not be read completely: {error}"),
+    )
+}
+
+/// Records as parsed, plus samples of why some were malformed.
+#[derive(Default)]
+struct Collected {
+    keep: bool,
+    posts: Vec<Post>,
+    input_errors: Vec<InputError>,
+    post_count: i64,
+    input_error_count: i64,
+    malformed: i64,
+    malformed_examples: Vec<String>,
+    platform: Option<String>,
+}
+
+impl Collected {
+    fn keeping() -> Self {
+        Self {
+            keep: true,
+            ..Self::default()
+        }
+    }
+
+    fn add(&mut self, record: Record) {
+        match record {
+            Record::Post(post) => {
+                self.post_count += 1;
+                if self.platform.is_none() {
+                    self.platform = Some(post.platform.clone());
+                }
+                if self.keep {
+                    self.posts.push(*post);
+                }
+            }
+            Record::InputError(error) => {
+                self.input_error_count += 1;
+                if self.keep {
+                    self.input_errors.push(error);
+                }
+            }
+            Record::CountedPost { platform } => {
+                self.post_count += 1;
+                if self.platform.is_none() {
+                    self.platform = Some(platform);
+                }
+            }
+            Record::CountedInputError => self.input_error_count += 1,
+            Record::Malformed { index, reason } => {
+                self.malformed += 1;
+                if self.malformed_examples.len() < MALFORMED_EXAMPLES {
+                    self.malformed_examples
+                        .push(format!("record {index}: {reason}"));
+                }
+            }
+        }
+    }
+}
+
+async fn decode_collecting(
+    raw: Bytes,
+    declared_gzip: bool,
+    limit: u64,
+    default_platform: Option<String>,
+) -> Result<(Decoded, Collected), DecodeError> {
+    let small = raw.len() <= DECODE_IN_PLACE_MAX;
+    let run = move || {
+        let mut collected = Collected::keeping();
+        let decoded =
+            super::decode::decode_all(&raw, declared_gzip, limit, default_platform, |r| {
+                collected.add(r)
+            })?;
+        Ok((decoded, collected))
+    };
+    if small {
+        run()
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .unwrap_or(Err(DecodeError::Gzip))
+    }
+}
+
+async fn store_inline(
+    ingest: &Arc<Ingest>,
+    meta: DeliveryMeta,
+    raw: Bytes,
+    decoded: Decoded,
+    collected: Collected,
+    detail: &mut EventDetail,
+) -> Result<Response, Rejection> {
+    let keep_body = (raw.len() as u64) <= ingest.limits.max_stored_body_bytes;
+    let body = ParsedBody {
+        summary: summary(raw.len() as i64, &decoded, &collected),
+        posts: collected.posts,
+        input_errors: collected.input_errors,
+    };
+    let snapshot_id = meta.snapshot_id.clone();
+    let outcome = ingest
+        .writer
+        .store_delivery(InlineDelivery {
+            meta,
+            body,
+            raw: keep_body.then(|| raw.to_vec()),
+        })
+        .await
+        .map_err(|e| Rejection::internal("storing a delivery", e))?;
+    match outcome {
+        DeliveryOutcome::Duplicate { delivery_id } => {
+            Ok(duplicate(detail, snapshot_id.as_deref(), delivery_id))
+        }
+        DeliveryOutcome::Stored {
+            delivery_id,
+            duplicates,
+        } => {
+            detail.outcome = Some(Outcome::Accepted);
+            detail.delivery_id = Some(delivery_id);
+            detail.records = Some(collected.post_count);
+            detail.platform = collected.platform.clone();
+            Ok((
+                StatusCode::OK,
+                Json(json!({
+                    "status": "ok",
+                    "delivery_id": delivery_id,
+                    "snapshot_id": snapshot_id,
+                    "format": decoded.format.as_str(),
+                    "compressed": decoded.compressed,
+                    "records": collected.post_count,
+                    "input_errors": collected.input_error_count,
+                    "duplicates": duplicates,
+                    "malformed": collected.malformed,
+                    "malformed_examples": collected.malformed_examples,
+                    "duplicate": false,
+                })),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// The streamed path: chunks to the database as they arrive, verification and parsing alongside.
+async fn store_streamed<S, E>(
+    ingest: &Arc<Ingest>,
+    meta: DeliveryMeta,
+    mut stream: S,
+    mut checks: BodyChecks,
+    declared_gzip: bool,
+    default_platform: Option<String>,
+    detail: &mut EventDetail,
+) -> Result<Response, Rejection>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let opening = meta.clone();
+    let ids = ingest.writer.ids();
+    let delivery_id = ingest
+        .writer
+        .run(move |txn| {
+            Box::pin(async move { ingestion::begin_receiving(txn, &ids, &opening).await })
+        })
+        .await
+        .map_err(|e| Rejection::internal("opening a delivery", e))?;
+    detail.delivery_id = Some(delivery_id);
+
+    let received = receive_chunks(
+        ingest,
+        delivery_id,
+        &mut stream,
+        &mut checks,
+        declared_gzip,
+        default_platform,
+        detail,
+    )
+    .await;
+    // Signature first: a body that fails it is untrusted, whatever its content.
+    let verified = match received {
+        Ok(parsed) => checks.finish(unix_now()).map(|()| parsed),
+        Err(rejection) => Err(rejection),
+    };
+    let (wire_bytes, decoded, collected) = match verified {
+        Ok(parsed) => parsed,
+        Err(rejection) => {
+            let discard = ingest
+                .writer
+                .run(move |txn| Box::pin(ingestion::discard_delivery(txn, delivery_id)))
+                .await;
+            if let Err(error) = discard {
+                tracing::error!(%error, delivery_id, "cannot discard a refused delivery");
+            }
+            return Err(rejection);
+        }
+    };
+
+    let summary = summary(wire_bytes, &decoded, &collected);
+    let snapshot_id = meta.snapshot_id.clone();
+    let outcome = ingest
+        .writer
+        .run(move |txn| {
+            Box::pin(
+                async move { ingestion::finish_receiving(txn, delivery_id, &meta, &summary).await },
+            )
+        })
+        .await
+        .map_err(|e| Rejection::internal("queueing a delivery", e))?;
+    match outcome {
+        ReceivedOutcome::Duplicate { delivery_id } => {
+            Ok(duplicate(detail, snapshot_id.as_deref(), delivery_id))
+        }
+        ReceivedOutcome::Queued { delivery_id } => {
+            ingest.processor.wake();
+            detail.outcome = Some(Outcome::Accepted);
+            detail.records = Some(collected.post_count);
+            detail.platform = collected.platform.clone();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({
+                    "status": "ok",
+                    "queued": true,
+                    "delivery_id": delivery_id,
+                    "snapshot_id": snapshot_id,
+                    "format": decoded.format.as_str(),
+                    "compressed": decoded.compressed,
+                    "records": collected.post_count,
+                    "input_errors": collected.input_error_count,
+                    "duplicates": null,
+                    "malformed": collected.malformed,
+                    "malformed_examples": collected.malformed_examples,
+                    "duplicate": false,
+                })),
+            )
+                .into_response())
+        }
+    }
+}
+
+fn summary(wire_bytes: i64, decoded: &Decoded, collected: &Collected) -> BodySummary {
+    BodySummary {
+        format: Some(decoded.format),
+        compressed: decoded.compressed,
+        wire_bytes,
+        inflated_bytes: decoded.inflated_bytes as i64,
+        posts: collected.post_count,
+        input_errors: collected.input_error_count,
+        malformed: collected.malformed,
+    }
+}
+
+type Received = (i64, Decoded, Collected);
+
+async fn receive_chunks<S, E>(
+    ingest: &Arc<Ingest>,
+    delivery_id: i64,
+    stream: &mut S,
+    checks: &mut BodyChecks,
+    declared_gzip: bool,
+    default_platform: Option<String>,
+    detail: &mut EventDetail,
+) -> Result<Received, Rejection>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let max_wire = ingest.limits.max_body_bytes;
+    let max_inflated = ingest.limits.max_inflated_bytes;
+    // Parsing runs on a blocking thread, fed through a bounded channel (back-pressure).
+    let (feed, pieces) = sync_mpsc::sync_channel::<Bytes>(32);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut collected = Collected::default();
+        let mut decoder = DeliveryDecoder::new(
+            declared_gzip,
+            max_inflated,
+            default_platform,
+            Mode::Count,
+            |r| collected.add(r),
+        );
+        for piece in pieces {
+            decoder.feed(&piece)?;
+        }
+        let decoded = decoder.finish()?;
+        Ok::<_, DecodeError>((decoded, collected))
+    });
+
+    let mut wire: u64 = 0;
+    let mut seq: i32 = 0;
+    let mut pending = BytesMut::with_capacity(CHUNK_BYTES);
+    let mut failure: Option<Rejection> = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                failure = Some(unreadable(error));
+                break;
+            }
+        };
+        wire += chunk.len() as u64;
+        detail.bytes = Some(wire as i64);
+        if wire > max_wire {
+            failure = Some(Rejection::too_large(format!(
+                "the body exceeds the limit of {max_wire} bytes"
+            )));
+            break;
+        }
+        checks.update(&chunk);
+        if feed.send(chunk.clone()).is_err() {
+            // The parser stopped on an error; it is reported below.
+            break;
+        }
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= CHUNK_BYTES {
+            let data = pending.split().freeze().to_vec();
+            write_chunk(ingest, delivery_id, seq, data).await?;
+            seq += 1;
+        }
+    }
+    drop(feed);
+    let parsed = parser
+        .await
+        .map_err(|e| Rejection::internal("parsing a delivery", e))?;
+    if let Some(rejection) = failure {
+        return Err(rejection);
+    }
+    let (decoded, collected) = parsed.map_err(decode_rejection)?;
+    if !pending.is_empty() {
+        write_chunk(ingest, delivery_id, seq, pending.to_vec()).await?;
+    }
+    Ok((wire as i64, decoded, collected))
+}
+
+async fn write_chunk(
+    ingest: &Arc<Ingest>,
+    delivery_id: i64,
+    seq: i32,
+    data: Vec<u8>,
+) -> Result<(), Rejection> {
+    ingest
+        .writer
+        .run(move |txn| Box::pin(ingestion::insert_chunk(txn, delivery_id, seq, data)))
+        .await
+        .map_err(|e| Rejection::internal("storing a body chunk", e))
+}
+
+fn duplicate(
+    detail: &mut EventDetail,
+    snapshot_id: Option<&str>,
+    delivery_id: Option<i64>,
+) -> Response {
+    detail.outcome = Some(Outcome::Duplicate);
+    detail.delivery_id = delivery_id;
+    detail.records = Some(0);
+    (
+        StatusCode::OK,
+        Json(json!({
+            "status": "ok",
+            "duplicate": true,
+            "delivery_id": delivery_id,
+            "snapshot_id": snapshot_id,
+            "records": 0,
+            "input_errors": 0,
+            "duplicates": 0,
+            "message": "this delivery was received before; nothing new was stored",
+        })),
+    )
+        .into_response()
+}
+
+fn decode_rejection(error: DecodeError) -> Rejection {
+    match error {
+        DecodeError::InflatedTooLarge { limit } => Rejection::too_large(format!(
+            "the body inflates to more than {limit} bytes (WEBHOOK_MAX_INFLATED_BYTES)"
+        )),
+        DecodeError::Payload(PayloadError::RecordTooLarge) => {
+            Rejection::too_large(PayloadError::RecordTooLarge.to_string())
+        }
+        DecodeError::Payload(PayloadError::Truncated) => {
+            Rejection::bad_payload("truncated_json", error.to_string())
+        }
+        DecodeError::Payload(_) => Rejection::bad_payload("invalid_json", error.to_string()),
+        DecodeError::Gzip => Rejection::bad_payload("invalid_gzip", error.to_string()),
+        DecodeError::NotGzip => Rejection::bad_payload("invalid_gzip", error.to_string()),
+    }
+}
+
+/// The platform of the snapshot's dataset, for records whose URL does not tell.
+async fn dataset_platform(ingest: &Ingest, snapshot_id: Option<&str>) -> Option<String> {
+    use sea_orm::EntityTrait;
+    let snapshot_id = snapshot_id?;
+    let snapshot = crate::store::entities::snapshots::Entity::find_by_id(snapshot_id.to_owned())
+        .one(&ingest.db)
+        .await
+        .ok()
+        .flatten()?;
+    snapshot.platform.or_else(|| {
+        snapshot
+            .dataset_id
+            .and_then(|d| ingest.platforms.platform(&d).map(str::to_owned))
+    })
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities, one file per table (the schema itself is in the `migrations` crate).
+pub mod deliveries;
+pub mod delivery_chunks;
+pub mod events;
+pub mod input_errors;
+pub mod notifications;
+pub mod posts;
+pub mod replay_keys;
+pub mod snapshots;

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "snapshots")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub dataset_id: Option<String>,
+    pub platform: Option<String>,
+    /// `running | ready | delivered | failed | cancelled` (see `ingest::lifecycle`).
+    pub status: String,
+    pub error: Option<String>,
+    pub posts: i64,
+    pub input_errors: i64,
+    pub deliveries: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub notified_ms: Option<i64>,
+    pub ready_ms: Option<i64>,
+    pub delivered_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

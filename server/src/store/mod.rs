@@ -1,0 +1,8 @@
+//! Storage: entities, the single group-committing writer, and the queries of each area.
+pub mod entities;
+pub mod events;
+pub mod ids;
+pub mod ingestion;
+pub mod writer;
+
+pub use writer::{StoreError, Writer};

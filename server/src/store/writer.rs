@@ -1,0 +1,454 @@
+//! The single database writer, with group commit.
+//!
+//! Every write goes through one task that takes whatever is queued and writes it in ONE transaction,
+//! committed once. A caller hears back only after that commit: a 2xx built on a reply is durable.
+//! Under load many requests share one commit (one fsync), which is where durable throughput comes
+//! from; SQLite allows one writer at a time anyway, and PostgreSQL gets the same batching.
+//!
+//! The hot path is batched further: all inline deliveries of a batch are stored with a handful of
+//! multi-row statements (`ingestion::store_deliveries`), and all events with one insert. Other work
+//! comes as closures, each in its own savepoint. If the batched part fails, it is rolled back and each
+//! delivery retried alone, so one bad delivery never fails its neighbours.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::entities::events;
+use super::events::{NewEvent, insert_events};
+use super::ids::IdAllocator;
+use super::ingestion::{DeliveryOutcome, InlineDelivery, store_deliveries};
+
+/// How often the writer checkpoints SQLite's write-ahead log.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// Jobs taken into one transaction at most.
+const MAX_BATCH: usize = 1024;
+const QUEUE: usize = 16_384;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the writer has stopped")]
+    Stopped,
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> Self {
+        Self::Database(error.to_string())
+    }
+}
+
+type Value = Box<dyn Any + Send>;
+type Work =
+    Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<Value, DbErr>> + Send>;
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+/// Told about events once they are committed (the live hub).
+pub type EventsCommitted = Arc<dyn Fn(Vec<events::Model>) + Send + Sync>;
+
+enum Job {
+    Work(Work, Reply<Value>),
+    Delivery(Box<InlineDelivery>, Reply<DeliveryOutcome>),
+    Event(Box<NewEvent>),
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    ids: Arc<IdAllocator>,
+    events_dropped: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Starts the writer task. It runs until `stop` is cancelled, then finishes what is queued.
+    pub fn start(
+        db: DatabaseConnection,
+        on_events: EventsCommitted,
+        stop: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
+        let (jobs, receiver) = mpsc::channel(QUEUE);
+        let ids = Arc::new(IdAllocator::default());
+        let task = tokio::spawn(run(db, receiver, ids.clone(), on_events, stop));
+        let writer = Self {
+            jobs,
+            ids,
+            events_dropped: Arc::default(),
+        };
+        (writer, task)
+    }
+
+    /// Ids for tables whose rows the writer batches (events, deliveries): every insert into them
+    /// takes its id here.
+    pub fn ids(&self) -> Arc<IdAllocator> {
+        self.ids.clone()
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch is committed.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, DbErr>>
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let work: Work = Box::new(move |txn| {
+            Box::pin(async move { work(txn).await.map(|value| Box::new(value) as Value) })
+        });
+        self.jobs
+            .send(Job::Work(work, reply))
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        let value = answer.await.map_err(|_| StoreError::Stopped)??;
+        Ok(*value
+            .downcast::<T>()
+            .expect("a job's value has the type its caller asked for"))
+    }
+
+    /// Stores a delivery with its posts; the answer comes once it is committed.
+    pub async fn store_delivery(
+        &self,
+        delivery: InlineDelivery,
+    ) -> Result<DeliveryOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Delivery(Box::new(delivery), reply))
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Queues an event without waiting. If the queue is full the event is dropped and counted:
+    /// recording a request must never hold the request up.
+    pub fn record_event(&self, event: NewEvent) {
+        if self.jobs.try_send(Job::Event(Box::new(event))).is_err() {
+            self.events_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped.load(Ordering::Relaxed)
+    }
+}
+
+async fn run(
+    db: DatabaseConnection,
+    mut receiver: mpsc::Receiver<Job>,
+    ids: Arc<IdAllocator>,
+    on_events: EventsCommitted,
+    stop: CancellationToken,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut last_checkpoint = Instant::now();
+    loop {
+        let first = tokio::select! {
+            job = receiver.recv() => job,
+            _ = stop.cancelled() => {
+                receiver.close();
+                receiver.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, &ids, &on_events, std::mem::take(&mut batch)).await;
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            checkpoint(&db).await;
+            last_checkpoint = Instant::now();
+        }
+    }
+    checkpoint(&db).await;
+}
+
+/// SQLite: copies the write-ahead log back into the database file. SQLite would do it inside a
+/// commit (delaying that batch's answers); here it happens after the answers went out, and, as no
+/// other writer runs meanwhile, it completes, so the log restarts instead of growing.
+async fn checkpoint(db: &DatabaseConnection) {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    if let Err(error) = db
+        .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+        .await
+    {
+        tracing::warn!(%error, "WAL checkpoint failed");
+    }
+}
+
+async fn commit_batch(
+    db: &DatabaseConnection,
+    ids: &IdAllocator,
+    on_events: &EventsCommitted,
+    batch: Vec<Job>,
+) {
+    let mut works = Vec::new();
+    let mut deliveries = Vec::new();
+    let mut replies = Vec::new();
+    let mut events = Vec::new();
+    for job in batch {
+        match job {
+            Job::Work(work, reply) => works.push((work, reply)),
+            Job::Delivery(delivery, reply) => {
+                deliveries.push(*delivery);
+                replies.push(reply);
+            }
+            Job::Event(event) => events.push(*event),
+        }
+    }
+
+    let txn = match begin_with_retry(db).await {
+        Ok(txn) => txn,
+        Err(error) => {
+            tracing::error!(%error, "cannot open a write transaction");
+            let error = StoreError::from(error);
+            for (_, reply) in works {
+                let _ = reply.send(Err(error.clone()));
+            }
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+            return;
+        }
+    };
+
+    let mut done_works = Vec::with_capacity(works.len());
+    for (work, reply) in works {
+        match in_savepoint(&txn, work).await {
+            Ok(value) => done_works.push((reply, value)),
+            Err(error) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    let delivery_results = store_deliveries_isolated(&txn, ids, deliveries).await;
+    let stored_events = match insert_events_isolated(&txn, ids, events).await {
+        Ok(models) => models,
+        Err(error) => {
+            tracing::error!(%error, "events of a batch could not be stored");
+            Vec::new()
+        }
+    };
+
+    match txn.commit().await {
+        Ok(()) => {
+            for (reply, value) in done_works {
+                let _ = reply.send(Ok(value));
+            }
+            for (reply, result) in replies.into_iter().zip(delivery_results) {
+                let _ = reply.send(result);
+            }
+            if !stored_events.is_empty() {
+                on_events(stored_events);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "batch commit failed; nothing in it is acknowledged");
+            let error = StoreError::from(error);
+            for (reply, _) in done_works {
+                let _ = reply.send(Err(error.clone()));
+            }
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+/// Runs one closure job in a savepoint; a failure or panic rolls back only its own writes.
+async fn in_savepoint(txn: &DatabaseTransaction, work: Work) -> Result<Value, StoreError> {
+    let savepoint = txn.begin().await?;
+    match AssertUnwindSafe(work(&savepoint)).catch_unwind().await {
+        Ok(Ok(value)) => {
+            savepoint.commit().await?;
+            Ok(value)
+        }
+        Ok(Err(error)) => {
+            let _ = savepoint.rollback().await;
+            Err(error.into())
+        }
+        Err(_) => {
+            tracing::error!("a write job panicked; its savepoint is rolled back");
+            let _ = savepoint.rollback().await;
+            Err(StoreError::Database("write job panicked".into()))
+        }
+    }
+}
+
+/// All deliveries in one go; if that fails, each alone, so only the faulty one fails.
+async fn store_deliveries_isolated(
+    txn: &DatabaseTransaction,
+    ids: &IdAllocator,
+    deliveries: Vec<InlineDelivery>,
+) -> Vec<Result<DeliveryOutcome, StoreError>> {
+    if deliveries.is_empty() {
+        return Vec::new();
+    }
+    match attempt_deliveries(txn, ids, &deliveries).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        Err(error) if deliveries.len() == 1 => vec![Err(error.into())],
+        Err(error) => {
+            tracing::warn!(%error, count = deliveries.len(), "a batch of deliveries failed; storing them one by one");
+            let mut results = Vec::with_capacity(deliveries.len());
+            for one in deliveries.chunks(1) {
+                results.push(match attempt_deliveries(txn, ids, one).await {
+                    Ok(mut outcome) => outcome.pop().ok_or(StoreError::Stopped),
+                    Err(error) => Err(error.into()),
+                });
+            }
+            results
+        }
+    }
+}
+
+async fn attempt_deliveries(
+    txn: &DatabaseTransaction,
+    ids: &IdAllocator,
+    deliveries: &[InlineDelivery],
+) -> Result<Vec<DeliveryOutcome>, DbErr> {
+    let savepoint = txn.begin().await?;
+    match store_deliveries(&savepoint, ids, deliveries).await {
+        Ok(outcomes) => {
+            savepoint.commit().await?;
+            Ok(outcomes)
+        }
+        Err(error) => {
+            let _ = savepoint.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+async fn insert_events_isolated(
+    txn: &DatabaseTransaction,
+    ids: &IdAllocator,
+    events: Vec<NewEvent>,
+) -> Result<Vec<events::Model>, DbErr> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let savepoint = txn.begin().await?;
+    match insert_events(&savepoint, ids, events).await {
+        Ok(models) => {
+            savepoint.commit().await?;
+            Ok(models)
+        }
+        Err(error) => {
+            let _ = savepoint.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+/// SQLite answers "database is locked" when another process holds the write lock longer than the
+/// busy timeout; a short retry keeps a transient lock from failing a whole batch.
+async fn begin_with_retry(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let mut delay = Duration::from_millis(20);
+    let mut attempt = 0;
+    loop {
+        match db.begin().await {
+            Ok(txn) => return Ok(txn),
+            Err(error) if attempt < 5 => {
+                tracing::warn!(%error, attempt, "retrying write transaction");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+
+    use super::*;
+
+    async fn sqlite() -> (DatabaseConnection, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/w.db?mode=rwc", dir.path().display());
+        let db = Database::connect(&url).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        (db, dir)
+    }
+
+    fn insert(
+        v: i64,
+    ) -> impl for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<i64, DbErr>> + Send + 'static
+    {
+        move |txn| {
+            Box::pin(async move {
+                txn.execute_raw(Statement::from_string(
+                    txn.get_database_backend(),
+                    format!("INSERT INTO t (v) VALUES ({v})"),
+                ))
+                .await?;
+                Ok(v)
+            })
+        }
+    }
+
+    async fn count(db: &DatabaseConnection) -> i64 {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM t",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_jobs_commit_and_a_failing_one_does_not_take_others_down() {
+        let (db, _dir) = sqlite().await;
+        let stop = CancellationToken::new();
+        let (writer, task) = Writer::start(db.clone(), Arc::new(|_| {}), stop.clone());
+        let mut handles = Vec::new();
+        for v in 0..200 {
+            let writer = writer.clone();
+            handles.push(tokio::spawn(
+                async move { writer.run(insert(v % 100)).await },
+            ));
+        }
+        let mut ok = 0;
+        let mut failed = 0;
+        for handle in handles {
+            match handle.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::Database(_)) => failed += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        // Each value 0..100 twice: the second insert of each violates the primary key.
+        assert_eq!((ok, failed), (100, 100));
+        assert_eq!(count(&db).await, 100);
+        stop.cancel();
+        task.await.unwrap();
+        assert!(matches!(
+            writer.run(insert(1000)).await,
+            Err(StoreError::Stopped)
+        ));
+    }
+}

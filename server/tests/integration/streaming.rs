@@ -1,0 +1,259 @@
+//! Large and chunked bodies: stored raw while they arrive (bounded memory), answered 202 once durable,
+//! then extracted in the background; and a 2xx survives `kill -9`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+
+use crate::helpers::{PgDatabase, TestApp, WEBHOOK_TOKEN, fixture, gzip, json, spawn, to_ndjson};
+
+fn chunked(body: Vec<u8>, piece: usize) -> reqwest::Body {
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(piece).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(pieces))
+}
+
+/// Many distinct Instagram-shaped posts, generated (`n` records).
+fn many_posts(n: usize) -> Vec<u8> {
+    let template: Vec<serde_json::Value> =
+        serde_json::from_slice(&fixture("instagram_posts_brightdata_2025-06.json")).unwrap();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let mut record = template[i % template.len()].clone();
+        record["post_id"] = format!("gen_{i}").into();
+        record["url"] = format!("https://www.instagram.com/p/gen{i}/").into();
+        out.extend(serde_json::to_vec(&record).unwrap());
+        out.push(b'\n');
+    }
+    out
+}
+
+async fn chunked_delivery_is_queued_then_extracted(app: &TestApp) {
+    let body = to_ndjson(&fixture("bd_20250616_032051_0_instagram.json"));
+    let (status, answer) = json(
+        app.webhook()
+            .header("snapshot-id", "s_stream")
+            .header("dca-filename", "s_stream.json")
+            .body(chunked(body, 777))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["queued"], true);
+    assert_eq!(answer["records"], 6);
+    assert_eq!(answer["input_errors"], 4);
+    let id = answer["delivery_id"].as_i64().unwrap();
+    app.eventually(
+        &format!("SELECT count(*) FROM deliveries WHERE id = {id} AND state = 'stored'"),
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.number("SELECT count(*) FROM posts WHERE snapshot_id = 's_stream'")
+            .await,
+        6
+    );
+    assert_eq!(
+        app.number(&format!(
+            "SELECT count(*) FROM input_errors WHERE delivery_id = {id}"
+        ))
+        .await,
+        4
+    );
+    assert_eq!(
+        app.number("SELECT count(*) FROM snapshots WHERE id = 's_stream' AND status = 'delivered' AND posts = 6 AND input_errors = 4").await,
+        1
+    );
+    // The same file again (inline this time) is a duplicate.
+    let (_, again) = json(
+        app.webhook()
+            .header("snapshot-id", "s_stream")
+            .header("dca-filename", "s_stream.json")
+            .body("[]")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again["duplicate"], true);
+}
+
+#[tokio::test]
+async fn chunked_deliveries_on_sqlite() {
+    let app = spawn().start().await;
+    chunked_delivery_is_queued_then_extracted(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn chunked_deliveries_on_postgresql() {
+    let pg = PgDatabase::create().await;
+    let app = spawn().database(&pg.url()).start().await;
+    chunked_delivery_is_queued_then_extracted(&app).await;
+    app.stop().await;
+    pg.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_large_gzip_delivery_streams_and_keeps_its_body_only_when_small_enough() {
+    let app = spawn()
+        .var("WEBHOOK_MAX_STORED_BODY_BYTES", "64KiB")
+        .start()
+        .await;
+    let records = 20_000;
+    let body = gzip(&many_posts(records));
+    assert!(body.len() > 64 << 10, "bigger than the stored-body limit");
+    let (status, answer) = json(
+        app.webhook_as("application/gzip")
+            .header("content-encoding", "gzip")
+            .body(chunked(body, 64 << 10))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["records"], records);
+    assert_eq!(answer["compressed"], true);
+    let id = answer["delivery_id"].as_i64().unwrap();
+    app.eventually(
+        &format!("SELECT count(*) FROM deliveries WHERE id = {id} AND state = 'stored'"),
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.number("SELECT count(*) FROM posts").await,
+        records as i64
+    );
+    // Too big to keep for replay: the raw chunks are gone once extracted.
+    assert_eq!(app.number("SELECT count(*) FROM delivery_chunks").await, 0);
+    assert_eq!(
+        app.number(&format!(
+            "SELECT count(*) FROM deliveries WHERE id = {id} AND body_kept = false"
+        ))
+        .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_chunked_body_leaves_nothing_behind() {
+    let app = spawn().start().await;
+    let mut body = to_ndjson(&fixture("tiktok_posts_synthetic.json"));
+    body.truncate(body.len() / 2);
+    let gz = gzip(&body);
+    let truncated_gzip = gz[..gz.len() - 12].to_vec();
+    let (status, answer) = json(
+        app.webhook()
+            .header("content-encoding", "gzip")
+            .body(chunked(truncated_gzip, 100))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str().unwrap()),
+        (400, "invalid_gzip")
+    );
+    assert_eq!(app.number("SELECT count(*) FROM deliveries").await, 0);
+    assert_eq!(app.number("SELECT count(*) FROM delivery_chunks").await, 0);
+    app.stop().await;
+}
+
+/// Starts the real binary, waits until it listens, returns (child, port).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is returned; the caller kills and waits for it"
+)]
+fn start_binary(dir: &std::path::Path) -> (std::process::Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("DATA_DIR", dir.join("data"))
+        .env("LOG_DIR", dir.join("logs"))
+        .env("LOG_FORMAT", "json")
+        .env("BRIGHTDATA_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+        .env("WEBHOOK_ADMIN_TOKEN", "admin-token-for-kill-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let status = child.wait();
+            panic!("server exited before listening: {status:?}");
+        }
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if json["message"] == "listening" {
+            let port = json["address"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            return (child, port);
+        }
+    }
+}
+
+/// A blocking HTTP/1.1 POST that returns the status line as soon as it is read.
+fn post_and_read_status(port: u16, body: &[u8]) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /api/brightdata/webhook/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {WEBHOOK_TOKEN}\r\nContent-Type: application/json\r\nSnapshot-Id: s_kill\r\nDca-Filename: kill.json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).unwrap();
+    String::from_utf8_lossy(&first).into_owned()
+}
+
+#[tokio::test]
+async fn an_acknowledged_delivery_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = start_binary(dir.path());
+    let status = post_and_read_status(port, &fixture("linkedin_posts_sample.json"));
+    // SIGKILL the moment the 2xx is seen: no graceful shutdown, no flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, "HTTP/1.1 200");
+
+    let url = format!("sqlite://{}/data/track-futura.db", dir.path().display());
+    let db = server::db::connect(&url.parse().unwrap()).await.unwrap();
+    let app_like = |sql: &str| {
+        let db = db.clone();
+        let sql = sql.to_owned();
+        async move {
+            use sea_orm::ConnectionTrait;
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        app_like("SELECT count(*) FROM deliveries WHERE snapshot_id = 's_kill'").await,
+        1
+    );
+    assert_eq!(
+        app_like("SELECT count(*) FROM posts WHERE platform = 'linkedin'").await,
+        3
+    );
+}
