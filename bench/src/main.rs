@@ -3,11 +3,13 @@
 //!
 //!   cargo build --release -p server && cargo run --release -p bench -- ingest
 //!   cargo run --release -p bench -- large --mb 100
+//!   cargo run --release -p bench -- monitor --events 1000000
 //!
 //! Each run starts `target/release/server` with a fresh SQLite database in a temporary directory.
 
 mod client;
 mod generate;
+mod monitor;
 mod server;
 
 use std::time::{Duration, Instant};
@@ -39,6 +41,12 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         per_connection: usize,
     },
+    /// The monitor API over a large event table: metrics, health and events timings, CSV export.
+    Monitor {
+        /// Events to seed.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
     /// One large gzip delivery of generated BrightData-shaped Instagram records: time to the 2xx,
     /// time until its posts are extracted, and the server's peak memory.
     Large {
@@ -60,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             per_connection,
         } => ingest(&cli.server, connections, seconds, warmup, per_connection).await,
         Command::Large { mb } => large(&cli.server, mb).await,
+        Command::Monitor { events } => monitor::run(&cli.server, events).await,
     }
 }
 

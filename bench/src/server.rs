@@ -11,7 +11,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(binary: &str, vars: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
+        Self::start_in(binary, tempfile::tempdir()?, vars)
+    }
+
+    /// Starts on an existing data directory (`<dir>/data`), e.g. one seeded beforehand.
+    pub fn start_in(
+        binary: &str,
+        dir: tempfile::TempDir,
+        vars: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
         command
             .env_clear()

@@ -5,8 +5,28 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_create_events;
 mod m20261129_000002_create_ingestion;
+mod m20261129_000003_create_monitoring;
 
 pub struct Migrator;
+
+/// Creates an index (if missing) on `columns` of `table`.
+pub(crate) async fn create_index(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: impl IntoTableRef,
+    columns: Vec<DynIden>,
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table).if_not_exists();
+    if unique {
+        index.unique();
+    }
+    for column in columns {
+        index.col(column);
+    }
+    manager.create_index(index.to_owned()).await
+}
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
@@ -14,6 +34,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_create_events::Migration),
             Box::new(m20261129_000002_create_ingestion::Migration),
+            Box::new(m20261129_000003_create_monitoring::Migration),
         ]
     }
 }

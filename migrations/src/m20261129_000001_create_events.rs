@@ -51,17 +51,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, cols) in [
-            ("idx_events_at", vec![Events::AtMs]),
-            ("idx_events_outcome_at", vec![Events::Outcome, Events::AtMs]),
-            ("idx_events_snapshot", vec![Events::SnapshotId]),
+        for (name, columns) in [
+            ("idx_events_at", vec![Events::AtMs.into_iden()]),
+            // Filtered lists go newest first by id: (outcome, id) serves them without sorting.
+            (
+                "idx_events_outcome_id",
+                vec![Events::Outcome.into_iden(), Events::Id.into_iden()],
+            ),
+            ("idx_events_snapshot", vec![Events::SnapshotId.into_iden()]),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(Events::Table).if_not_exists();
-            for col in cols {
-                index.col(col);
-            }
-            manager.create_index(index.to_owned()).await?;
+            crate::create_index(manager, name, Events::Table, columns, false).await?;
         }
         Ok(())
     }

@@ -303,16 +303,8 @@ impl MigrationTrait for Migration {
                 false,
             ),
         ];
-        for (name, table, cols, unique) in indexes {
-            let mut index = Index::create();
-            index.name(name).table(table).if_not_exists();
-            if unique {
-                index.unique();
-            }
-            for col in cols {
-                index.col(col);
-            }
-            manager.create_index(index.to_owned()).await?;
+        for (name, table, columns, unique) in indexes {
+            crate::create_index(manager, name, table, columns, unique).await?;
         }
         Ok(())
     }

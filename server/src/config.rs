@@ -38,6 +38,9 @@ pub struct HttpConfig {
     pub public_url: Option<Url>,
     /// `LEPTOS_SITE_ROOT` (default `target/site`): the built dashboard assets (JS, WASM, CSS).
     pub site_root: PathBuf,
+    /// The hosting platform, detected from the variables it sets (`PLATFORM_APPLICATION_NAME`:
+    /// Upsun / Platform.sh, `RAILWAY_ENVIRONMENT`: Railway, `DYNO`: Heroku); `None` elsewhere.
+    pub platform: Option<String>,
 }
 
 impl HttpConfig {
@@ -105,7 +108,7 @@ pub struct IngestConfig {
 
 #[derive(Debug, Clone)]
 pub struct MonitorConfig {
-    /// `WEBHOOK_MAX_EVENTS`: how many events are kept (default 1000).
+    /// `WEBHOOK_MAX_EVENTS`: how many events are kept (default 100000; see the README for why not 1000).
     pub max_events: u64,
     /// `WEBHOOK_METRICS_RETENTION`: how long events are kept (default 3600 s).
     pub metrics_retention: Duration,
@@ -113,6 +116,25 @@ pub struct MonitorConfig {
     pub error_threshold: f64,
     /// `WEBHOOK_RESPONSE_TIME_THRESHOLD`: response time above which the service is degraded (default 5.0 s).
     pub response_time_threshold: Duration,
+    /// `METRICS_TOKEN`: a token for `GET /metrics` only (the admin token works too).
+    pub metrics_token: Option<Secret>,
+    /// `WEBHOOK_SESSION_TTL`: how long a dashboard login lasts (default 12 h).
+    pub session_ttl: Duration,
+    /// `WEBHOOK_ALERT_INTERVAL`: how often alert rules are evaluated (default 15 s).
+    pub alert_interval: Duration,
+    /// `WEBHOOK_ALERT_WINDOW`: the window error rate and latency are judged over (default 300 s).
+    pub alert_window: Duration,
+    /// `WEBHOOK_ALERT_MIN_SAMPLE`: requests needed in the window before judging (default 20).
+    pub alert_min_sample: u64,
+    /// `WEBHOOK_SECURITY_SPIKE_PER_MINUTE`: refused requests in a minute that raise an alert (default 60).
+    pub security_spike_per_minute: u64,
+    /// `WEBHOOK_SNAPSHOT_STALL_AFTER`: a snapshot notified running with no data for this long is
+    /// stalled (default 3600 s).
+    pub snapshot_stall_after: Duration,
+    /// `WEBHOOK_DELIVERY_STALE_AFTER`: no accepted delivery for this long degrades health (default 86400 s).
+    pub delivery_stale_after: Duration,
+    /// `WEBHOOK_RETENTION_INTERVAL`: how often retention runs (default 60 s).
+    pub retention_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +308,14 @@ impl Config {
                     PathBuf::from("target/site"),
                     |v| Some(PathBuf::from(v)),
                 )?,
+                platform: [
+                    ("PLATFORM_APPLICATION_NAME", "Upsun / Platform.sh"),
+                    ("RAILWAY_ENVIRONMENT", "Railway"),
+                    ("DYNO", "Heroku"),
+                ]
+                .iter()
+                .find(|(var, _)| (vars.lookup)(var).is_some_and(|v| !v.is_empty()))
+                .map(|(_, name)| (*name).to_owned()),
             },
             storage: StorageConfig {
                 database_url: vars.parse(
@@ -382,8 +412,8 @@ impl Config {
             monitor: MonitorConfig {
                 max_events: vars.parse(
                     "WEBHOOK_MAX_EVENTS",
-                    "a whole number of events, at least 1 (e.g. 1000)",
-                    1000,
+                    "a whole number of events, at least 1 (e.g. 100000)",
+                    100_000,
                     |v| v.parse::<u64>().ok().filter(|n| *n > 0),
                 )?,
                 metrics_retention: vars.parse(
@@ -409,6 +439,28 @@ impl Config {
                             .map(Duration::from_secs_f64)
                     },
                 )?,
+                metrics_token: vars
+                    .secret_list("METRICS_TOKEN", "one token without spaces or a 'Bearer ' prefix")?
+                    .into_iter()
+                    .next(),
+                session_ttl: vars.parse("WEBHOOK_SESSION_TTL", SECONDS, Duration::from_secs(12 * 3600), parse_positive_seconds)?,
+                alert_interval: vars.parse("WEBHOOK_ALERT_INTERVAL", SECONDS, Duration::from_secs(15), parse_positive_seconds)?,
+                alert_window: vars.parse("WEBHOOK_ALERT_WINDOW", SECONDS, Duration::from_secs(300), parse_positive_seconds)?,
+                alert_min_sample: vars.parse(
+                    "WEBHOOK_ALERT_MIN_SAMPLE",
+                    "a whole number of requests, at least 1",
+                    20,
+                    |v| v.parse::<u64>().ok().filter(|n| *n > 0),
+                )?,
+                security_spike_per_minute: vars.parse(
+                    "WEBHOOK_SECURITY_SPIKE_PER_MINUTE",
+                    "a whole number of requests per minute, at least 1",
+                    60,
+                    |v| v.parse::<u64>().ok().filter(|n| *n > 0),
+                )?,
+                snapshot_stall_after: vars.parse("WEBHOOK_SNAPSHOT_STALL_AFTER", SECONDS, Duration::from_secs(3600), parse_positive_seconds)?,
+                delivery_stale_after: vars.parse("WEBHOOK_DELIVERY_STALE_AFTER", SECONDS, Duration::from_secs(86_400), parse_positive_seconds)?,
+                retention_interval: vars.parse("WEBHOOK_RETENTION_INTERVAL", SECONDS, Duration::from_secs(60), parse_positive_seconds)?,
             },
             ngrok: NgrokConfig {
                 enabled: vars.parse("NGROK_ENABLED", BOOL, false, parse_bool)?,
@@ -461,6 +513,7 @@ impl Config {
 }
 
 const BOOL: &str = "true or false (also 1/0, yes/no, on/off)";
+const SECONDS: &str = "a whole number of seconds, at least 1";
 const BYTES: &str = "a size of at least 1 KiB, like 1073741824, 512MiB or 1GiB";
 
 /// `1048576`, `512KiB`, `64MiB`, `1GiB`, `1GB` (decimal units: KB, MB, GB). At least 1 KiB.
@@ -683,7 +736,17 @@ mod tests {
         assert_eq!(c.ingest.max_inflated_bytes, 4 << 30);
         assert_eq!(c.ingest.max_stored_body_bytes, 64 << 20);
         assert!(c.ingest.dataset_platforms.is_empty());
-        assert_eq!(c.monitor.max_events, 1000);
+        assert_eq!(c.monitor.max_events, 100_000);
+        assert!(c.monitor.metrics_token.is_none());
+        assert_eq!(c.monitor.session_ttl, Duration::from_secs(43_200));
+        assert_eq!(c.monitor.alert_interval, Duration::from_secs(15));
+        assert_eq!(c.monitor.alert_window, Duration::from_secs(300));
+        assert_eq!(c.monitor.alert_min_sample, 20);
+        assert_eq!(c.monitor.security_spike_per_minute, 60);
+        assert_eq!(c.monitor.snapshot_stall_after, Duration::from_secs(3600));
+        assert_eq!(c.monitor.delivery_stale_after, Duration::from_secs(86_400));
+        assert_eq!(c.monitor.retention_interval, Duration::from_secs(60));
+        assert!(c.http.platform.is_none());
         assert_eq!(c.monitor.metrics_retention, Duration::from_secs(3600));
         assert_eq!(c.monitor.error_threshold, 0.1);
         assert_eq!(c.monitor.response_time_threshold, Duration::from_secs(5));
@@ -728,6 +791,16 @@ mod tests {
             ("WEBHOOK_METRICS_RETENTION", "86400"),
             ("WEBHOOK_ERROR_THRESHOLD", "0.25"),
             ("WEBHOOK_RESPONSE_TIME_THRESHOLD", "1.5"),
+            ("METRICS_TOKEN", "prom-token"),
+            ("WEBHOOK_SESSION_TTL", "600"),
+            ("WEBHOOK_ALERT_INTERVAL", "2"),
+            ("WEBHOOK_ALERT_WINDOW", "60"),
+            ("WEBHOOK_ALERT_MIN_SAMPLE", "5"),
+            ("WEBHOOK_SECURITY_SPIKE_PER_MINUTE", "7"),
+            ("WEBHOOK_SNAPSHOT_STALL_AFTER", "30"),
+            ("WEBHOOK_DELIVERY_STALE_AFTER", "40"),
+            ("WEBHOOK_RETENTION_INTERVAL", "5"),
+            ("DYNO", "web.1"),
             ("NGROK_ENABLED", "yes"),
             ("NGROK_AUTH_TOKEN", "ngrok-secret"),
             ("NGROK_SUBDOMAIN", "my-hooks-1"),
@@ -786,6 +859,16 @@ mod tests {
             c.monitor.response_time_threshold,
             Duration::from_millis(1500)
         );
+        assert_eq!(c.monitor.metrics_token.unwrap().expose(), "prom-token");
+        assert_eq!(c.monitor.session_ttl, Duration::from_secs(600));
+        assert_eq!(c.monitor.alert_interval, Duration::from_secs(2));
+        assert_eq!(c.monitor.alert_window, Duration::from_secs(60));
+        assert_eq!(c.monitor.alert_min_sample, 5);
+        assert_eq!(c.monitor.security_spike_per_minute, 7);
+        assert_eq!(c.monitor.snapshot_stall_after, Duration::from_secs(30));
+        assert_eq!(c.monitor.delivery_stale_after, Duration::from_secs(40));
+        assert_eq!(c.monitor.retention_interval, Duration::from_secs(5));
+        assert_eq!(c.http.platform.as_deref(), Some("Heroku"));
         assert!(c.ngrok.enabled);
         assert_eq!(c.ngrok.auth_token.unwrap().expose(), "ngrok-secret");
         assert_eq!(c.ngrok.subdomain.as_deref(), Some("my-hooks-1"));
@@ -858,6 +941,14 @@ mod tests {
             ("WEBHOOK_DATASET_PLATFORMS", "gd_x"),
             ("WEBHOOK_MAX_EVENTS", "lots"),
             ("WEBHOOK_MAX_EVENTS", "0"),
+            ("WEBHOOK_SESSION_TTL", "12h"),
+            ("WEBHOOK_ALERT_INTERVAL", "0"),
+            ("WEBHOOK_ALERT_WINDOW", "five"),
+            ("WEBHOOK_ALERT_MIN_SAMPLE", "0"),
+            ("WEBHOOK_SECURITY_SPIKE_PER_MINUTE", "-3"),
+            ("WEBHOOK_SNAPSHOT_STALL_AFTER", "1.5"),
+            ("WEBHOOK_DELIVERY_STALE_AFTER", "1d"),
+            ("WEBHOOK_RETENTION_INTERVAL", "x"),
             ("WEBHOOK_METRICS_RETENTION", "1h"),
             ("WEBHOOK_METRICS_RETENTION", "0"),
             ("WEBHOOK_ERROR_THRESHOLD", "2"),

@@ -15,6 +15,47 @@ use crate::store::entities::events;
 use crate::store::events::NewEvent;
 use crate::store::writer::EventsCommitted;
 
+/// Prometheus buckets (seconds) of the response time histogram.
+const LATENCY_BUCKETS_S: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Response times since start, in Prometheus buckets.
+#[derive(Default)]
+pub struct LatencyBuckets {
+    counts: [AtomicU64; LATENCY_BUCKETS_S.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl LatencyBuckets {
+    fn record(&self, latency_us: i64) {
+        let seconds = latency_us as f64 / 1e6;
+        if let Some(i) = LATENCY_BUCKETS_S.iter().position(|le| seconds <= *le) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add(latency_us.max(0) as u64, Ordering::Relaxed);
+    }
+
+    /// (upper bound in seconds, requests in that bucket only), ascending.
+    pub fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        LATENCY_BUCKETS_S
+            .iter()
+            .zip(&self.counts)
+            .map(|(le, n)| (*le, n.load(Ordering::Relaxed)))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn sum_seconds(&self) -> f64 {
+        self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    }
+}
+
 /// Requests per outcome since start.
 #[derive(Default)]
 pub struct OutcomeCounters([AtomicU64; Outcome::ALL.len()]);
@@ -36,6 +77,7 @@ pub struct EventRecorder {
     writer: Writer,
     security_log: LogFile,
     counters: Arc<OutcomeCounters>,
+    latency: Arc<LatencyBuckets>,
 }
 
 /// What the writer calls once events are committed: they go out on the live hub, with their ids.
@@ -53,7 +95,17 @@ impl EventRecorder {
             writer,
             security_log,
             counters: Arc::default(),
+            latency: Arc::default(),
         }
+    }
+
+    pub fn latency(&self) -> &LatencyBuckets {
+        &self.latency
+    }
+
+    /// Events lost because the writer's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.writer.events_dropped()
     }
 
     pub fn counters(&self) -> &OutcomeCounters {
@@ -64,6 +116,7 @@ impl EventRecorder {
     /// answer does not wait).
     pub fn record(&self, outcome: Outcome, path: &str, event: NewEvent) {
         self.counters.add(outcome);
+        self.latency.record(event.latency_us);
         if outcome != Outcome::Accepted && outcome != Outcome::Duplicate {
             self.security_log.write(
                 "request_rejected",

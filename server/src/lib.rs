@@ -1,6 +1,7 @@
 //! The Track-Futura webhook service: receives BrightData deliveries, stores them durably, monitors
 //! itself and serves the live dashboard.
 
+pub mod api;
 pub mod config;
 pub mod credentials;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod events;
 pub mod ingest;
 pub mod live;
 pub mod log_file;
+pub mod monitor;
 pub mod routes;
 pub mod secret;
 pub mod startup;

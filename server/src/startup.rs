@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::auth::Sessions;
 use crate::config::Config;
 use crate::credentials::{Credentials, TokenSource};
 use crate::events::EventRecorder;
@@ -22,6 +23,8 @@ use crate::ingest::verify::Verifier;
 use crate::ingest::{Ingest, Limits};
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
+use crate::monitor::alerts::Evaluator;
+use crate::monitor::{Thresholds, retention};
 use crate::state::AppState;
 use crate::store::Writer;
 use crate::{db, routes};
@@ -114,6 +117,15 @@ impl Application {
         );
 
         let background_stop = CancellationToken::new();
+        let thresholds = Thresholds {
+            error_rate: config.monitor.error_threshold,
+            response_time: config.monitor.response_time_threshold,
+            min_sample: config.monitor.alert_min_sample as i64,
+            window: config.monitor.alert_window,
+            security_spike_per_minute: config.monitor.security_spike_per_minute as i64,
+            snapshot_stall_after: config.monitor.snapshot_stall_after,
+            delivery_stale_after: config.monitor.delivery_stale_after,
+        };
         let background = vec![
             Processor {
                 db: db.clone(),
@@ -124,7 +136,34 @@ impl Application {
             }
             .spawn(processor, background_stop.clone()),
             rate_limit.spawn_cleanup(background_stop.clone()),
+            Evaluator {
+                db: db.clone(),
+                writer: writer.clone(),
+                thresholds: thresholds.clone(),
+                hub: hub.clone(),
+                log: logs.monitor.clone(),
+            }
+            .spawn(config.monitor.alert_interval, background_stop.clone()),
+            retention::spawn(
+                db.clone(),
+                writer.clone(),
+                retention::Policy {
+                    max_events: config.monitor.max_events,
+                    event_age: config.monitor.metrics_retention,
+                },
+                config.monitor.retention_interval,
+                background_stop.clone(),
+            ),
         ];
+        let sessions = Arc::new(Sessions::new(
+            &credentials.admin_token,
+            config.monitor.session_ttl,
+            config
+                .http
+                .public_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https"),
+        ));
 
         let state = AppState {
             config: Arc::new(config),
@@ -138,6 +177,8 @@ impl Application {
             events,
             ingest,
             rate_limit,
+            sessions,
+            thresholds,
         };
 
         let app = Self {

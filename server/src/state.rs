@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
+use crate::api::auth::Sessions;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::events::EventRecorder;
@@ -14,6 +15,7 @@ use crate::ingest::Ingest;
 use crate::ingest::rate_limit::RateLimit;
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
+use crate::monitor::Thresholds;
 use crate::store::Writer;
 
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct AppState {
     pub events: EventRecorder,
     pub ingest: Arc<Ingest>,
     pub rate_limit: RateLimit,
+    pub sessions: Arc<Sessions>,
+    pub thresholds: Thresholds,
 }
 
 impl FromRef<AppState> for Arc<Ingest> {

@@ -1,7 +1,7 @@
 //! Ingestion: the data endpoint (`/api/brightdata/webhook/`) and the notify endpoint
 //! (`/api/brightdata/notify/`), behind their own security layers, in this order:
 //!
-//! 1. `record` — resolves the client IP (`client_ip`) and turns every request, whatever happens
+//! 1. `resolve_client_ip` (`client_ip`), then `record`, which turns every request, whatever happens
 //!    inside, into an event;
 //! 2. `allowlist` — `WEBHOOK_ALLOWED_IPS` -> 403;
 //! 3. `rate_limit` — per client IP -> 429 with `Retry-After`;
@@ -18,6 +18,7 @@ pub mod processor;
 pub mod rate_limit;
 pub mod records;
 pub mod request;
+pub mod selftest;
 pub mod verify;
 pub mod webhook;
 
@@ -39,6 +40,7 @@ use self::client_ip::ClientIpResolver;
 use self::outcome::{EventDetail, Outcome, Rejection};
 use self::platforms::DatasetPlatforms;
 use self::processor::ProcessorHandle;
+use self::rate_limit::RateLimit;
 use self::verify::Verifier;
 use crate::events::EventRecorder;
 use crate::state::AppState;
@@ -87,26 +89,51 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     for path in crate::routes::both_slashes("/brightdata/notify/") {
         router = router.route(&path, notify.clone());
     }
+    guarded(router, ingest, &state.rate_limit, true)
+}
+
+/// Wraps `router` in the security layers 1 to 3, in order. `record_events`: whether requests become
+/// events (the self-test runs the same stack without recording its crafted requests).
+pub fn guarded<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    ingest: Arc<Ingest>,
+    rate_limit: &RateLimit,
+    record_events: bool,
+) -> Router<S> {
     router.layer(
         ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(ingest.clone(), record))
+            .layer(middleware::from_fn_with_state(
+                ingest.clone(),
+                resolve_client_ip,
+            ))
+            .option_layer(
+                record_events.then(|| middleware::from_fn_with_state(ingest.clone(), record)),
+            )
             .layer(middleware::from_fn_with_state(ingest, allowlist))
-            .layer(state.rate_limit.layer())
+            .layer(rate_limit.layer())
             .layer(DefaultBodyLimit::disable()),
     )
 }
 
-/// Layer 1: resolves the client IP, then records the request as an event once it is answered.
-async fn record(
+/// Layer 1: who is calling (see `client_ip`), for every later layer.
+async fn resolve_client_ip(
     State(ingest): State<Arc<Ingest>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let at_ms = chrono::Utc::now().timestamp_millis();
     let ip = ingest.client_ip.resolve(peer.ip(), request.headers());
     request.extensions_mut().insert(ClientIp(ip));
+    next.run(request).await
+}
+
+/// Records the request as an event once it is answered, whatever the answer.
+async fn record(State(ingest): State<Arc<Ingest>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at_ms = chrono::Utc::now().timestamp_millis();
+    let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
+        return Rejection::internal("recording", "client IP was not resolved").into_response();
+    };
     // The full path as requested (the nested router sees it without `/api`).
     let path = request
         .extensions()
@@ -199,7 +226,7 @@ async fn allowlist(State(ingest): State<Arc<Ingest>>, request: Request, next: Ne
 }
 
 /// Layer 4: refuses a declared body above `limit` before any of it is read.
-async fn size_limit(State(limit): State<u64>, request: Request, next: Next) -> Response {
+pub(crate) async fn size_limit(State(limit): State<u64>, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
         .get("content-length")

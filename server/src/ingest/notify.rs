@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use super::lifecycle::SnapshotStatus;
-use super::outcome::{EventDetail, Outcome, Rejection};
+use super::outcome::{EventDetail, Outcome, Rejection, answer};
 use super::request::{DeliveryHeaders, content_encoding};
 use super::verify::unix_now;
 use super::{ClientIp, Ingest, MAX_NOTIFY_BYTES};
@@ -27,20 +27,8 @@ pub async fn receive(
     body: Body,
 ) -> Response {
     let mut detail = EventDetail::default();
-    let mut response = match receive_notification(&ingest, &headers, body, &mut detail).await {
-        Ok(response) => response,
-        Err(rejection) => rejection.into_response(),
-    };
-    let merged = match response.extensions_mut().remove::<EventDetail>() {
-        Some(from_rejection) => EventDetail {
-            outcome: from_rejection.outcome,
-            error: from_rejection.error,
-            ..detail
-        },
-        None => detail,
-    };
-    response.extensions_mut().insert(merged);
-    response
+    let result = receive_notification(&ingest, &headers, body, &mut detail).await;
+    answer(result, detail)
 }
 
 async fn receive_notification(

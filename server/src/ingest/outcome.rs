@@ -162,3 +162,22 @@ impl IntoResponse for Rejection {
         response
     }
 }
+
+/// The answer of an ingestion handler, with what the handler learned attached for the event recorder.
+/// A rejection brings its own outcome and error; the handler's detail (snapshot, bytes, ...) is kept.
+pub fn answer(result: Result<Response, Rejection>, detail: EventDetail) -> Response {
+    let mut response = match result {
+        Ok(response) => response,
+        Err(rejection) => rejection.into_response(),
+    };
+    let merged = match response.extensions_mut().remove::<EventDetail>() {
+        Some(from_rejection) => EventDetail {
+            outcome: from_rejection.outcome,
+            error: from_rejection.error,
+            ..detail
+        },
+        None => detail,
+    };
+    response.extensions_mut().insert(merged);
+    response
+}

@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::decode::{DecodeError, Decoded, DeliveryDecoder};
-use super::outcome::{EventDetail, Outcome, Rejection};
+use super::outcome::{EventDetail, Outcome, Rejection, answer};
 use super::records::{InputError, Mode, PayloadError, Post, Record};
 use super::request::{DeliveryHeaders, content_encoding};
 use super::verify::{BodyChecks, unix_now};
@@ -49,22 +49,8 @@ pub async fn receive(
     body: Body,
 ) -> Response {
     let mut detail = EventDetail::default();
-    let mut response =
-        match receive_delivery(&ingest, ip.to_string(), &headers, body, &mut detail).await {
-            Ok(response) => response,
-            Err(rejection) => rejection.into_response(),
-        };
-    // A rejection brings its outcome and error; add what was learned before it.
-    let merged = match response.extensions_mut().remove::<EventDetail>() {
-        Some(from_rejection) => EventDetail {
-            outcome: from_rejection.outcome,
-            error: from_rejection.error,
-            ..detail
-        },
-        None => detail,
-    };
-    response.extensions_mut().insert(merged);
-    response
+    let result = receive_delivery(&ingest, ip.to_string(), &headers, body, &mut detail).await;
+    answer(result, detail)
 }
 
 async fn receive_delivery(
@@ -116,11 +102,12 @@ async fn receive_delivery(
                 Err(DecodeError::InflatedTooLarge { .. })
                     if ingest.limits.max_inflated_bytes > INLINE_MAX_INFLATED =>
                 {
-                    let chunks = futures_util::stream::iter(
-                        raw.chunks(CHUNK_BYTES)
-                            .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
-                            .collect::<Vec<_>>(),
-                    );
+                    // Too big to hold its records in memory: store it like a streamed body.
+                    let pieces: Vec<Result<Bytes, std::io::Error>> = (0..raw.len())
+                        .step_by(CHUNK_BYTES)
+                        .map(|start| Ok(raw.slice(start..(start + CHUNK_BYTES).min(raw.len()))))
+                        .collect();
+                    let chunks = futures_util::stream::iter(pieces);
                     let checks = ingest.verifier.check_headers(headers, unix_now())?;
                     store_streamed(
                         ingest,
@@ -568,4 +555,44 @@ async fn dataset_platform(ingest: &Ingest, snapshot_id: Option<&str>) -> Option<
             .dataset_id
             .and_then(|d| ingest.platforms.platform(&d).map(str::to_owned))
     })
+}
+
+/// The whole verification of a delivery — credentials, signatures, timestamp, size, gzip and
+/// parsing — without storing anything: what the security self-test sends its crafted requests to.
+pub async fn dry_run(
+    State(ingest): State<Arc<Ingest>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let mut checks = ingest.verifier.check_headers(&headers, unix_now())?;
+        let declared_gzip = content_encoding(&headers, false)?;
+        DeliveryHeaders::parse(&headers, "webhook")?;
+        let mut stream = body.into_data_stream();
+        let mut raw = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(unreadable)?;
+            if (raw.len() + chunk.len()) as u64 > ingest.limits.max_body_bytes {
+                return Err(Rejection::too_large(
+                    "the body exceeds WEBHOOK_MAX_BODY_BYTES",
+                ));
+            }
+            checks.update(&chunk);
+            raw.extend_from_slice(&chunk);
+        }
+        checks.finish(unix_now())?;
+        let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
+        let (decoded, collected) = decode_collecting(raw.freeze(), declared_gzip, limit, None)
+            .await
+            .map_err(decode_rejection)?;
+        Ok(Json(json!({
+            "status": "ok",
+            "dry_run": true,
+            "compressed": decoded.compressed,
+            "records": collected.post_count,
+        }))
+        .into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
 }

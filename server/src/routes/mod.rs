@@ -19,11 +19,13 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(health::routes())
         .merge(crate::ingest::routes(&state))
+        .merge(crate::api::routes(&state))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
 
     Router::new()
         .route("/", get(|| async { Redirect::temporary(DASHBOARD_PATH) }))
         .nest("/api", api)
+        .merge(crate::api::prometheus_routes())
         .leptos_routes(&state, generate_route_list(app::App), move || {
             app::shell(leptos_options.clone())
         })

@@ -839,7 +839,8 @@ pub async fn claim_queued(txn: &DatabaseTransaction) -> Result<Option<deliveries
 }
 
 /// Finishes extraction: counts, snapshot totals, and the raw body dropped unless it is small enough
-/// to keep for replay.
+/// to keep for replay. A replay (the delivery was extracted before) changes no count: the snapshot
+/// already has them and the posts were already there.
 /// What extracting a queued delivery produced.
 #[derive(Debug, Clone, Default)]
 pub struct Extracted {
@@ -868,15 +869,18 @@ pub async fn complete_processing(
             .exec(txn)
             .await?;
     }
-    deliveries::Entity::update_many()
+    let first_time = delivery.processed_ms.is_none();
+    let mut update = deliveries::Entity::update_many()
         .col_expr(deliveries::Column::State, Expr::value("stored"))
-        .col_expr(deliveries::Column::Duplicates, Expr::value(duplicates))
-        .col_expr(deliveries::Column::ProcessedMs, Expr::value(now))
         .col_expr(deliveries::Column::BodyKept, Expr::value(keep_body))
-        .filter(deliveries::Column::Id.eq(delivery.id))
-        .exec(txn)
-        .await?;
-    if let Some(snapshot_id) = &delivery.snapshot_id {
+        .filter(deliveries::Column::Id.eq(delivery.id));
+    if first_time {
+        update = update
+            .col_expr(deliveries::Column::Duplicates, Expr::value(duplicates))
+            .col_expr(deliveries::Column::ProcessedMs, Expr::value(now));
+    }
+    update.exec(txn).await?;
+    if first_time && let Some(snapshot_id) = &delivery.snapshot_id {
         snapshot_add_counts(
             txn,
             snapshot_id,
@@ -939,4 +943,36 @@ pub async fn mark_failed(
         .exec(txn)
         .await?;
     Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requeue {
+    Queued,
+    Missing,
+    BodyNotKept,
+    /// Still arriving or being extracted.
+    Busy(String),
+}
+
+/// Queues a stored delivery for extraction again (a replay).
+pub async fn requeue(txn: &DatabaseTransaction, delivery_id: i64) -> Result<Requeue, DbErr> {
+    let Some(delivery) = deliveries::Entity::find_by_id(delivery_id).one(txn).await? else {
+        return Ok(Requeue::Missing);
+    };
+    if !delivery.body_kept {
+        return Ok(Requeue::BodyNotKept);
+    }
+    if !matches!(delivery.state.as_str(), "stored" | "failed") {
+        return Ok(Requeue::Busy(delivery.state));
+    }
+    deliveries::Entity::update_many()
+        .col_expr(deliveries::Column::State, Expr::value("queued"))
+        .col_expr(
+            deliveries::Column::Error,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(deliveries::Column::Id.eq(delivery_id))
+        .exec(txn)
+        .await?;
+    Ok(Requeue::Queued)
 }

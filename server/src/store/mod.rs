@@ -1,8 +1,10 @@
 //! Storage: entities, the single group-committing writer, and the queries of each area.
 pub mod entities;
 pub mod events;
+pub mod histogram;
 pub mod ids;
 pub mod ingestion;
+pub mod rollups;
 pub mod writer;
 
 pub use writer::{StoreError, Writer};

@@ -30,6 +30,7 @@ use super::entities::events;
 use super::events::{NewEvent, insert_events};
 use super::ids::IdAllocator;
 use super::ingestion::{DeliveryOutcome, InlineDelivery, store_deliveries};
+use super::rollups::add_events;
 
 /// How often the writer checkpoints SQLite's write-ahead log.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
@@ -345,7 +346,11 @@ async fn insert_events_isolated(
         return Ok(Vec::new());
     }
     let savepoint = txn.begin().await?;
-    match insert_events(&savepoint, ids, events).await {
+    let stored = match insert_events(&savepoint, ids, events).await {
+        Ok(models) => add_events(&savepoint, &models).await.map(|()| models),
+        Err(error) => Err(error),
+    };
+    match stored {
         Ok(models) => {
             savepoint.commit().await?;
             Ok(models)

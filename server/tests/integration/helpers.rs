@@ -100,6 +100,18 @@ impl TestApp {
         }
     }
 
+    /// Waits until every event recorded so far is stored (they are written in the background).
+    pub async fn settle(&self) -> i64 {
+        use server::ingest::outcome::Outcome;
+        let recorded: u64 = Outcome::ALL
+            .iter()
+            .map(|o| self.state.events.counters().get(*o))
+            .sum();
+        self.eventually("SELECT count(*) FROM events", recorded as i64)
+            .await;
+        recorded as i64
+    }
+
     /// Every stored event, oldest first, once `count` exist.
     pub async fn events(&self, count: i64) -> Vec<events::Model> {
         self.eventually("SELECT count(*) FROM events", count).await;

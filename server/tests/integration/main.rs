@@ -7,6 +7,7 @@ mod deliveries;
 mod first_run;
 mod health;
 mod helpers;
+mod monitor;
 mod notify;
 mod payloads;
 mod postgres;

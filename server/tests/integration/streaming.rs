@@ -139,6 +139,39 @@ async fn a_large_gzip_delivery_streams_and_keeps_its_body_only_when_small_enough
 }
 
 #[tokio::test]
+async fn a_small_body_that_inflates_beyond_the_inline_limit_is_streamed() {
+    let app = spawn().start().await;
+    // About 70 KB of gzip inflating to 70 MiB: blank lines around three posts.
+    let mut ndjson = to_ndjson(&fixture("linkedin_posts_sample.json"));
+    ndjson.extend(std::iter::repeat_n(b'\n', 70 << 20));
+    let body = gzip(&ndjson);
+    assert!(body.len() < 1 << 20);
+    let (status, answer) = json(
+        app.webhook()
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["records"], 3);
+    let id = answer["delivery_id"].as_i64().unwrap();
+    app.eventually(
+        &format!("SELECT count(*) FROM deliveries WHERE id = {id} AND state = 'stored'"),
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.number("SELECT count(*) FROM posts WHERE platform = 'linkedin'")
+            .await,
+        3
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_broken_chunked_body_leaves_nothing_behind() {
     let app = spawn().start().await;
     let mut body = to_ndjson(&fixture("tiktok_posts_synthetic.json"));

@@ -1,4 +1,5 @@
 //! sea-orm entities, one file per table (the schema itself is in the `migrations` crate).
+pub mod alerts;
 pub mod deliveries;
 pub mod delivery_chunks;
 pub mod events;

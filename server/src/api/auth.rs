@@ -1,0 +1,256 @@
+//! Admin access to the monitor API and the dashboard.
+//!
+//! Two credentials: `Authorization: Bearer <admin token>` (scripts, the original guide's curl
+//! examples) or the dashboard's session cookie, obtained by logging in with the admin token. The
+//! cookie is HttpOnly, SameSite=Strict, signed (HMAC-SHA256 with a key derived from the admin token,
+//! so rotating the token ends every session) and expires. State-changing calls made with the cookie
+//! must also carry `X-Requested-With: track-futura`: a cross-site form cannot set that header, and
+//! no CORS is offered, so cookie-authenticated writes cannot be forged from another site.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::secret::Secret;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "tf_session";
+pub const CSRF_HEADER: &str = "x-requested-with";
+pub const CSRF_VALUE: &str = "track-futura";
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub struct Sessions {
+    key: [u8; 32],
+    ttl: Duration,
+    secure: bool,
+    /// Login attempts per client address: 10 a minute, 5 at once.
+    attempts: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Sessions {
+    /// `secure`: mark the cookie `Secure` (the public URL is https).
+    pub fn new(admin_token: &Secret, ttl: Duration, secure: bool) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"track-futura session key v1\0");
+        hasher.update(admin_token.expose().as_bytes());
+        let quota = Quota::per_minute(NonZeroU32::new(10).expect("non-zero"))
+            .allow_burst(NonZeroU32::new(5).expect("non-zero"));
+        Self {
+            key: hasher.finalize().into(),
+            ttl,
+            secure,
+            attempts: RateLimiter::keyed(quota),
+        }
+    }
+
+    fn mac(&self, payload: &str) -> Vec<u8> {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length");
+        mac.update(payload.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// A new session value and when it expires (Unix ms).
+    pub fn issue(&self, now_ms: i64) -> (String, i64) {
+        let expires = now_ms + self.ttl.as_millis() as i64;
+        let mut nonce = [0u8; 16];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = format!("v1.{expires}.{}", URL_SAFE_NO_PAD.encode(nonce));
+        let mac = URL_SAFE_NO_PAD.encode(self.mac(&payload));
+        (format!("{payload}.{mac}"), expires)
+    }
+
+    /// When the session ends, if `value` is a valid, unexpired session.
+    pub fn verify(&self, value: &str, now_ms: i64) -> Option<i64> {
+        let (payload, mac) = value.rsplit_once('.')?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        if !bool::from(self.mac(payload).ct_eq(&mac)) {
+            return None;
+        }
+        let mut parts = payload.split('.');
+        (parts.next()? == "v1").then_some(())?;
+        let expires: i64 = parts.next()?.parse().ok()?;
+        (expires > now_ms).then_some(expires)
+    }
+
+    fn cookie(&self, value: &str, max_age: u64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        ))
+        .expect("cookie text is ASCII")
+    }
+
+    /// The session (its expiry) carried by the request's cookie, if valid.
+    pub fn from_headers(&self, headers: &HeaderMap, now_ms: i64) -> Option<i64> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(name, _)| *name == SESSION_COOKIE)
+            .find_map(|(_, value)| self.verify(value, now_ms))
+    }
+}
+
+/// Whether the request carries the admin token as a bearer (or bare) credential.
+pub fn has_bearer(headers: &HeaderMap, token: &Secret) -> bool {
+    headers.get_all(header::AUTHORIZATION).iter().any(|value| {
+        let value = value.as_bytes();
+        let candidate = match value.get(..7) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(b"bearer ") => value[7..].trim_ascii(),
+            _ => value.trim_ascii(),
+        };
+        token.matches(candidate)
+    })
+}
+
+fn unauthorized() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send Authorization: Bearer <admin token>, or log in to the dashboard",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Guards the monitor API: the admin token, or a session (plus the CSRF header for writes).
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    if has_bearer(headers, &state.credentials.admin_token) {
+        return next.run(request).await;
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    if state.sessions.from_headers(headers, now).is_none() {
+        return unauthorized();
+    }
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+    let marked = headers
+        .get(CSRF_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(CSRF_VALUE.as_bytes()));
+    if !safe && !marked {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            format!("state-changing calls with the session cookie need the header {CSRF_HEADER}: {CSRF_VALUE}"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    token: String,
+}
+
+/// `POST /api/auth/login` `{"token": "<admin token>"}`: sets the session cookie.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(login): Json<Login>,
+) -> Response {
+    let ip = state.ingest.client_ip.resolve(peer.ip(), &headers);
+    if state.sessions.attempts.check_key(&ip).is_err() {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many login attempts from this address; wait a minute",
+        )
+        .into_response();
+    }
+    if !state
+        .credentials
+        .admin_token
+        .matches(login.token.trim().as_bytes())
+    {
+        state.logs.security.write(
+            "login_failed",
+            json!({"ip": ip.to_string(), "path": "/api/auth/login", "reason": "wrong admin token"}),
+        );
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the admin token is not valid",
+        )
+        .into_response();
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let (value, expires_ms) = state.sessions.issue(now);
+    state.logs.security.write(
+        "login",
+        json!({"ip": ip.to_string(), "expires_ms": expires_ms}),
+    );
+    let mut response =
+        Json(json!({"authenticated": true, "expires_ms": expires_ms})).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        state.sessions.cookie(&value, state.sessions.ttl.as_secs()),
+    );
+    response
+}
+
+/// `POST /api/auth/logout`: clears the cookie.
+pub async fn logout(State(state): State<AppState>) -> Response {
+    let mut response = Json(json!({"authenticated": false})).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, state.sessions.cookie("", 0));
+    response
+}
+
+/// `GET /api/auth/session`: whether the request is logged in, and until when.
+pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let now = chrono::Utc::now().timestamp_millis();
+    let expires = state.sessions.from_headers(&headers, now);
+    Json(json!({"authenticated": expires.is_some(), "expires_ms": expires})).into_response()
+}
+
+pub type SharedSessions = Arc<Sessions>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_signed_expire_and_die_with_the_token() {
+        let sessions = Sessions::new(&Secret::new("admin-1"), Duration::from_secs(60), false);
+        let (value, expires) = sessions.issue(1_000);
+        assert_eq!(expires, 61_000);
+        assert_eq!(sessions.verify(&value, 2_000), Some(61_000));
+        assert_eq!(sessions.verify(&value, 61_000), None, "expired");
+        let tampered = value.replace("v1.61000", "v1.99999999");
+        assert_eq!(sessions.verify(&tampered, 2_000), None);
+        let rotated = Sessions::new(&Secret::new("admin-2"), Duration::from_secs(60), false);
+        assert_eq!(rotated.verify(&value, 2_000), None);
+        assert_eq!(sessions.verify("garbage", 2_000), None);
+        assert_eq!(sessions.verify("", 2_000), None);
+    }
+}

@@ -1,0 +1,470 @@
+//! Events: the filtered, cursor-paginated list (newest first, never a COUNT over the table), one
+//! event in full, the streaming export, and replaying a stored delivery.
+
+use std::io::Read;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::sea_query::LikeExpr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::events::view;
+use crate::ingest::outcome::Outcome;
+use crate::state::AppState;
+use crate::store::entities::{deliveries, delivery_chunks, events};
+use crate::store::ingestion;
+
+const DEFAULT_LIMIT: u64 = 50;
+const MAX_LIMIT: u64 = 500;
+/// Rows fetched per page while exporting.
+const EXPORT_PAGE: u64 = 2000;
+/// Body text shown in an event's detail at most.
+const BODY_PREVIEW: u64 = 1 << 20;
+
+/// The filters of the list and the export.
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    pub outcome: Option<String>,
+    pub endpoint: Option<String>,
+    pub platform: Option<String>,
+    pub snapshot: Option<String>,
+    pub ip: Option<String>,
+    /// Unix milliseconds or RFC 3339.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Free text, matched in the error, user agent, snapshot and client IP.
+    pub q: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+    /// Export only: `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+fn bad(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn time_param(name: &str, value: &str) -> Result<i64, ApiError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(value)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        })
+        .ok_or_else(|| {
+            bad(
+                "invalid_time",
+                format!("{name} must be Unix milliseconds or RFC 3339, not {value:?}"),
+            )
+        })
+}
+
+impl Filter {
+    fn condition(&self) -> Result<Condition, ApiError> {
+        let mut c = Condition::all();
+        if let Some(outcome) = &self.outcome {
+            let known = outcome
+                .split(',')
+                .map(|o| {
+                    Outcome::parse(o.trim())
+                        .map(Outcome::as_str)
+                        .ok_or_else(|| bad("invalid_outcome", format!("unknown outcome {o:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            c = c.add(events::Column::Outcome.is_in(known));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            c = c.add(events::Column::Endpoint.eq(endpoint.as_str()));
+        }
+        if let Some(platform) = &self.platform {
+            c = c.add(events::Column::Platform.eq(platform.as_str()));
+        }
+        if let Some(snapshot) = &self.snapshot {
+            c = c.add(events::Column::SnapshotId.eq(snapshot.as_str()));
+        }
+        if let Some(ip) = &self.ip {
+            c = c.add(events::Column::ClientIp.eq(ip.as_str()));
+        }
+        if let Some(from) = &self.from {
+            c = c.add(events::Column::AtMs.gte(time_param("from", from)?));
+        }
+        if let Some(to) = &self.to {
+            c = c.add(events::Column::AtMs.lt(time_param("to", to)?));
+        }
+        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            // The text is matched literally: LIKE's wildcards in it are escaped.
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let like = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+            c = c.add(
+                Condition::any()
+                    .add(events::Column::Error.like(like()))
+                    .add(events::Column::UserAgent.like(like()))
+                    .add(events::Column::SnapshotId.like(like()))
+                    .add(events::Column::ClientIp.like(like())),
+            );
+        }
+        Ok(c)
+    }
+
+    fn before_id(&self) -> Result<Option<i64>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| bad("invalid_cursor", format!("invalid cursor {c:?}")))
+            })
+            .transpose()
+    }
+}
+
+/// One page, newest first, starting below `before`.
+async fn page(
+    db: &DatabaseConnection,
+    condition: Condition,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<events::Model>, sea_orm::DbErr> {
+    let mut select = events::Entity::find().filter(condition);
+    if let Some(before) = before {
+        select = select.filter(events::Column::Id.lt(before));
+    }
+    select
+        .order_by_desc(events::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// `GET events/?outcome=&endpoint=&platform=&snapshot=&ip=&from=&to=&q=&cursor=&limit=`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let mut rows = page(
+        &state.db,
+        filter.condition()?,
+        filter.before_id()?,
+        limit + 1,
+    )
+    .await
+    .map_err(|e| ApiError::internal("listing events", e))?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| rows.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(Json(json!({
+        "events": rows.into_iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    }))
+    .into_response())
+}
+
+/// `GET events/{id}/`: the event with its (redacted) headers, its delivery and the stored body.
+pub async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let event = events::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal("reading an event", e))?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let headers: Value = event
+        .headers
+        .as_deref()
+        .and_then(|h| serde_json::from_str(h).ok())
+        .unwrap_or(Value::Null);
+    let (delivery, body) = match event.delivery_id {
+        Some(delivery_id) => delivery_and_body(&state.db, delivery_id)
+            .await
+            .map_err(|e| ApiError::internal("reading a delivery", e))?,
+        None => (Value::Null, Value::Null),
+    };
+    Ok(Json(json!({
+        "event": view(event),
+        "headers": headers,
+        "delivery": delivery,
+        "body": body,
+    }))
+    .into_response())
+}
+
+async fn delivery_and_body(
+    db: &DatabaseConnection,
+    delivery_id: i64,
+) -> Result<(Value, Value), sea_orm::DbErr> {
+    let Some(delivery) = deliveries::Entity::find_by_id(delivery_id).one(db).await? else {
+        return Ok((Value::Null, Value::Null));
+    };
+    let summary = json!({
+        "id": delivery.id,
+        "snapshot_id": delivery.snapshot_id,
+        "filename": delivery.filename,
+        "state": delivery.state,
+        "format": delivery.format,
+        "compressed": delivery.compressed,
+        "wire_bytes": delivery.wire_bytes,
+        "inflated_bytes": delivery.inflated_bytes,
+        "records": delivery.posts,
+        "input_errors": delivery.input_errors,
+        "malformed": delivery.malformed,
+        "duplicates": delivery.duplicates,
+        "received_ms": delivery.received_ms,
+        "processed_ms": delivery.processed_ms,
+        "error": delivery.error,
+        "body_kept": delivery.body_kept,
+    });
+    if !delivery.body_kept {
+        return Ok((summary, Value::Null));
+    }
+    let chunks = delivery_chunks::Entity::find()
+        .filter(delivery_chunks::Column::DeliveryId.eq(delivery_id))
+        .order_by_asc(delivery_chunks::Column::Seq)
+        .all(db)
+        .await?;
+    let raw: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
+    let gzip = raw.starts_with(&[0x1f, 0x8b]);
+    let mut text = Vec::new();
+    let readable = if gzip {
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(BODY_PREVIEW + 1)
+            .read_to_end(&mut text)
+            .is_ok()
+    } else {
+        text.extend_from_slice(&raw[..raw.len().min(BODY_PREVIEW as usize + 1)]);
+        true
+    };
+    let truncated = text.len() as u64 > BODY_PREVIEW;
+    text.truncate(BODY_PREVIEW as usize);
+    Ok((
+        summary,
+        json!({
+            "encoding": if gzip { "gzip" } else { "identity" },
+            "stored_bytes": raw.len(),
+            "readable": readable,
+            "truncated": truncated,
+            "text": String::from_utf8_lossy(&text),
+        }),
+    ))
+}
+
+/// `POST events/{id}/replay/`: extracts the event's stored delivery again (posts are upserts, input
+/// errors are replaced: replaying twice changes nothing more).
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let event = events::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal("reading an event", e))?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let Some(delivery_id) = event.delivery_id else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_delivery",
+            "this event stored no delivery (refused, a notification, or a duplicate of one)",
+        ));
+    };
+    let queued = state
+        .writer
+        .run(move |txn| Box::pin(ingestion::requeue(txn, delivery_id)))
+        .await
+        .map_err(|e| ApiError::internal("queueing a replay", e))?;
+    match queued {
+        ingestion::Requeue::Queued => {
+            state.ingest.processor.wake();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "queued", "delivery_id": delivery_id})),
+            )
+                .into_response())
+        }
+        ingestion::Requeue::Missing => Err(ApiError::not_found(format!(
+            "delivery {delivery_id} is no longer stored"
+        ))),
+        ingestion::Requeue::BodyNotKept => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "body_not_kept",
+            "the raw body of this delivery was larger than WEBHOOK_MAX_STORED_BODY_BYTES and was not kept",
+        )),
+        ingestion::Requeue::Busy(state) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "busy",
+            format!("the delivery is {state}; try again when it is stored"),
+        )),
+    }
+}
+
+/// The export's columns, in order (documented in the README and the OpenAPI document).
+pub const EXPORT_COLUMNS: [&str; 15] = [
+    "id",
+    "at",
+    "at_ms",
+    "endpoint",
+    "outcome",
+    "status",
+    "latency_ms",
+    "bytes",
+    "client_ip",
+    "user_agent",
+    "snapshot_id",
+    "platform",
+    "records",
+    "delivery_id",
+    "error",
+];
+
+fn csv_field(out: &mut String, value: &str) {
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+fn csv_row(e: &events::Model) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(e.at_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    let fields = [
+        e.id.to_string(),
+        at,
+        e.at_ms.to_string(),
+        e.endpoint.clone(),
+        e.outcome.clone(),
+        e.status.to_string(),
+        format!("{:.3}", e.latency_us as f64 / 1000.0),
+        e.bytes.to_string(),
+        e.client_ip.clone().unwrap_or_default(),
+        e.user_agent.clone().unwrap_or_default(),
+        e.snapshot_id.clone().unwrap_or_default(),
+        e.platform.clone().unwrap_or_default(),
+        e.records.map(|r| r.to_string()).unwrap_or_default(),
+        e.delivery_id.map(|d| d.to_string()).unwrap_or_default(),
+        e.error.clone().unwrap_or_default(),
+    ];
+    let mut out = String::with_capacity(256);
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(&mut out, field);
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// `GET export-events/?format=csv|json&<list filters>`: every matching event, newest first,
+/// streamed page by page (constant memory whatever the count).
+pub async fn export(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    let json_format = match filter.format.as_deref().unwrap_or("csv") {
+        "csv" => false,
+        "json" => true,
+        other => {
+            return Err(bad(
+                "invalid_format",
+                format!("format must be csv or json, not {other:?}"),
+            ));
+        }
+    };
+    let condition = filter.condition()?;
+    let start = filter.before_id()?;
+    let db = state.db.clone();
+
+    struct Cursor {
+        before: Option<i64>,
+        first: bool,
+        done: bool,
+    }
+    let stream = futures_util::stream::unfold(
+        Cursor {
+            before: start,
+            first: true,
+            done: false,
+        },
+        move |mut cursor| {
+            let db = db.clone();
+            let condition = condition.clone();
+            async move {
+                if cursor.done {
+                    return None;
+                }
+                let rows = match page(&db, condition, cursor.before, EXPORT_PAGE).await {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        tracing::error!(%error, "export stopped");
+                        return Some((Err(std::io::Error::other(error.to_string())), cursor));
+                    }
+                };
+                let mut out = String::new();
+                if cursor.first {
+                    if json_format {
+                        out.push('[');
+                    } else {
+                        out.push_str(&EXPORT_COLUMNS.join(","));
+                        out.push_str("\r\n");
+                    }
+                }
+                for (i, row) in rows.iter().enumerate() {
+                    if json_format {
+                        if !(cursor.first && i == 0) {
+                            out.push(',');
+                        }
+                        out.push_str(
+                            &serde_json::to_string(&view(row.clone())).unwrap_or_default(),
+                        );
+                    } else {
+                        out.push_str(&csv_row(row));
+                    }
+                }
+                cursor.first = cursor.first && rows.is_empty();
+                cursor.before = rows.last().map(|r| r.id).or(cursor.before);
+                if (rows.len() as u64) < EXPORT_PAGE {
+                    cursor.done = true;
+                    if json_format {
+                        out.push(']');
+                    }
+                }
+                Some((Ok::<_, std::io::Error>(Bytes::from(out)), cursor))
+            }
+        },
+    );
+    let (content_type, name) = if json_format {
+        ("application/json", "webhook_events.json")
+    } else {
+        ("text/csv; charset=utf-8", "webhook_events.csv")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}

@@ -1,0 +1,171 @@
+//! Analytics over a range: a time series (minute, hour or day buckets by range) with totals and
+//! latency percentiles from the rollups, top error types, top client addresses and errors (from the
+//! events still kept), per platform, and records per snapshot.
+
+use std::collections::BTreeMap;
+
+use app::types::{AnalyticsBucket, AnalyticsView, ClientIpView, Ranked, SnapshotRecordsView};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder, QuerySelect};
+
+use super::metrics;
+use crate::store::entities::snapshots;
+use crate::store::rollups::{self, Granularity, Rollup};
+
+const TOP: u64 = 10;
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+pub async fn compute(
+    db: &impl ConnectionTrait,
+    range: &str,
+    range_ms: i64,
+    now: i64,
+) -> Result<AnalyticsView, DbErr> {
+    let from = now - range_ms;
+    let (bucket, span_ms, rows) = if range_ms <= 6 * HOUR_MS {
+        let g = Granularity::Minute;
+        (
+            "minute",
+            g.span_ms(),
+            rollups::read_range(db, g, g.floor(from), now + 1).await?,
+        )
+    } else if range_ms <= 7 * DAY_MS {
+        let g = Granularity::Hour;
+        (
+            "hour",
+            g.span_ms(),
+            rollups::read_range(db, g, g.floor(from), now + 1).await?,
+        )
+    } else {
+        let g = Granularity::Hour;
+        (
+            "day",
+            DAY_MS,
+            rollups::read_range(db, g, g.floor(from), now + 1).await?,
+        )
+    };
+
+    let mut series: BTreeMap<i64, (Rollup, i64, i64)> = BTreeMap::new();
+    let mut error_types: BTreeMap<String, i64> = BTreeMap::new();
+    for row in &rows {
+        let at = row.key.bucket_ms - row.key.bucket_ms.rem_euclid(span_ms);
+        let entry = series.entry(at).or_insert_with(|| (Rollup::total(), 0, 0));
+        entry.0.merge(row);
+        if matches!(row.key.outcome.as_str(), "accepted" | "duplicate") {
+            entry.1 += row.requests;
+        } else {
+            entry.2 += row.requests;
+            *error_types.entry(row.key.outcome.clone()).or_default() += row.requests;
+        }
+    }
+    let summary = metrics::summarise(range, from, now, &rows);
+    let mut top_error_types: Vec<Ranked> = error_types
+        .into_iter()
+        .map(|(key, count)| Ranked { key, count })
+        .collect();
+    top_error_types.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+
+    Ok(AnalyticsView {
+        range: range.to_owned(),
+        from_ms: from,
+        to_ms: now,
+        bucket: bucket.to_owned(),
+        buckets: series
+            .into_iter()
+            .map(|(at_ms, (total, accepted, rejected))| {
+                let latency = metrics::latency(&total);
+                AnalyticsBucket {
+                    at_ms,
+                    span_ms,
+                    requests: total.requests,
+                    accepted,
+                    rejected,
+                    records: total.records,
+                    p50_ms: latency.p50_ms,
+                    p95_ms: latency.p95_ms,
+                    p99_ms: latency.p99_ms,
+                }
+            })
+            .collect(),
+        top_error_types,
+        top_errors: top_errors(db, from).await?,
+        top_client_ips: top_client_ips(db, from).await?,
+        per_platform: summary.by_platform,
+        records_per_snapshot: snapshots::Entity::find()
+            .order_by_desc(snapshots::Column::UpdatedMs)
+            .limit(50)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| SnapshotRecordsView {
+                snapshot_id: s.id,
+                status: s.status,
+                platform: s.platform,
+                records: s.posts,
+                input_errors: s.input_errors,
+                deliveries: s.deliveries,
+                updated_ms: s.updated_ms,
+            })
+            .collect(),
+    })
+}
+
+async fn top_errors(db: &impl ConnectionTrait, from: i64) -> Result<Vec<Ranked>, DbErr> {
+    let mut query = Query::select();
+    query
+        .column(Alias::new("error"))
+        .expr_as(Func::count(Expr::col(Alias::new("id"))), Alias::new("n"))
+        .from(Alias::new("events"))
+        .and_where(Expr::col(Alias::new("at_ms")).gte(from))
+        .and_where(Expr::col(Alias::new("error")).is_not_null())
+        .group_by_col(Alias::new("error"))
+        .order_by(Alias::new("n"), Order::Desc)
+        .limit(TOP);
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&query))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Ranked {
+                key: row.try_get("", "error")?,
+                count: row.try_get("", "n")?,
+            })
+        })
+        .collect()
+}
+
+async fn top_client_ips(db: &impl ConnectionTrait, from: i64) -> Result<Vec<ClientIpView>, DbErr> {
+    let refused = Expr::case(
+        Expr::col(Alias::new("outcome")).is_in(["accepted", "duplicate"]),
+        0,
+    )
+    .finally(1);
+    let mut query = Query::select();
+    query
+        .column(Alias::new("client_ip"))
+        .expr_as(Func::count(Expr::col(Alias::new("id"))), Alias::new("n"))
+        // SUM is NUMERIC on PostgreSQL: cast so both backends answer a BIGINT.
+        .expr_as(
+            Func::cast_as(Func::sum(refused), Alias::new("BIGINT")),
+            Alias::new("refused"),
+        )
+        .from(Alias::new("events"))
+        .and_where(Expr::col(Alias::new("at_ms")).gte(from))
+        .and_where(Expr::col(Alias::new("client_ip")).is_not_null())
+        .group_by_col(Alias::new("client_ip"))
+        .order_by(Alias::new("n"), Order::Desc)
+        .limit(TOP);
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&query))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClientIpView {
+                ip: row.try_get("", "client_ip")?,
+                requests: row.try_get("", "n")?,
+                rejected: row.try_get("", "refused")?,
+            })
+        })
+        .collect()
+}

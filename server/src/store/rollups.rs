@@ -1,0 +1,442 @@
+//! Rollups: events summed per minute and per hour. Two kinds:
+//! - `rollups_{minute,hour}`: per (endpoint, outcome, platform), with counts, bytes, records and a
+//!   latency histogram — metrics, health, alerts and charts read these;
+//! - `snapshot_rollups_{minute,hour}`: per snapshot, counts only — the per-snapshot figures.
+//!
+//! The writer adds each batch of events to them in the same transaction, so they are always exactly
+//! as current as the events, and they outlive the events' retention.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult};
+
+use super::histogram::LatencyHistogram;
+use crate::store::entities::events;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Minute,
+    Hour,
+}
+
+impl Granularity {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Minute => "rollups_minute",
+            Self::Hour => "rollups_hour",
+        }
+    }
+
+    fn snapshot_table(self) -> &'static str {
+        match self {
+            Self::Minute => "snapshot_rollups_minute",
+            Self::Hour => "snapshot_rollups_hour",
+        }
+    }
+
+    pub fn span_ms(self) -> i64 {
+        match self {
+            Self::Minute => 60_000,
+            Self::Hour => 3_600_000,
+        }
+    }
+
+    pub fn floor(self, at_ms: i64) -> i64 {
+        at_ms - at_ms.rem_euclid(self.span_ms())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    pub bucket_ms: i64,
+    pub endpoint: String,
+    pub outcome: String,
+    /// '' when none.
+    pub platform: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rollup {
+    pub granularity: Granularity,
+    pub key: RollupKey,
+    pub requests: i64,
+    pub bytes: i64,
+    pub records: i64,
+    pub latency_sum_us: i64,
+    pub latency_max_us: i64,
+    pub latency: LatencyHistogram,
+}
+
+/// Requests and records of one snapshot in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRollup {
+    pub bucket_ms: i64,
+    pub snapshot_id: String,
+    pub requests: i64,
+    pub records: i64,
+    pub bytes: i64,
+}
+
+impl Rollup {
+    fn new(granularity: Granularity, key: RollupKey) -> Self {
+        Self {
+            granularity,
+            key,
+            requests: 0,
+            bytes: 0,
+            records: 0,
+            latency_sum_us: 0,
+            latency_max_us: 0,
+            latency: LatencyHistogram::default(),
+        }
+    }
+
+    /// An empty total to merge rows into.
+    pub fn total() -> Self {
+        Self::new(
+            Granularity::Minute,
+            RollupKey {
+                bucket_ms: 0,
+                endpoint: String::new(),
+                outcome: String::new(),
+                platform: String::new(),
+            },
+        )
+    }
+
+    fn add_event(&mut self, event: &events::Model) {
+        self.requests += 1;
+        self.bytes += event.bytes;
+        self.records += event.records.unwrap_or(0);
+        self.latency_sum_us += event.latency_us;
+        self.latency_max_us = Ord::max(self.latency_max_us, event.latency_us);
+        self.latency.record(event.latency_us);
+    }
+
+    /// Adds another rollup's numbers into this one (any key).
+    pub fn merge(&mut self, other: &Rollup) {
+        self.requests += other.requests;
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.latency_sum_us += other.latency_sum_us;
+        self.latency_max_us = Ord::max(self.latency_max_us, other.latency_max_us);
+        self.latency.add(&other.latency);
+    }
+
+    fn from_row(granularity: Granularity, row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            granularity,
+            key: RollupKey {
+                bucket_ms: row.try_get("", "bucket_ms")?,
+                endpoint: row.try_get("", "endpoint")?,
+                outcome: row.try_get("", "outcome")?,
+                platform: row.try_get("", "platform")?,
+            },
+            requests: row.try_get("", "requests")?,
+            bytes: row.try_get("", "bytes")?,
+            records: row.try_get("", "records")?,
+            latency_sum_us: row.try_get("", "latency_sum_us")?,
+            latency_max_us: row.try_get("", "latency_max_us")?,
+            latency: LatencyHistogram::decode(&row.try_get::<Vec<u8>>("", "latency_histogram")?),
+        })
+    }
+}
+
+const COLUMNS: [&str; 10] = [
+    "bucket_ms",
+    "endpoint",
+    "outcome",
+    "platform",
+    "requests",
+    "bytes",
+    "records",
+    "latency_sum_us",
+    "latency_max_us",
+    "latency_histogram",
+];
+const KEY_COLUMNS: usize = 4;
+const SNAPSHOT_COLUMNS: [&str; 5] = ["bucket_ms", "snapshot_id", "requests", "records", "bytes"];
+
+fn columns(names: &[&str]) -> Vec<Alias> {
+    names.iter().map(|c| Alias::new(*c)).collect()
+}
+
+/// Adds stored events to every rollup. Runs inside the writer's transaction.
+pub async fn add_events(db: &impl ConnectionTrait, batch: &[events::Model]) -> Result<(), DbErr> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    for granularity in [Granularity::Minute, Granularity::Hour] {
+        let mut deltas: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
+        let mut snapshots: BTreeMap<(i64, &str), SnapshotRollup> = BTreeMap::new();
+        for event in batch {
+            let bucket_ms = granularity.floor(event.at_ms);
+            let key = RollupKey {
+                bucket_ms,
+                endpoint: event.endpoint.clone(),
+                outcome: event.outcome.clone(),
+                platform: event.platform.clone().unwrap_or_default(),
+            };
+            deltas
+                .entry(key.clone())
+                .or_insert_with(|| Rollup::new(granularity, key))
+                .add_event(event);
+            if let Some(snapshot) = event.snapshot_id.as_deref() {
+                let row =
+                    snapshots
+                        .entry((bucket_ms, snapshot))
+                        .or_insert_with(|| SnapshotRollup {
+                            bucket_ms,
+                            snapshot_id: snapshot.to_owned(),
+                            requests: 0,
+                            records: 0,
+                            bytes: 0,
+                        });
+                row.requests += 1;
+                row.records += event.records.unwrap_or(0);
+                row.bytes += event.bytes;
+            }
+        }
+        // Histograms cannot be added in SQL: read the affected rows, merge here, write back.
+        let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
+        let existing = read(db, granularity, Bucket::In(&buckets), true).await?;
+        let mut merged: Vec<Rollup> = Vec::with_capacity(deltas.len());
+        for (key, delta) in deltas {
+            let mut row = existing
+                .iter()
+                .find(|row| row.key == key)
+                .cloned()
+                .unwrap_or_else(|| Rollup::new(granularity, key));
+            row.merge(&delta);
+            merged.push(row);
+        }
+        write(db, granularity, &merged).await?;
+        add_snapshot_counts(db, granularity, snapshots.into_values().collect()).await?;
+    }
+    Ok(())
+}
+
+async fn write(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    rows: &[Rollup],
+) -> Result<(), DbErr> {
+    for rows in rows.chunks(200) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(granularity.table()))
+            .columns(columns(&COLUMNS))
+            .on_conflict(
+                OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+                    .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
+                    .to_owned(),
+            );
+        for row in rows {
+            insert.values_panic([
+                row.key.bucket_ms.into(),
+                row.key.endpoint.clone().into(),
+                row.key.outcome.clone().into(),
+                row.key.platform.clone().into(),
+                row.requests.into(),
+                row.bytes.into(),
+                row.records.into(),
+                row.latency_sum_us.into(),
+                row.latency_max_us.into(),
+                row.latency.encode().into(),
+            ]);
+        }
+        db.execute_raw(db.get_database_backend().build(&insert))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Snapshot counts are plain sums: the database adds them (safe with several writers).
+async fn add_snapshot_counts(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    rows: Vec<SnapshotRollup>,
+) -> Result<(), DbErr> {
+    let table = Alias::new(granularity.snapshot_table());
+    for rows in rows.chunks(200) {
+        let added = |column: &str| -> SimpleExpr {
+            Expr::col((table.clone(), Alias::new(column)))
+                .add(Expr::col((Alias::new("excluded"), Alias::new(column))))
+        };
+        let mut insert = Query::insert();
+        insert
+            .into_table(table.clone())
+            .columns(columns(&SNAPSHOT_COLUMNS))
+            .on_conflict(
+                OnConflict::columns(columns(&SNAPSHOT_COLUMNS[..2]))
+                    .value(Alias::new("requests"), added("requests"))
+                    .value(Alias::new("records"), added("records"))
+                    .value(Alias::new("bytes"), added("bytes"))
+                    .to_owned(),
+            );
+        for row in rows {
+            insert.values_panic([
+                row.bucket_ms.into(),
+                row.snapshot_id.clone().into(),
+                row.requests.into(),
+                row.records.into(),
+                row.bytes.into(),
+            ]);
+        }
+        db.execute_raw(db.get_database_backend().build(&insert))
+            .await?;
+    }
+    Ok(())
+}
+
+enum Bucket<'a> {
+    In(&'a BTreeSet<i64>),
+    Range(i64, i64),
+}
+
+/// Rollup rows (locked for update on PostgreSQL when `lock`, as the writer merges into them).
+async fn read(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    buckets: Bucket<'_>,
+    lock: bool,
+) -> Result<Vec<Rollup>, DbErr> {
+    let mut select = Query::select();
+    select
+        .columns(columns(&COLUMNS))
+        .from(Alias::new(granularity.table()));
+    match buckets {
+        Bucket::In(set) => {
+            select.and_where(Expr::col(Alias::new("bucket_ms")).is_in(set.iter().copied()));
+        }
+        Bucket::Range(from, to) => {
+            select
+                .and_where(Expr::col(Alias::new("bucket_ms")).gte(from))
+                .and_where(Expr::col(Alias::new("bucket_ms")).lt(to));
+        }
+    }
+    if lock && db.get_database_backend() == DatabaseBackend::Postgres {
+        select.lock_exclusive();
+    }
+    let statement = db.get_database_backend().build(&select);
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| Rollup::from_row(granularity, row))
+        .collect()
+}
+
+/// Rollup rows whose bucket starts in `[from_ms, to_ms)`.
+pub async fn read_range(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Rollup>, DbErr> {
+    read(db, granularity, Bucket::Range(from_ms, to_ms), false).await
+}
+
+/// The (granularity, from, to) pieces covering `[from_ms, to_ms)`: whole hours from the hourly
+/// tables, the ragged edges from the minute tables (a 7-day window reads ~170 hourly buckets plus at
+/// most two hours of minutes).
+fn pieces(from_ms: i64, to_ms: i64) -> Vec<(Granularity, i64, i64)> {
+    let (minute, hour) = (Granularity::Minute, Granularity::Hour);
+    let first_full_hour = hour.floor(from_ms + hour.span_ms() - 1);
+    let end_full_hours = hour.floor(to_ms);
+    if end_full_hours - first_full_hour < 2 * hour.span_ms() {
+        return vec![(minute, minute.floor(from_ms), to_ms)];
+    }
+    vec![
+        (minute, minute.floor(from_ms), first_full_hour),
+        (hour, first_full_hour, end_full_hours),
+        (minute, end_full_hours, to_ms),
+    ]
+}
+
+pub async fn read_window(
+    db: &impl ConnectionTrait,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Rollup>, DbErr> {
+    let mut rows = Vec::new();
+    for (granularity, from, to) in pieces(from_ms, to_ms) {
+        rows.extend(read_range(db, granularity, from, to).await?);
+    }
+    Ok(rows)
+}
+
+/// Per-snapshot totals over `[from_ms, to_ms)`, busiest first, at most `limit`.
+pub async fn snapshot_totals(
+    db: &impl ConnectionTrait,
+    from_ms: i64,
+    to_ms: i64,
+    limit: usize,
+) -> Result<Vec<SnapshotRollup>, DbErr> {
+    let mut totals: BTreeMap<String, SnapshotRollup> = BTreeMap::new();
+    for (granularity, from, to) in pieces(from_ms, to_ms) {
+        // Summed by the database: one row per snapshot comes back, not one per bucket.
+        let sum = |column: &str| {
+            Func::cast_as(
+                Func::sum(Expr::col(Alias::new(column))),
+                Alias::new("BIGINT"),
+            )
+        };
+        let mut select = Query::select();
+        select
+            .column(Alias::new("snapshot_id"))
+            .expr_as(sum("requests"), Alias::new("requests"))
+            .expr_as(sum("records"), Alias::new("records"))
+            .expr_as(sum("bytes"), Alias::new("bytes"))
+            .from(Alias::new(granularity.snapshot_table()))
+            .and_where(Expr::col(Alias::new("bucket_ms")).gte(from))
+            .and_where(Expr::col(Alias::new("bucket_ms")).lt(to))
+            .group_by_col(Alias::new("snapshot_id"));
+        let rows = db
+            .query_all_raw(db.get_database_backend().build(&select))
+            .await?;
+        for row in rows {
+            let snapshot_id: String = row.try_get("", "snapshot_id")?;
+            let total = totals
+                .entry(snapshot_id.clone())
+                .or_insert_with(|| SnapshotRollup {
+                    bucket_ms: from_ms,
+                    snapshot_id,
+                    requests: 0,
+                    records: 0,
+                    bytes: 0,
+                });
+            total.requests += row.try_get::<i64>("", "requests")?;
+            total.records += row.try_get::<i64>("", "records")?;
+            total.bytes += row.try_get::<i64>("", "bytes")?;
+        }
+    }
+    let mut totals: Vec<SnapshotRollup> = totals.into_values().collect();
+    totals.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then(a.snapshot_id.cmp(&b.snapshot_id))
+    });
+    totals.truncate(limit);
+    Ok(totals)
+}
+
+/// Deletes rollups (both kinds) whose bucket started before `before_ms`; returns how many.
+pub async fn delete_before(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    before_ms: i64,
+) -> Result<u64, DbErr> {
+    let mut deleted = 0;
+    for table in [granularity.table(), granularity.snapshot_table()] {
+        let mut delete = Query::delete();
+        delete
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new("bucket_ms")).lt(before_ms));
+        deleted += db
+            .execute_raw(db.get_database_backend().build(&delete))
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
