@@ -6,6 +6,11 @@ use clap::{Parser, Subcommand};
 use server::config::Config;
 use server::startup::Application;
 
+// glibc's malloc showed as ~10% of the ingestion profile (many small, short-lived allocations
+// across threads); mimalloc serves the same pattern with less work.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "server",

@@ -136,13 +136,13 @@ impl Application {
             }
             .spawn(processor, background_stop.clone()),
             rate_limit.spawn_cleanup(background_stop.clone()),
-            Evaluator {
-                db: db.clone(),
-                writer: writer.clone(),
-                thresholds: thresholds.clone(),
-                hub: hub.clone(),
-                log: logs.monitor.clone(),
-            }
+            Evaluator::new(
+                db.clone(),
+                writer.clone(),
+                thresholds.clone(),
+                hub.clone(),
+                logs.monitor.clone(),
+            )
             .spawn(config.monitor.alert_interval, background_stop.clone()),
             retention::spawn(
                 db.clone(),

@@ -229,59 +229,157 @@ pub fn view(alert: alerts::Model) -> AlertView {
 }
 
 pub struct Evaluator {
-    pub db: DatabaseConnection,
-    pub writer: Writer,
-    pub thresholds: Thresholds,
-    pub hub: LiveHub,
-    pub log: LogFile,
+    db: DatabaseConnection,
+    writer: Writer,
+    thresholds: Thresholds,
+    hub: LiveHub,
+    log: LogFile,
+    outage: Option<Outage>,
+}
+
+/// The `database_unreachable` alert while it holds. No row can be written while the database does
+/// not answer, so it lives here — opened and logged once, repeats counted — and is stored, resolved,
+/// once the database answers again: one record per outage, like every other alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outage {
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub count: i64,
+    pub message: String,
+}
+
+impl Outage {
+    pub const RULE: &'static str = "database_unreachable";
+
+    /// The outage after one more failed evaluation; `true` when it opens with this one.
+    pub fn observe(current: Option<Outage>, message: String, now: i64) -> (Outage, bool) {
+        match current {
+            Some(mut outage) => {
+                outage.last_seen_ms = now;
+                outage.count += 1;
+                outage.message = message;
+                (outage, false)
+            }
+            None => (
+                Outage {
+                    first_seen_ms: now,
+                    last_seen_ms: now,
+                    count: 1,
+                    message,
+                },
+                true,
+            ),
+        }
+    }
+
+    /// The alert as it is shown while the outage lasts (`id` 0: not stored yet).
+    pub fn view(&self) -> AlertView {
+        AlertView {
+            id: 0,
+            rule: Self::RULE.into(),
+            subject: String::new(),
+            severity: "critical".into(),
+            message: self.message.clone(),
+            status: "active".into(),
+            first_seen_ms: self.first_seen_ms,
+            last_seen_ms: self.last_seen_ms,
+            count: self.count,
+            resolved_ms: None,
+            acknowledged_by: None,
+            acknowledged_ms: None,
+        }
+    }
+
+    /// The resolved alert row stored once the database is back.
+    pub fn resolved_row(&self, now: i64) -> alerts::ActiveModel {
+        alerts::ActiveModel {
+            rule: Set(Self::RULE.to_owned()),
+            subject: Set(String::new()),
+            severity: Set("critical".to_owned()),
+            message: Set(self.message.clone()),
+            status: Set("resolved".to_owned()),
+            first_seen_ms: Set(self.first_seen_ms),
+            last_seen_ms: Set(self.last_seen_ms),
+            count: Set(self.count),
+            resolved_ms: Set(Some(now)),
+            acknowledged_by: Set(None),
+            acknowledged_ms: Set(None),
+            ..Default::default()
+        }
+    }
 }
 
 impl Evaluator {
+    pub fn new(
+        db: DatabaseConnection,
+        writer: Writer,
+        thresholds: Thresholds,
+        hub: LiveHub,
+        log: LogFile,
+    ) -> Self {
+        Self {
+            db,
+            writer,
+            thresholds,
+            hub,
+            log,
+            outage: None,
+        }
+    }
+
     /// One evaluation: conditions, then the alert rows, then the log and the hub.
-    pub async fn run_once(&self) {
+    pub async fn run_once(&mut self) {
         let now = now_ms();
         let reachable = tokio::time::timeout(Duration::from_secs(2), self.db.ping()).await;
         let firing = match reachable {
             Ok(Ok(())) => conditions(&self.db, &self.thresholds, now).await,
-            _ => Err(DbErr::Custom("the database does not answer".into())),
+            Ok(Err(error)) => Err(DbErr::Custom(format!(
+                "the database does not answer: {error}"
+            ))),
+            Err(_) => Err(DbErr::Custom(
+                "the database does not answer (no reply within 2 s)".into(),
+            )),
         };
         let firing = match firing {
             Ok(firing) => firing,
             Err(error) => {
-                // Nothing can be stored: say it where it can be seen, and try again next time.
                 tracing::error!(%error, "alert rules could not be evaluated");
-                self.log.write(
-                    "alert_database_unreachable",
-                    serde_json::json!({"rule": "database_unreachable", "severity": "critical", "message": error.to_string()}),
-                );
-                self.hub.publish(LiveMessage::Alert(AlertView {
-                    id: 0,
-                    rule: "database_unreachable".into(),
-                    subject: String::new(),
-                    severity: "critical".into(),
-                    message: error.to_string(),
-                    status: "active".into(),
-                    first_seen_ms: now,
-                    last_seen_ms: now,
-                    count: 1,
-                    resolved_ms: None,
-                    acknowledged_by: None,
-                    acknowledged_ms: None,
-                }));
+                let (outage, opened) = Outage::observe(self.outage.take(), error.to_string(), now);
+                if opened {
+                    self.log.write(
+                        "alert_opened",
+                        serde_json::json!({"rule": Outage::RULE, "subject": "", "severity": "critical", "message": outage.message}),
+                    );
+                }
+                self.hub.publish(LiveMessage::Alert(outage.view()));
+                self.outage = Some(outage);
                 return;
             }
         };
+        let outage = self.outage.clone();
         let changes = match self
             .writer
-            .run(move |txn| Box::pin(apply(txn, firing, now)))
+            .run(move |txn| {
+                Box::pin(async move {
+                    let mut changes = apply(txn, firing, now).await?;
+                    if let Some(outage) = outage {
+                        changes
+                            .resolved
+                            .push(outage.resolved_row(now).insert(txn).await?);
+                    }
+                    Ok(changes)
+                })
+            })
             .await
         {
             Ok(changes) => changes,
             Err(error) => {
+                // The outage (if any) stays open and is stored with the next successful run.
                 tracing::error!(%error, "alerts could not be stored");
                 return;
             }
         };
+        self.outage = None;
         for (event, rows) in [
             ("alert_opened", changes.opened),
             ("alert_resolved", changes.resolved),
@@ -306,7 +404,7 @@ impl Evaluator {
         }
     }
 
-    pub fn spawn(self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
+    pub fn spawn(mut self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -317,5 +415,107 @@ impl Evaluator {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{Database, QueryOrder};
+
+    use super::*;
+
+    #[test]
+    fn an_outage_opens_once_and_counts_repeats() {
+        let (first, opened) = Outage::observe(None, "down".into(), 1_000);
+        assert!(opened);
+        assert_eq!((first.first_seen_ms, first.count), (1_000, 1));
+        let (second, opened) = Outage::observe(Some(first), "still down".into(), 2_000);
+        assert!(!opened);
+        assert_eq!(
+            second,
+            Outage {
+                first_seen_ms: 1_000,
+                last_seen_ms: 2_000,
+                count: 2,
+                message: "still down".into()
+            }
+        );
+        assert_eq!(second.view().status, "active");
+    }
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            error_rate: 0.1,
+            response_time: Duration::from_secs(5),
+            min_sample: 10,
+            window: Duration::from_secs(300),
+            security_spike_per_minute: 100,
+            snapshot_stall_after: Duration::from_secs(3600),
+            delivery_stale_after: Duration::from_secs(3600),
+        }
+    }
+
+    /// A real SQLite database and writer; the evaluator's own connection is closed to make the
+    /// database unreachable, then replaced by a working one.
+    #[tokio::test]
+    async fn database_outage_is_one_alert_stored_resolved_when_the_database_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
+        let db = Database::connect(&url).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        let stop = CancellationToken::new();
+        let (writer, _task) = Writer::start(db.clone(), std::sync::Arc::new(|_| {}), stop.clone());
+        let hub = LiveHub::default();
+        let mut live = hub.subscribe();
+        let log_path = dir.path().join("webhook_monitor.log");
+        let (log, log_task) = LogFile::open(&log_path, stop.clone()).await.unwrap();
+
+        let unreachable = Database::connect(&url).await.unwrap();
+        unreachable.clone().close().await.unwrap();
+        let mut evaluator = Evaluator::new(unreachable, writer, thresholds(), hub, log);
+        for _ in 0..3 {
+            evaluator.run_once().await;
+        }
+        for count in 1..=3 {
+            match live.recv().await.unwrap() {
+                LiveMessage::Alert(alert) => {
+                    assert_eq!((alert.rule.as_str(), alert.count), (Outage::RULE, count));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let stored = alerts::Entity::find().all(&db).await.unwrap();
+        assert!(stored.is_empty(), "nothing can be stored during the outage");
+
+        evaluator.db = db.clone();
+        evaluator.run_once().await;
+        let stored = alerts::Entity::find()
+            .order_by_asc(alerts::Column::Id)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        let alert = &stored[0];
+        assert_eq!(
+            (alert.rule.as_str(), alert.status.as_str(), alert.count),
+            (Outage::RULE, "resolved", 3)
+        );
+        let resolved_ms = alert.resolved_ms.expect("resolved time");
+        assert!(alert.first_seen_ms <= alert.last_seen_ms && alert.last_seen_ms <= resolved_ms);
+        assert!(evaluator.outage.is_none());
+        match live.recv().await.unwrap() {
+            LiveMessage::Alert(alert) => assert_eq!(alert.status, "resolved"),
+            other => panic!("unexpected {other:?}"),
+        }
+        evaluator.run_once().await;
+        assert_eq!(alerts::Entity::find().all(&db).await.unwrap().len(), 1);
+
+        drop(evaluator);
+        stop.cancel();
+        log_task.await.unwrap();
+        let lines = std::fs::read_to_string(&log_path).unwrap();
+        let opened = lines.matches("\"alert_opened\"").count();
+        let resolved = lines.matches("\"alert_resolved\"").count();
+        assert_eq!((opened, resolved), (1, 1), "{lines}");
     }
 }
