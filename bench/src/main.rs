@@ -46,6 +46,9 @@ enum Command {
         /// Events to seed.
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
+        /// Timed calls per endpoint (after one untimed first call).
+        #[arg(long, default_value_t = 31)]
+        calls: usize,
     },
     /// One large gzip delivery of generated BrightData-shaped Instagram records: time to the 2xx,
     /// time until its posts are extracted, and the server's peak memory.
@@ -68,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
             per_connection,
         } => ingest(&cli.server, connections, seconds, warmup, per_connection).await,
         Command::Large { mb } => large(&cli.server, mb).await,
-        Command::Monitor { events } => monitor::run(&cli.server, events).await,
+        Command::Monitor { events, calls } => monitor::run(&cli.server, events, calls).await,
     }
 }
 

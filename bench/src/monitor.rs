@@ -53,7 +53,7 @@ fn event(rng: &mut impl Rng, at_ms: i64) -> NewEvent {
     }
 }
 
-pub async fn run(binary: &str, count: usize) -> anyhow::Result<()> {
+pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let url: server::config::DatabaseUrl = format!("sqlite://{}/track-futura.db", data.display())
@@ -122,7 +122,7 @@ pub async fn run(binary: &str, count: usize) -> anyhow::Result<()> {
         anyhow::ensure!(status == 200, "{path}: {status}");
         let cold = started.elapsed();
         let mut times = Vec::new();
-        for _ in 0..31 {
+        for _ in 0..calls {
             let started = Instant::now();
             let (status, _) = get(port, path).await?;
             anyhow::ensure!(status == 200, "{path}: {status}");
@@ -132,9 +132,9 @@ pub async fn run(binary: &str, count: usize) -> anyhow::Result<()> {
         println!(
             "{name:<20} first {:.1} ms; then median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
             ms(cold),
-            ms(times[15]),
-            ms(times[29]),
-            ms(times[30])
+            ms(times[times.len() / 2]),
+            ms(times[times.len() * 95 / 100]),
+            ms(times[times.len() - 1])
         );
     }
     let rss_before = server.peak_rss_kb()?;

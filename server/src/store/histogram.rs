@@ -6,12 +6,25 @@ const GROWTH: f64 = 1.01;
 /// Buckets cover 1 µs .. 3600 s: ln(3.6e9) / ln(1.01) ≈ 2211.
 const BUCKETS: u16 = 2212;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct LatencyHistogram {
-    /// Count per bucket; empty until the first value (an empty histogram allocates nothing).
+    /// Count per bucket once anything is recorded or merged into it; empty until then (an empty
+    /// histogram allocates nothing).
     counts: Vec<u64>,
+    /// A decoded histogram stays sparse — its non-empty buckets, ascending — until something is
+    /// added to it: a metrics call merges hundreds of stored rows, and each merge then touches only
+    /// that row's buckets instead of all 2,212. At most one of `counts` and `sparse` is non-empty.
+    sparse: Vec<(u16, u64)>,
     total: u64,
 }
+
+impl PartialEq for LatencyHistogram {
+    fn eq(&self, other: &Self) -> bool {
+        self.total == other.total && self.buckets().eq(other.buckets())
+    }
+}
+
+impl Eq for LatencyHistogram {}
 
 fn bucket_of(latency_us: i64) -> u16 {
     let us = latency_us.max(1) as f64;
@@ -24,15 +37,20 @@ fn middle_us(bucket: u16) -> f64 {
 }
 
 impl LatencyHistogram {
-    fn slot(&mut self, bucket: u16) -> &mut u64 {
+    /// The dense counts, made from the sparse ones if needed.
+    fn dense(&mut self) -> &mut Vec<u64> {
         if self.counts.is_empty() {
             self.counts = vec![0; usize::from(BUCKETS)];
+            for (bucket, count) in self.sparse.drain(..) {
+                self.counts[usize::from(bucket)] += count;
+            }
+            self.sparse = Vec::new();
         }
-        &mut self.counts[usize::from(bucket)]
+        &mut self.counts
     }
 
     pub fn record(&mut self, latency_us: i64) {
-        *self.slot(bucket_of(latency_us)) += 1;
+        self.dense()[usize::from(bucket_of(latency_us))] += 1;
         self.total += 1;
     }
 
@@ -40,22 +58,28 @@ impl LatencyHistogram {
         if other.total == 0 {
             return;
         }
-        if self.counts.is_empty() {
-            self.counts = vec![0; usize::from(BUCKETS)];
-        }
-        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
-            *mine += theirs;
+        let counts = self.dense();
+        if other.sparse.is_empty() {
+            for (mine, theirs) in counts.iter_mut().zip(&other.counts) {
+                *mine += theirs;
+            }
+        } else {
+            for &(bucket, count) in &other.sparse {
+                counts[usize::from(bucket)] += count;
+            }
         }
         self.total += other.total;
     }
 
     /// Non-empty buckets, ascending.
     fn buckets(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, count)| **count > 0)
-            .map(|(bucket, count)| (bucket as u16, *count))
+        self.sparse.iter().copied().chain(
+            self.counts
+                .iter()
+                .enumerate()
+                .filter(|(_, count)| **count > 0)
+                .map(|(bucket, count)| (bucket as u16, *count)),
+        )
     }
 
     pub fn len(&self) -> u64 {
@@ -123,9 +147,14 @@ impl LatencyHistogram {
                 }
             }
             if bucket < BUCKETS && count > 0 {
-                *histogram.slot(bucket) += count;
+                histogram.sparse.push((bucket, count));
                 histogram.total += count;
             }
+        }
+        // `encode` writes ascending buckets; anything else (a damaged value) is made dense, which
+        // orders and sums it.
+        if !histogram.sparse.windows(2).all(|w| w[0].0 < w[1].0) {
+            histogram.dense();
         }
         histogram
     }
@@ -169,6 +198,30 @@ mod tests {
         merged.add(&LatencyHistogram::decode(&b.encode()));
         assert_eq!(merged.len(), 8);
         assert!(LatencyHistogram::decode(b"\x01").is_empty());
+        // Merging a decoded (sparse) one into an empty one, and a dense one into a decoded one.
+        let mut from_empty = LatencyHistogram::default();
+        from_empty.add(&LatencyHistogram::decode(&a.encode()));
+        assert_eq!(from_empty, a);
+        let mut into_decoded = LatencyHistogram::decode(&a.encode());
+        into_decoded.add(&b);
+        assert_eq!(into_decoded.len(), 8);
+        assert_eq!(
+            into_decoded.percentile_ms(100.0),
+            merged.percentile_ms(100.0)
+        );
+        assert_eq!(into_decoded, merged);
+    }
+
+    #[test]
+    fn a_damaged_value_out_of_order_is_ordered_and_summed() {
+        // buckets 5 (1), 3 (2), 5 (1): not as `encode` writes them
+        let bytes = [5, 0, 1, 3, 0, 2, 5, 0, 1];
+        let histogram = LatencyHistogram::decode(&bytes);
+        assert_eq!(
+            histogram.buckets().collect::<Vec<_>>(),
+            vec![(3, 2), (5, 2)]
+        );
+        assert_eq!(histogram.len(), 4);
         assert_eq!(LatencyHistogram::default().percentile_ms(99.0), 0.0);
     }
 }
