@@ -115,8 +115,8 @@ pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()>
             "/api/brightdata/webhook/events/?outcome=rejected_auth&limit=50",
         ),
     ] {
-        // The first call after start-up is timed apart: it opens pooled connections and reads the
-        // database file into the page cache.
+        // The first call after start-up is timed apart: it runs against a cold server (fresh pool
+        // connections, empty statement and page caches) and is much slower than the rest.
         let started = Instant::now();
         let (status, _) = get(port, path).await?;
         anyhow::ensure!(status == 200, "{path}: {status}");
