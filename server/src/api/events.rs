@@ -175,16 +175,21 @@ pub async fn list(
     .into_response())
 }
 
+/// The event with this id, or 404.
+async fn find_event(state: &AppState, id: i64) -> Result<events::Model, ApiError> {
+    events::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal("reading an event", e))?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))
+}
+
 /// `GET events/{id}/`: the event with its (redacted) headers, its delivery and the stored body.
 pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let event = events::Entity::find_by_id(id)
-        .one(&state.db)
-        .await
-        .map_err(|e| ApiError::internal("reading an event", e))?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let event = find_event(&state, id).await?;
     let headers: Value = event
         .headers
         .as_deref()
@@ -270,11 +275,7 @@ pub async fn replay(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let event = events::Entity::find_by_id(id)
-        .one(&state.db)
-        .await
-        .map_err(|e| ApiError::internal("reading an event", e))?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let event = find_event(&state, id).await?;
     let Some(delivery_id) = event.delivery_id else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
