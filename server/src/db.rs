@@ -13,6 +13,17 @@ use crate::config::DatabaseUrl;
 /// start, WAL journal (readers never block the writer), `synchronous=FULL` (a committed transaction
 /// survives a crash: a 2xx must mean durable) and a busy timeout instead of immediate lock errors.
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, if url.is_sqlite() { 8 } else { 16 }).await
+}
+
+/// The writer's own connection (see `store::writer`): one, never shared, so its page cache stays
+/// warm (a pooled connection would often come back stale after another connection read) and no
+/// reader ever waits behind it for a pool slot.
+pub async fn connect_writer(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, 1).await
+}
+
+async fn connect_with(url: &DatabaseUrl, connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.as_str());
     options
         .connect_timeout(Duration::from_secs(5))
@@ -29,20 +40,25 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
             })?;
         }
         options
-            .max_connections(8)
+            .max_connections(connections)
             .min_connections(1)
+            // A local file cannot drop the connection: a ping per acquire would only cost a round
+            // trip to the connection's thread (for the writer, one per batch).
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
-                    // The writer checkpoints after answering a batch (`writer::checkpoint`), so no
-                    // commit waits for one.
+                    // Checkpoints run beside the writer (`store::checkpoint`): no commit waits
+                    // for one.
                     .pragma("wal_autocheckpoint", "0")
+                    // Once restarted, the log file is cut back to this size (64 MiB).
+                    .pragma("journal_size_limit", "67108864")
                     .foreign_keys(true)
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        options.max_connections(connections).min_connections(1);
     }
     Database::connect(options).await
 }

@@ -26,7 +26,7 @@ use crate::log_file::AuditLogs;
 use crate::monitor::alerts::Evaluator;
 use crate::monitor::{Thresholds, retention};
 use crate::state::AppState;
-use crate::store::Writer;
+use crate::store::{Writer, checkpoint};
 use crate::{db, routes};
 
 /// The name cargo-leptos gives the site's JS, WASM and CSS (`[[workspace.metadata.leptos]] name`).
@@ -78,10 +78,13 @@ impl Application {
             .site_addr(local)
             .build();
 
+        let writer_db = db::connect_writer(&config.storage.database_url)
+            .await
+            .with_context(|| format!("connecting the writer to the database {database}"))?;
         let writer_stop = CancellationToken::new();
         let hub = LiveHub::default();
         let (writer, writer_task) = Writer::start(
-            db.clone(),
+            writer_db,
             crate::events::publisher(hub.clone()),
             writer_stop.clone(),
         );
@@ -136,6 +139,7 @@ impl Application {
             }
             .spawn(processor, background_stop.clone()),
             rate_limit.spawn_cleanup(background_stop.clone()),
+            checkpoint::spawn(db.clone(), writer.wal_frames(), background_stop.clone()),
             Evaluator::new(
                 db.clone(),
                 writer.clone(),

@@ -1,4 +1,5 @@
 //! Storage: entities, the single group-committing writer, and the queries of each area.
+pub mod checkpoint;
 pub mod entities;
 pub mod events;
 pub mod histogram;

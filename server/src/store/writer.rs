@@ -14,26 +14,22 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoint::{self, WalFrames};
 use super::entities::events;
 use super::events::{NewEvent, insert_events};
 use super::ids::IdAllocator;
 use super::ingestion::{DeliveryOutcome, InlineDelivery, store_deliveries};
 use super::rollups::add_events;
 
-/// How often the writer checkpoints SQLite's write-ahead log.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 16_384;
@@ -70,6 +66,7 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
     ids: Arc<IdAllocator>,
     events_dropped: Arc<AtomicU64>,
+    wal_frames: WalFrames,
 }
 
 impl Writer {
@@ -81,13 +78,40 @@ impl Writer {
     ) -> (Self, JoinHandle<()>) {
         let (jobs, receiver) = mpsc::channel(QUEUE);
         let ids = Arc::new(IdAllocator::default());
-        let task = tokio::spawn(run(db, receiver, ids.clone(), on_events, stop));
+        // Its own thread and runtime: on the shared runtime, every await between two statements
+        // would queue behind the request handlers, stretching each batch (and every answer waiting
+        // on it) while the CPU has room.
+        let (finished, done) = oneshot::channel::<()>();
+        let batch_ids = ids.clone();
+        let wal_frames = WalFrames::default();
+        let frames = wal_frames.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the writer's runtime starts");
+                runtime.block_on(run(db, receiver, batch_ids, on_events, frames, stop));
+                let _ = finished.send(());
+            })
+            .expect("the writer thread starts");
+        let task = tokio::spawn(async move {
+            let _ = done.await;
+        });
         let writer = Self {
             jobs,
             ids,
             events_dropped: Arc::default(),
+            wal_frames,
         };
         (writer, task)
+    }
+
+    /// The SQLite log's length, reported by the background checkpoints (`checkpoint::spawn`): the
+    /// writer restarts the log when it grows too long.
+    pub fn wal_frames(&self) -> WalFrames {
+        self.wal_frames.clone()
     }
 
     /// Ids for tables whose rows the writer batches (events, deliveries): every insert into them
@@ -149,10 +173,10 @@ async fn run(
     mut receiver: mpsc::Receiver<Job>,
     ids: Arc<IdAllocator>,
     on_events: EventsCommitted,
+    wal_frames: WalFrames,
     stop: CancellationToken,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut last_checkpoint = Instant::now();
     loop {
         let first = tokio::select! {
             job = receiver.recv() => job,
@@ -170,27 +194,11 @@ async fn run(
             }
         }
         commit_batch(&db, &ids, &on_events, std::mem::take(&mut batch)).await;
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-            checkpoint(&db).await;
-            last_checkpoint = Instant::now();
+        if wal_frames.get() > checkpoint::RESTART_FRAMES {
+            checkpoint::run(&db, &wal_frames).await;
         }
     }
-    checkpoint(&db).await;
-}
-
-/// SQLite: copies the write-ahead log back into the database file. SQLite would do it inside a
-/// commit (delaying that batch's answers); here it happens after the answers went out, and, as no
-/// other writer runs meanwhile, it completes, so the log restarts instead of growing.
-async fn checkpoint(db: &DatabaseConnection) {
-    if db.get_database_backend() != DatabaseBackend::Sqlite {
-        return;
-    }
-    if let Err(error) = db
-        .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-        .await
-    {
-        tracing::warn!(%error, "WAL checkpoint failed");
-    }
+    checkpoint::run(&db, &wal_frames).await;
 }
 
 async fn commit_batch(
