@@ -104,9 +104,10 @@ mod tests {
         }
     }
 
-    /// 96 MiB written in 1 MiB commits, one after the other: the log would hold all of it without
-    /// checkpoints; with them it stays near `RESTART_FRAMES` (plus what is committed between two
-    /// background reports) and its file within the size limit.
+    /// 192 MiB written in 1 MiB commits, one after the other, while the background checkpoints:
+    /// without the writer's own checkpoint the log keeps growing (tried: to 47,019 of the 49,152
+    /// frames); with it the log stays near `RESTART_FRAMES`, plus what is
+    /// committed between two background reports (bounds generous for a loaded test machine).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_starts_over_under_sustained_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -127,7 +128,7 @@ mod tests {
         );
         let background = spawn(readers.clone(), writer.wal_frames(), stop.clone());
         let mut longest = 0;
-        for _ in 0..96 {
+        for _ in 0..192 {
             writer.run(insert_blob(1 << 20)).await.unwrap();
             longest = longest.max(writer.wal_frames().get());
         }
@@ -135,16 +136,17 @@ mod tests {
         task.await.unwrap();
         background.await.unwrap();
 
-        // 96 MiB are 24,576 pages: without restarts the log would have seen them all.
+        // 192 MiB are 49,152 pages: without restarts the log would see them all.
         assert!(longest > 0, "no checkpoint reported the log");
         assert!(
-            longest < 2 * RESTART_FRAMES,
+            longest < 3 * RESTART_FRAMES,
             "the log grew to {longest} frames"
         );
         let wal = std::fs::metadata(dir.path().join("c.db-wal"))
             .unwrap()
             .len();
-        assert!(wal <= 64 << 20, "the log file is {wal} bytes");
+        // Over 192 MiB had the log never started over.
+        assert!(wal < 128 << 20, "the log file is {wal} bytes");
         let rows = readers
             .query_one_raw(Statement::from_string(
                 DatabaseBackend::Sqlite,
@@ -155,6 +157,6 @@ mod tests {
             .unwrap()
             .try_get::<i64>("", "n")
             .unwrap();
-        assert_eq!(rows, 96);
+        assert_eq!(rows, 192);
     }
 }
