@@ -23,19 +23,25 @@ const EVERY: Duration = Duration::from_millis(100);
 /// Log frames (pages of 4 KiB) above which the writer checkpoints itself: 32 MiB.
 pub const RESTART_FRAMES: i64 = 8192;
 
-/// The log's length as last seen by a checkpoint, shared by the background task and the writer,
-/// with a lock that keeps their checkpoints apart: SQLite would make the second one wait in its
-/// busy handler, which sleeps in steps of up to 25 ms.
+/// The log's length as last seen by a checkpoint, shared by the background task and the writer.
 #[derive(Debug, Default, Clone)]
-pub struct WalFrames(Arc<(AtomicI64, Mutex<()>)>);
+pub struct WalFrames(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    frames: AtomicI64,
+    /// Keeps the two checkpoints apart: SQLite would make the second wait in its busy handler,
+    /// which sleeps in steps of up to 25 ms.
+    checkpointing: Mutex<()>,
+}
 
 impl WalFrames {
     pub fn get(&self) -> i64 {
-        self.0.0.load(Ordering::Relaxed)
+        self.0.frames.load(Ordering::Relaxed)
     }
 
     fn set(&self, frames: i64) {
-        self.0.0.store(frames, Ordering::Relaxed);
+        self.0.frames.store(frames, Ordering::Relaxed);
     }
 }
 
@@ -45,7 +51,7 @@ pub async fn run(db: &DatabaseConnection, frames: &WalFrames) {
     if db.get_database_backend() != DatabaseBackend::Sqlite {
         return;
     }
-    let _alone = frames.0.1.lock().await;
+    let _alone = frames.0.checkpointing.lock().await;
     let statement =
         Statement::from_string(DatabaseBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
     match db.query_one_raw(statement).await {
@@ -106,8 +112,8 @@ mod tests {
 
     /// 192 MiB written in 1 MiB commits, one after the other, while the background checkpoints:
     /// without the writer's own checkpoint the log keeps growing (tried: to 47,019 of the 49,152
-    /// frames); with it the log stays near `RESTART_FRAMES`, plus what is
-    /// committed between two background reports (bounds generous for a loaded test machine).
+    /// frames); with it the log stays near `RESTART_FRAMES`, plus what is committed between two
+    /// background reports (bounds generous for a loaded test machine).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_starts_over_under_sustained_writes() {
         let dir = tempfile::tempdir().unwrap();

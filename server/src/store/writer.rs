@@ -1,7 +1,8 @@
 //! The single database writer, with group commit.
 //!
 //! Every write goes through one task, on its own thread and connection, that takes whatever is
-//! queued and writes it in ONE transaction, committed once. A caller hears back only after that commit: a 2xx built on a reply is durable.
+//! queued and writes it in ONE transaction, committed once. A caller hears back only after that
+//! commit: a 2xx built on a reply is durable.
 //! Under load many requests share one commit (one fsync), which is where durable throughput comes
 //! from; SQLite allows one writer at a time anyway, and PostgreSQL gets the same batching.
 //!
