@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::entities::{
@@ -155,16 +155,38 @@ pub async fn store_deliveries(
         .filter(|i| duplicate_of[*i].is_none())
         .collect();
 
-    // Which posts are already stored, then which repeat within the batch, in order.
-    let mut seen = existing_posts(
-        txn,
-        storing.iter().flat_map(|i| batch[*i].body.posts.iter()),
-    )
-    .await?;
+    // Posts first: their upsert says which were stored before. A post counts as a duplicate when it
+    // was stored before or repeats an earlier one in the batch (in order).
+    let mut posts: Vec<PostRow<'_>> = Vec::new();
+    let mut errors: Vec<(&InputError, Option<&str>, i64, i64)> = Vec::new();
+    for &i in &storing {
+        let delivery = &batch[i];
+        let snapshot = delivery.meta.snapshot_id.as_deref();
+        posts.extend(
+            delivery
+                .body
+                .posts
+                .iter()
+                .map(|p| (p, snapshot, delivery_ids[i])),
+        );
+        errors.extend(
+            delivery
+                .body
+                .input_errors
+                .iter()
+                .map(|e| (e, snapshot, delivery_ids[i], delivery.meta.received_ms)),
+        );
+    }
+    let now = batch
+        .iter()
+        .map(|d| d.meta.received_ms)
+        .max()
+        .unwrap_or_default();
+    let mut seen = write_posts(txn, &posts, now).await?;
     let mut duplicates = vec![0i64; batch.len()];
     for &i in &storing {
         for post in &batch[i].body.posts {
-            if !seen.insert((post.platform.clone(), post.post_id.clone())) {
+            if !seen.insert((post.platform.as_str(), post.post_id.as_str())) {
                 duplicates[i] += 1;
             }
         }
@@ -200,33 +222,6 @@ pub async fn store_deliveries(
         }),
     )
     .await?;
-
-    let mut posts: Vec<PostRow<'_>> = Vec::new();
-    let mut errors: Vec<(&InputError, Option<&str>, i64, i64)> = Vec::new();
-    for &i in &storing {
-        let delivery = &batch[i];
-        let snapshot = delivery.meta.snapshot_id.as_deref();
-        posts.extend(
-            delivery
-                .body
-                .posts
-                .iter()
-                .map(|p| (p, snapshot, delivery_ids[i])),
-        );
-        errors.extend(
-            delivery
-                .body
-                .input_errors
-                .iter()
-                .map(|e| (e, snapshot, delivery_ids[i], delivery.meta.received_ms)),
-        );
-    }
-    let now = batch
-        .iter()
-        .map(|d| d.meta.received_ms)
-        .max()
-        .unwrap_or_default();
-    write_posts(txn, &posts, now).await?;
     write_input_errors(txn, &errors).await?;
 
     // Snapshot totals, one update per snapshot in the batch.
@@ -298,36 +293,6 @@ async fn claim_replay_keys(
         }
     }
     Ok(claimed)
-}
-
-/// The (platform, post id) pairs among `posts` that are already stored.
-async fn existing_posts<'p>(
-    txn: &DatabaseTransaction,
-    posts: impl Iterator<Item = &'p Post>,
-) -> Result<HashSet<(String, String)>, DbErr> {
-    let mut by_platform: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for post in posts {
-        by_platform
-            .entry(post.platform.as_str())
-            .or_default()
-            .insert(post.post_id.as_str());
-    }
-    let mut found = HashSet::new();
-    for (platform, ids) in by_platform {
-        let ids: Vec<&str> = ids.into_iter().collect();
-        for ids in ids.chunks(ROWS_PER_INSERT) {
-            let known = posts::Entity::find()
-                .select_only()
-                .column(posts::Column::PostId)
-                .filter(posts::Column::Platform.eq(platform))
-                .filter(posts::Column::PostId.is_in(ids.iter().copied()))
-                .into_tuple::<String>()
-                .all(txn)
-                .await?;
-            found.extend(known.into_iter().map(|id| (platform.to_owned(), id)));
-        }
-    }
-    Ok(found)
 }
 
 /// Raw body chunks, several per statement up to a few MiB.
@@ -433,17 +398,15 @@ pub async fn upsert_posts(
     batch: &[Post],
     now: i64,
 ) -> Result<i64, DbErr> {
-    let mut seen = existing_posts(txn, batch.iter()).await?;
-    let duplicates = batch
-        .iter()
-        .filter(|p| !seen.insert((p.platform.clone(), p.post_id.clone())))
-        .count() as i64;
     let rows: Vec<PostRow<'_>> = batch
         .iter()
         .map(|p| (p, snapshot_id, delivery_id))
         .collect();
-    write_posts(txn, &rows, now).await?;
-    Ok(duplicates)
+    let mut seen = write_posts(txn, &rows, now).await?;
+    Ok(batch
+        .iter()
+        .filter(|p| !seen.insert((p.platform.as_str(), p.post_id.as_str())))
+        .count() as i64)
 }
 
 /// A post to store, with its snapshot and delivery.
@@ -451,11 +414,16 @@ type PostRow<'a> = (&'a Post, Option<&'a str>, i64);
 
 /// Upserts posts (post, snapshot, delivery). A post given several times counts as delivered that
 /// many times and keeps its last version (one statement may not touch a row twice).
-async fn write_posts(
+///
+/// Returns the (platform, post id) of the posts that were stored before: the upsert returns each
+/// row's `times_delivered`, which is more than this call added only if the row existed. One
+/// statement both writes and tells, so no lookup precedes it, and on PostgreSQL two instances
+/// storing the same new post cannot both count it as new (the row lock orders them).
+async fn write_posts<'p>(
     txn: &DatabaseTransaction,
-    posts: &[PostRow<'_>],
+    posts: &[PostRow<'p>],
     now: i64,
-) -> Result<(), DbErr> {
+) -> Result<HashSet<(&'p str, &'p str)>, DbErr> {
     let mut latest: HashMap<(&str, &str), (PostRow<'_>, i32)> = HashMap::with_capacity(posts.len());
     for entry in posts {
         let key = (entry.0.platform.as_str(), entry.0.post_id.as_str());
@@ -467,6 +435,7 @@ async fn write_posts(
     unique.sort_unstable_by(|a, b| {
         (&a.0.0.platform, &a.0.0.post_id).cmp(&(&b.0.0.platform, &b.0.0.post_id))
     });
+    let mut stored_before = HashSet::new();
     for rows in unique.chunks(ROWS_PER_INSERT / 2) {
         let models = rows.iter().map(
             |((post, snapshot, delivery_id), times)| posts::ActiveModel {
@@ -488,7 +457,7 @@ async fn write_posts(
                 ..Default::default()
             },
         );
-        posts::Entity::insert_many(models)
+        let mut insert = posts::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::columns([posts::Column::Platform, posts::Column::PostId])
                     .update_columns([
@@ -513,10 +482,32 @@ async fn write_posts(
                     )
                     .to_owned(),
             )
-            .exec_without_returning(txn)
-            .await?;
+            .into_query();
+        insert.returning(Query::returning().columns([
+            posts::Column::Platform,
+            posts::Column::PostId,
+            posts::Column::TimesDelivered,
+        ]));
+        // Which row of `rows` each returned post is (the statement does not keep their order).
+        let index: HashMap<(&str, &str), usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, ((post, _, _), _))| ((post.platform.as_str(), post.post_id.as_str()), i))
+            .collect();
+        let statement = txn.get_database_backend().build(&insert);
+        for row in txn.query_all_raw(statement).await? {
+            let platform: String = row.try_get("", "platform")?;
+            let post_id: String = row.try_get("", "post_id")?;
+            let times: i32 = row.try_get("", "times_delivered")?;
+            if let Some(&i) = index.get(&(platform.as_str(), post_id.as_str())) {
+                let ((post, _, _), added) = &rows[i];
+                if times > *added {
+                    stored_before.insert((post.platform.as_str(), post.post_id.as_str()));
+                }
+            }
+        }
     }
-    Ok(())
+    Ok(stored_before)
 }
 
 pub async fn insert_input_errors(

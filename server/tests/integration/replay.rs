@@ -74,6 +74,91 @@ async fn concurrent_duplicates(app: &TestApp) {
     );
 }
 
+/// Distinct deliveries (other files) carrying the same posts at once, spread over `apps` (several
+/// instances sharing one PostgreSQL): each post is new exactly once across all the answers.
+async fn same_posts_in_concurrent_deliveries(apps: &[&TestApp]) {
+    let body = fixture("tiktok_posts_synthetic.json");
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let request = apps[n % apps.len()]
+            .webhook()
+            .header("snapshot-id", "s_same_posts")
+            .header("dca-filename", format!("part-{n}.json"))
+            .body(body.clone());
+        tasks.push(tokio::spawn(async move {
+            json(request.send().await.unwrap()).await
+        }));
+    }
+    let mut duplicates = 0;
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["duplicate"], false);
+        assert_eq!(answer["records"], 4);
+        duplicates += answer["duplicates"].as_i64().unwrap();
+    }
+    // 16 deliveries of the same 4 posts: 4 new, 60 repeats.
+    assert_eq!(duplicates, 16 * 4 - 4);
+    let app = apps[0];
+    assert_eq!(
+        app.number("SELECT count(*) FROM posts WHERE snapshot_id = 's_same_posts'")
+            .await,
+        4
+    );
+    assert_eq!(
+        app.number("SELECT min(times_delivered) FROM posts WHERE snapshot_id = 's_same_posts'")
+            .await,
+        16
+    );
+    // The stored delivery rows say the same as the answers.
+    assert_eq!(
+        app.number("SELECT CAST(sum(duplicates) AS BIGINT) FROM deliveries WHERE snapshot_id = 's_same_posts'")
+            .await,
+        60
+    );
+
+    // One body with the same post twice: the second is a repeat of the first.
+    let post = r#"{"url":"https://www.tiktok.com/@a/video/7000000000000000001","post_id":"7000000000000000001","description":"twice"}"#;
+    let (status, answer) = json(
+        app.webhook()
+            .header("snapshot-id", "s_twice")
+            .header("dca-filename", "twice.json")
+            .body(format!("[{post},{post}]"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["records"].as_i64(), answer["duplicates"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        app.number("SELECT times_delivered FROM posts WHERE post_id = '7000000000000000001'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_same_posts_in_concurrent_deliveries_are_new_once_on_sqlite() {
+    let app = spawn().start().await;
+    same_posts_in_concurrent_deliveries(&[&app]).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_posts_in_concurrent_deliveries_are_new_once_on_two_postgresql_instances() {
+    let pg = PgDatabase::create().await;
+    let a = spawn().database(&pg.url()).start().await;
+    let b = spawn().database(&pg.url()).start().await;
+    same_posts_in_concurrent_deliveries(&[&a, &b]).await;
+    a.stop().await;
+    b.stop().await;
+    pg.drop_database().await;
+}
+
 #[tokio::test]
 async fn replays_and_concurrent_duplicates_on_sqlite() {
     let app = spawn().start().await;
