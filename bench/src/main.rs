@@ -117,6 +117,13 @@ async fn ingest(
             port, own, warm_until, stop_at,
         )));
     }
+    // CPU per thread over the measured seconds only (after warm-up, before the end).
+    tokio::time::sleep_until(warm_until.into()).await;
+    let cpu_before = server.cpu_ticks_by_thread()?;
+    let client_before = own_cpu_ticks()?;
+    tokio::time::sleep_until((stop_at - Duration::from_millis(200)).into()).await;
+    let cpu_after = server.cpu_ticks_by_thread()?;
+    let client_after = own_cpu_ticks()?;
     let mut latencies = Vec::new();
     let mut failures = 0;
     for task in tasks {
@@ -134,6 +141,25 @@ async fn ingest(
         ms(pct(0.50)),
         ms(pct(0.99)),
         ms(latencies[n - 1])
+    );
+    // Requests answered in the CPU window (it ends 0.2 s early), assuming an even rate.
+    let window_requests = n as f64 * (seconds as f64 - 0.2) / seconds as f64;
+    let per_request_us =
+        |ticks: u64| ticks as f64 * 1e6 / clock_ticks_per_second() / window_requests;
+    let mut total = 0;
+    let mut parts = Vec::new();
+    for (name, after) in &cpu_after {
+        let used = after - cpu_before.get(name).copied().unwrap_or(0);
+        total += used;
+        if used > 0 {
+            parts.push(format!("{name} {:.0}", per_request_us(used)));
+        }
+    }
+    println!(
+        "CPU per request: server {:.0} µs ({}), load generator {:.0} µs",
+        per_request_us(total),
+        parts.join(", "),
+        per_request_us(client_after - client_before)
     );
     let stored = server.count("SELECT count(*) FROM deliveries")?;
     println!("deliveries stored (incl. warm-up): {stored}");
@@ -188,6 +214,19 @@ async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
         server.peak_rss_kb()? / 1024
     );
     Ok(())
+}
+
+/// CPU time (user + system, clock ticks) this process has used.
+fn own_cpu_ticks() -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after_name = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
+}
+
+/// Linux reports thread CPU times in USER_HZ ticks, 100 per second on every Linux architecture.
+fn clock_ticks_per_second() -> f64 {
+    100.0
 }
 
 fn ms(d: Duration) -> f64 {

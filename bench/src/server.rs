@@ -1,5 +1,6 @@
 //! Starts the release server as a child process with a fresh data directory.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -72,6 +73,30 @@ impl Server {
 
     pub fn rss_kb(&self) -> anyhow::Result<u64> {
         self.status_kb("VmRSS:")
+    }
+
+    /// CPU time (user + system, in clock ticks) each of the server's threads has used so far, summed
+    /// per thread name (`tokio-rt-worker`, `db-writer`, `sqlx-sqlite-wor`...). Threads that ended
+    /// are not counted: take it while the load runs.
+    pub fn cpu_ticks_by_thread(&self) -> anyhow::Result<BTreeMap<String, u64>> {
+        let mut by_name = BTreeMap::new();
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            let stat = match std::fs::read_to_string(task?.path().join("stat")) {
+                Ok(stat) => stat,
+                Err(_) => continue, // the thread ended meanwhile
+            };
+            // "tid (name) state ..." — the name may hold spaces; fields count from after ')'.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let name = stat[open + 1..close].to_owned();
+            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+            // utime and stime are fields 14 and 15 of stat(5); here 0-based after the name: 11, 12.
+            let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+                + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+            *by_name.entry(name).or_insert(0) += ticks;
+        }
+        Ok(by_name)
     }
 
     /// A count from the server's SQLite database, read with the sqlite3 command line tool.
