@@ -199,7 +199,18 @@ pub async fn add_events(db: &impl ConnectionTrait, batch: &[events::Model]) -> R
             }
         }
         // Histograms cannot be added in SQL: read the affected rows, merge here, write back.
+        // On PostgreSQL several instances may do this at once, and the read locks the rows; but a
+        // row that does not exist yet cannot be locked, so two instances would both merge into
+        // nothing and the later write would drop the earlier one's counts. Hence the missing rows
+        // are created first, empty (an insert of the same key waits for the other's commit).
         let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let empty: Vec<Rollup> = deltas
+                .keys()
+                .map(|key| Rollup::new(granularity, key.clone()))
+                .collect();
+            insert(db, granularity, &empty, Conflict::Keep).await?;
+        }
         let existing = read(db, granularity, Bucket::In(&buckets), true).await?;
         let mut merged: Vec<Rollup> = Vec::with_capacity(deltas.len());
         for (key, delta) in deltas {
@@ -211,27 +222,41 @@ pub async fn add_events(db: &impl ConnectionTrait, batch: &[events::Model]) -> R
             row.merge(&delta);
             merged.push(row);
         }
-        write(db, granularity, &merged).await?;
+        insert(db, granularity, &merged, Conflict::Replace).await?;
         add_snapshot_counts(db, granularity, snapshots.into_values().collect()).await?;
     }
     Ok(())
 }
 
-async fn write(
+/// What an insert does with a row whose key is already stored.
+#[derive(Clone, Copy)]
+enum Conflict {
+    Keep,
+    Replace,
+}
+
+/// Inserts rollup rows, in key order (several instances inserting the same keys take their locks
+/// in the same order, so they wait for each other instead of deadlocking).
+async fn insert(
     db: &impl ConnectionTrait,
     granularity: Granularity,
     rows: &[Rollup],
+    conflict: Conflict,
 ) -> Result<(), DbErr> {
+    let on_conflict = match conflict {
+        Conflict::Keep => OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+            .do_nothing()
+            .to_owned(),
+        Conflict::Replace => OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+            .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
+            .to_owned(),
+    };
     for rows in rows.chunks(200) {
         let mut insert = Query::insert();
         insert
             .into_table(Alias::new(granularity.table()))
             .columns(columns(&COLUMNS))
-            .on_conflict(
-                OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
-                    .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
-                    .to_owned(),
-            );
+            .on_conflict(on_conflict.clone());
         for row in rows {
             insert.values_panic([
                 row.key.bucket_ms.into(),

@@ -1087,3 +1087,58 @@ async fn the_monitor_on_postgresql() {
     app.stop().await;
     pg.drop_database().await;
 }
+
+/// Two instances sharing PostgreSQL, both adding to the same new rollup rows at once: every request
+/// must be counted once in the minute and the hour rollups (a row that does not exist yet cannot be
+/// locked, so two instances used to both start it from zero and the later write won).
+#[tokio::test]
+async fn two_instances_on_postgresql_count_every_request_in_the_rollups() {
+    let pg = crate::helpers::PgDatabase::create().await;
+    let a = spawn().database(&pg.url()).start().await;
+    let b = spawn().database(&pg.url()).start().await;
+    let mut tasks = Vec::new();
+    for round in 0..8 {
+        for app in [&a, &b] {
+            for _ in 0..6 {
+                // Accepted and refused requests: several rollup rows per bucket.
+                let request = if round % 2 == 0 {
+                    app.webhook().body("[]")
+                } else {
+                    app.client
+                        .post(app.url("/api/brightdata/webhook/"))
+                        .body("[]")
+                };
+                tasks.push(tokio::spawn(async move {
+                    request.send().await.unwrap().status()
+                }));
+            }
+        }
+    }
+    for task in tasks {
+        let status = task.await.unwrap().as_u16();
+        assert!(status == 200 || status == 401, "{status}");
+    }
+    let recorded = |app: &TestApp| -> i64 {
+        use server::ingest::outcome::Outcome;
+        Outcome::ALL
+            .iter()
+            .map(|o| app.state.events.counters().get(*o) as i64)
+            .sum()
+    };
+    let total = recorded(&a) + recorded(&b);
+    assert_eq!(total, 96);
+    a.eventually("SELECT count(*) FROM events", total).await;
+    for table in ["rollups_minute", "rollups_hour"] {
+        assert_eq!(
+            a.number(&format!(
+                "SELECT CAST(sum(requests) AS BIGINT) FROM {table}"
+            ))
+            .await,
+            total,
+            "{table}"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+    pg.drop_database().await;
+}
