@@ -219,9 +219,9 @@ async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
 /// CPU time (user + system, clock ticks) this process has used.
 fn own_cpu_ticks() -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let after_name = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
+    server::name_and_cpu_ticks(&stat)
+        .map(|(_, ticks)| ticks)
+        .ok_or_else(|| anyhow::anyhow!("unreadable /proc/self/stat: {stat}"))
 }
 
 /// Linux reports thread CPU times in USER_HZ ticks, 100 per second on every Linux architecture.

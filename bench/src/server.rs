@@ -81,20 +81,13 @@ impl Server {
     pub fn cpu_ticks_by_thread(&self) -> anyhow::Result<BTreeMap<String, u64>> {
         let mut by_name = BTreeMap::new();
         for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
-            let stat = match std::fs::read_to_string(task?.path().join("stat")) {
-                Ok(stat) => stat,
-                Err(_) => continue, // the thread ended meanwhile
+            let Ok(stat) = std::fs::read_to_string(task?.path().join("stat")) else {
+                continue; // the thread ended meanwhile
             };
-            // "tid (name) state ..." — the name may hold spaces; fields count from after ')'.
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            let Some((name, ticks)) = name_and_cpu_ticks(&stat) else {
                 continue;
             };
-            let name = stat[open + 1..close].to_owned();
-            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-            // utime and stime are fields 14 and 15 of stat(5); here 0-based after the name: 11, 12.
-            let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-                + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-            *by_name.entry(name).or_insert(0) += ticks;
+            *by_name.entry(name.to_owned()).or_insert(0) += ticks;
         }
         Ok(by_name)
     }
@@ -113,6 +106,15 @@ impl Server {
             }
         }
     }
+}
+
+/// The name and CPU time (user + system, clock ticks) in a `/proc/.../stat` line: "pid (name) state
+/// ...", where the name may hold spaces; utime and stime are fields 14 and 15 of stat(5).
+pub fn name_and_cpu_ticks(stat: &str) -> Option<(&str, u64)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let fields: Vec<&str> = stat.get(close + 2..)?.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((&stat[open + 1..close], ticks))
 }
 
 impl Drop for Server {
