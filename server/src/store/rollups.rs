@@ -235,8 +235,9 @@ enum Conflict {
     Replace,
 }
 
-/// Inserts rollup rows, in key order (several instances inserting the same keys take their locks
-/// in the same order, so they wait for each other instead of deadlocking).
+/// Inserts rollup rows in the order given. Callers give them in key order: several instances
+/// inserting the same keys then take their locks in the same order and wait for each other instead
+/// of deadlocking.
 async fn insert(
     db: &impl ConnectionTrait,
     granularity: Granularity,
