@@ -144,8 +144,7 @@ async fn ingest(
     );
     // Requests answered in the CPU window (it ends 0.2 s early), assuming an even rate.
     let window_requests = n as f64 * (seconds as f64 - 0.2) / seconds as f64;
-    let per_request_us =
-        |ticks: u64| ticks as f64 * 1e6 / clock_ticks_per_second() / window_requests;
+    let per_request_us = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND / window_requests;
     let mut total = 0;
     let mut parts = Vec::new();
     for (name, after) in &cpu_after {
@@ -225,9 +224,7 @@ fn own_cpu_ticks() -> anyhow::Result<u64> {
 }
 
 /// Linux reports thread CPU times in USER_HZ ticks, 100 per second on every Linux architecture.
-fn clock_ticks_per_second() -> f64 {
-    100.0
-}
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

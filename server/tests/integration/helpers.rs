@@ -100,16 +100,21 @@ impl TestApp {
         }
     }
 
+    /// Requests this instance has recorded as events so far (stored or still queued).
+    pub fn recorded(&self) -> i64 {
+        use server::ingest::outcome::Outcome;
+        Outcome::ALL
+            .iter()
+            .map(|o| self.state.events.counters().get(*o) as i64)
+            .sum()
+    }
+
     /// Waits until every event recorded so far is stored (they are written in the background).
     pub async fn settle(&self) -> i64 {
-        use server::ingest::outcome::Outcome;
-        let recorded: u64 = Outcome::ALL
-            .iter()
-            .map(|o| self.state.events.counters().get(*o))
-            .sum();
-        self.eventually("SELECT count(*) FROM events", recorded as i64)
+        let recorded = self.recorded();
+        self.eventually("SELECT count(*) FROM events", recorded)
             .await;
-        recorded as i64
+        recorded
     }
 
     /// Every stored event, oldest first, once `count` exist.

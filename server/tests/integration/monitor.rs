@@ -1118,14 +1118,7 @@ async fn two_instances_on_postgresql_count_every_request_in_the_rollups() {
         let status = task.await.unwrap().as_u16();
         assert!(status == 200 || status == 401, "{status}");
     }
-    let recorded = |app: &TestApp| -> i64 {
-        use server::ingest::outcome::Outcome;
-        Outcome::ALL
-            .iter()
-            .map(|o| app.state.events.counters().get(*o) as i64)
-            .sum()
-    };
-    let total = recorded(&a) + recorded(&b);
+    let total = a.recorded() + b.recorded();
     assert_eq!(total, 96);
     a.eventually("SELECT count(*) FROM events", total).await;
     for table in ["rollups_minute", "rollups_hour"] {
