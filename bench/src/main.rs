@@ -40,6 +40,10 @@ enum Command {
         /// Distinct deliveries prepared per connection (cycled if the run outlasts them).
         #[arg(long, default_value_t = 3000)]
         per_connection: usize,
+        /// Against the HTTP floor instead (`http-floor`, next to the server binary): the same
+        /// requests and checks, nothing stored. What the machine allows before any storage.
+        #[arg(long)]
+        floor: bool,
     },
     /// The monitor API over a large event table: metrics, health and events timings, CSV export.
     Monitor {
@@ -69,7 +73,16 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             warmup,
             per_connection,
-        } => ingest(&cli.server, connections, seconds, warmup, per_connection).await,
+            floor,
+        } => {
+            let binary = if floor {
+                let path = std::path::Path::new(&cli.server).with_file_name("http-floor");
+                path.display().to_string()
+            } else {
+                cli.server.clone()
+            };
+            ingest(&binary, connections, seconds, warmup, per_connection, floor).await
+        }
         Command::Large { mb } => large(&cli.server, mb).await,
         Command::Monitor { events, calls } => monitor::run(&cli.server, events, calls).await,
     }
@@ -84,6 +97,7 @@ async fn ingest(
     seconds: u64,
     warmup: u64,
     per_connection: usize,
+    floor: bool,
 ) -> anyhow::Result<()> {
     let prepared = Instant::now();
     let requests: Vec<Vec<Vec<u8>>> = (0..connections)
@@ -107,7 +121,12 @@ async fn ingest(
     )?;
     let port = server.port;
     println!(
-        "ingest: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up"
+        "ingest{}: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up",
+        if floor {
+            " (HTTP floor, nothing stored)"
+        } else {
+            ""
+        }
     );
     let warm_until = Instant::now() + Duration::from_secs(warmup);
     let stop_at = warm_until + Duration::from_secs(seconds);
@@ -121,9 +140,11 @@ async fn ingest(
     tokio::time::sleep_until(warm_until.into()).await;
     let cpu_before = server.cpu_ticks_by_thread()?;
     let client_before = own_cpu_ticks()?;
+    let switches_before = server.context_switches()?;
     tokio::time::sleep_until((stop_at - Duration::from_millis(200)).into()).await;
     let cpu_after = server.cpu_ticks_by_thread()?;
     let client_after = own_cpu_ticks()?;
+    let switches_after = server.context_switches()?;
     let mut latencies = Vec::new();
     let mut failures = 0;
     for task in tasks {
@@ -160,8 +181,15 @@ async fn ingest(
         parts.join(", "),
         per_request_us(client_after - client_before)
     );
-    let stored = server.count("SELECT count(*) FROM deliveries")?;
-    println!("deliveries stored (incl. warm-up): {stored}");
+    println!(
+        "context switches per request (server): {:.2} voluntary, {:.2} involuntary",
+        (switches_after.0 - switches_before.0) as f64 / window_requests,
+        (switches_after.1 - switches_before.1) as f64 / window_requests
+    );
+    if !floor {
+        let stored = server.count("SELECT count(*) FROM deliveries")?;
+        println!("deliveries stored (incl. warm-up): {stored}");
+    }
     println!("server peak RSS: {} MB", server.peak_rss_kb()? / 1024);
     Ok(())
 }

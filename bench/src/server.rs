@@ -92,6 +92,27 @@ impl Server {
         Ok(by_name)
     }
 
+    /// Context switches of all the server's threads so far: (voluntary, involuntary). Voluntary
+    /// ones are the hand-offs (a thread waiting for another: the writer for SQLite's thread, a
+    /// request for the writer), which depend on the code more than on the machine's load.
+    pub fn context_switches(&self) -> anyhow::Result<(u64, u64)> {
+        let (mut voluntary, mut involuntary) = (0, 0);
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            let Ok(status) = std::fs::read_to_string(task?.path().join("status")) else {
+                continue; // the thread ended meanwhile
+            };
+            for line in status.lines() {
+                let number = |l: &str| l.split_whitespace().nth(1)?.parse::<u64>().ok();
+                if line.starts_with("voluntary_ctxt_switches:") {
+                    voluntary += number(line).unwrap_or(0);
+                } else if line.starts_with("nonvoluntary_ctxt_switches:") {
+                    involuntary += number(line).unwrap_or(0);
+                }
+            }
+        }
+        Ok((voluntary, involuntary))
+    }
+
     /// A count from the server's SQLite database, read with the sqlite3 command line tool.
     pub fn count(&self, sql: &str) -> anyhow::Result<i64> {
         let db = self.dir.path().join("data/track-futura.db");
