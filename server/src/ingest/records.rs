@@ -46,6 +46,7 @@ pub struct Post {
     pub comments: Option<i64>,
     pub shares: Option<i64>,
     pub views: Option<i64>,
+    /// The record as it came (its JSON text).
     pub data: String,
 }
 
@@ -56,6 +57,7 @@ pub struct InputError {
     pub code: Option<String>,
     pub message: String,
     pub input_url: Option<String>,
+    /// The record as it came (its JSON text).
     pub data: String,
 }
 
@@ -243,11 +245,13 @@ impl RecordSplitter {
 
     /// One record's bytes, classified (and extracted, in `Extract` mode).
     fn record(&self, bytes: &[u8], index: u64) -> Result<Record, serde_json::Error> {
-        let platform = self.default_platform.as_deref();
-        match self.mode {
-            Mode::Extract => Ok(classify(serde_json::from_slice(bytes)?, index, platform)),
-            Mode::Count => probe(bytes, index, platform),
-        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            <serde_json::Error as serde::de::Error>::custom(format!(
+                "invalid UTF-8 at byte {} of the record",
+                e.valid_up_to()
+            ))
+        })?;
+        read_record(text, index, self.default_platform.as_deref(), self.mode)
     }
 
     /// Scans array bytes, tracking strings and nesting, and emits each element at depth 1.
@@ -371,8 +375,8 @@ enum Kind {
     Malformed(String),
 }
 
-/// The one place records are classified, whether fully parsed or probed.
-fn kind(get: impl Fn(&str) -> Option<Value>, default_platform: Option<&str>) -> Kind {
+/// The one place records are classified, in both modes.
+fn kind<'v>(get: impl Fn(&str) -> Option<&'v Value>, default_platform: Option<&str>) -> Kind {
     for (kind, text_key, code_key) in [
         ("error", "error", "error_code"),
         ("warning", "warning", "warning_code"),
@@ -381,13 +385,10 @@ fn kind(get: impl Fn(&str) -> Option<Value>, default_platform: Option<&str>) -> 
             return Kind::InputError { kind };
         }
     }
-    let Some(post_id) = ["post_id", "id"]
-        .iter()
-        .find_map(|k| text_value(get(k).as_ref()))
-    else {
+    let Some(post_id) = ["post_id", "id"].iter().find_map(|k| text_value(get(k))) else {
         return Kind::Malformed("record has no post_id or id".into());
     };
-    let platform = text_value(get("url").as_ref())
+    let platform = text_value(get("url"))
         .as_deref()
         .and_then(platform_of_url)
         .map(str::to_owned)
@@ -400,114 +401,193 @@ fn kind(get: impl Fn(&str) -> Option<Value>, default_platform: Option<&str>) -> 
     }
 }
 
-/// Sorts one parsed record into post, input error or malformed, extracting what is stored.
-pub fn classify(value: Value, index: u64, default_platform: Option<&str>) -> Record {
-    let Value::Object(record) = value else {
-        return Record::Malformed {
-            index,
-            reason: format!("record is a JSON {}, not an object", kind_of(&value)),
-        };
+/// The fields `kind` reads: all that counting needs.
+const CLASSIFIED: &[&str] = &[
+    "post_id",
+    "id",
+    "url",
+    "warning",
+    "warning_code",
+    "error",
+    "error_code",
+];
+
+/// Where `post` finds each column, first key present wins.
+const POSTED_AT: &[&str] = &["date_posted", "create_time", "created_at"];
+const AUTHOR: &[&str] = &[
+    "user_posted",
+    "profile_username",
+    "user_username_raw",
+    "page_name",
+    "user_id",
+    "author",
+];
+const LIKES: &[&str] = &["likes", "num_likes", "digg_count"];
+const COMMENTS: &[&str] = &["num_comments", "comment_count", "comments"];
+const SHARES: &[&str] = &["num_shares", "share_count", "shares"];
+const VIEWS: &[&str] = &[
+    "video_view_count",
+    "play_count",
+    "video_play_count",
+    "views",
+];
+
+/// All fields extraction reads (`input` holds an input error's URL). Only these are built; the
+/// stored record is its original text.
+const EXTRACTED: &[&[&str]] = &[
+    CLASSIFIED,
+    &["input"],
+    POSTED_AT,
+    AUTHOR,
+    LIKES,
+    COMMENTS,
+    SHARES,
+    VIEWS,
+];
+
+/// Sorts one record (its JSON text) into post, input error or malformed; in `Extract` mode with
+/// what is stored, in `Count` mode only what it is. Err: the text is not JSON.
+pub fn read_record(
+    text: &str,
+    index: u64,
+    default_platform: Option<&str>,
+    mode: Mode,
+) -> Result<Record, serde_json::Error> {
+    let keys: &[&[&str]] = match mode {
+        Mode::Extract => EXTRACTED,
+        Mode::Count => &[CLASSIFIED],
     };
-    match kind(|k| record.get(k).cloned(), default_platform) {
-        Kind::Malformed(reason) => Record::Malformed { index, reason },
-        Kind::InputError { kind } => {
-            let (text_key, code_key) = if kind == "error" {
-                ("error", "error_code")
-            } else {
-                ("warning", "warning_code")
-            };
-            Record::InputError(InputError {
-                kind,
-                code: text(&record, code_key),
-                message: text(&record, text_key).unwrap_or_default(),
-                input_url: record
-                    .get("input")
-                    .and_then(|input| input.get("url"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                data: Value::Object(record).to_string(),
-            })
+    let fields = match only_fields(text, keys)? {
+        Ok(fields) => fields,
+        Err(kind) => {
+            return Ok(Record::Malformed {
+                index,
+                reason: format!("record is a JSON {kind}, not an object"),
+            });
         }
-        Kind::Post { platform, post_id } => Record::Post(Box::new(Post {
-            platform,
-            post_id,
-            posted_at_ms: ["date_posted", "create_time", "created_at"]
-                .iter()
-                .find_map(|k| text(&record, k))
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.timestamp_millis()),
-            author: [
-                "user_posted",
-                "profile_username",
-                "user_username_raw",
-                "page_name",
-                "user_id",
-                "author",
-            ]
-            .iter()
-            .find_map(|k| text(&record, k)),
-            likes: first_count(&record, &["likes", "num_likes", "digg_count"]),
-            comments: first_count(&record, &["num_comments", "comment_count", "comments"]),
-            shares: first_count(&record, &["num_shares", "share_count", "shares"]),
-            views: first_count(
-                &record,
-                &[
-                    "video_view_count",
-                    "play_count",
-                    "video_play_count",
-                    "views",
-                ],
-            ),
-            url: text(&record, "url"),
-            data: Value::Object(record).to_string(),
-        })),
+    };
+    let kind = kind(|k| fields.get(k), default_platform);
+    Ok(match (mode, kind) {
+        (_, Kind::Malformed(reason)) => Record::Malformed { index, reason },
+        (Mode::Count, Kind::Post { platform, .. }) => Record::CountedPost { platform },
+        (Mode::Count, Kind::InputError { .. }) => Record::CountedInputError,
+        (Mode::Extract, Kind::InputError { kind }) => {
+            Record::InputError(input_error(&fields, kind, text))
+        }
+        (Mode::Extract, Kind::Post { platform, post_id }) => {
+            Record::Post(Box::new(post(&fields, platform, post_id, text)))
+        }
+    })
+}
+
+fn input_error(record: &Map<String, Value>, kind: &'static str, text: &str) -> InputError {
+    let (text_key, code_key) = if kind == "error" {
+        ("error", "error_code")
+    } else {
+        ("warning", "warning_code")
+    };
+    InputError {
+        kind,
+        code: self::text(record, code_key),
+        message: self::text(record, text_key).unwrap_or_default(),
+        input_url: record
+            .get("input")
+            .and_then(|input| input.get("url"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        data: text.to_owned(),
     }
 }
 
-/// The fields classification needs; every other field is skipped without being built.
-#[derive(serde::Deserialize)]
-struct Probe {
-    post_id: Option<Value>,
-    id: Option<Value>,
-    url: Option<Value>,
-    warning: Option<Value>,
-    warning_code: Option<Value>,
-    error: Option<Value>,
-    error_code: Option<Value>,
+fn post(record: &Map<String, Value>, platform: String, post_id: String, text: &str) -> Post {
+    Post {
+        platform,
+        post_id,
+        posted_at_ms: POSTED_AT
+            .iter()
+            .find_map(|k| self::text(record, k))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.timestamp_millis()),
+        author: AUTHOR.iter().find_map(|k| self::text(record, k)),
+        likes: first_count(record, LIKES),
+        comments: first_count(record, COMMENTS),
+        shares: first_count(record, SHARES),
+        views: first_count(record, VIEWS),
+        url: self::text(record, "url"),
+        data: text.to_owned(),
+    }
 }
 
-/// Classifies a record without building it. What does not fit the probe (not an object, a repeated
-/// key) gets the full parse, so both modes always agree.
-fn probe(
-    bytes: &[u8],
-    index: u64,
-    default_platform: Option<&str>,
-) -> Result<Record, serde_json::Error> {
-    let Ok(probe) = serde_json::from_slice::<Probe>(bytes) else {
-        return Ok(classify(
-            serde_json::from_slice(bytes)?,
-            index,
-            default_platform,
-        ));
-    };
-    let get = |key: &str| {
-        match key {
-            "post_id" => probe.post_id.as_ref(),
-            "id" => probe.id.as_ref(),
-            "url" => probe.url.as_ref(),
-            "warning" => probe.warning.as_ref(),
-            "warning_code" => probe.warning_code.as_ref(),
-            "error" => probe.error.as_ref(),
-            "error_code" => probe.error_code.as_ref(),
-            _ => None,
+/// The fields of a JSON object named in `keys`; every other field is skipped without being built
+/// (most of a record is text we store but never read). Ok(Err(kind)): valid JSON, but not an
+/// object. A repeated key keeps its last value, as a full parse would.
+fn only_fields(
+    text: &str,
+    keys: &'static [&'static [&'static str]],
+) -> Result<Result<Map<String, Value>, &'static str>, serde_json::Error> {
+    if !text.trim_start().starts_with('{') {
+        let value: Value = serde_json::from_str(text)?;
+        return Ok(Err(kind_of(&value)));
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let fields = serde::de::DeserializeSeed::deserialize(OnlyFields(keys), &mut deserializer)?;
+    deserializer.end()?;
+    Ok(Ok(fields))
+}
+
+struct OnlyFields(&'static [&'static [&'static str]]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for OnlyFields {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OnlyFields {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if self.0.iter().any(|keys| keys.contains(&key.as_ref())) {
+                fields.insert(key.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
         }
-        .cloned()
-    };
-    Ok(match kind(get, default_platform) {
-        Kind::Post { platform, .. } => Record::CountedPost { platform },
-        Kind::InputError { .. } => Record::CountedInputError,
-        Kind::Malformed(reason) => Record::Malformed { index, reason },
-    })
+        Ok(fields)
+    }
+}
+
+/// An object key, borrowed from the text unless it holds escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(v.into()))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(v.to_owned().into()))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
 }
 
 /// The platform a post URL belongs to, from its host.
@@ -573,6 +653,10 @@ mod tests {
         }
         let format = splitter.finish(&mut |r| records.push(r))?;
         Ok((format, records))
+    }
+
+    fn classify(value: Value, index: u64, default_platform: Option<&str>) -> Record {
+        read_record(&value.to_string(), index, default_platform, Mode::Extract).unwrap()
     }
 
     fn post(id: &str) -> String {
@@ -743,6 +827,39 @@ mod tests {
             classify(serde_json::json!(null), 0, None),
             Record::Malformed { .. }
         ));
+    }
+
+    #[test]
+    fn a_record_is_stored_as_sent_and_read_through_escaped_keys() {
+        let text = r#"{ "zeta": [1, {"deep": "x"}], "p\u006fst_id": "9", "url": "https://www.tiktok.com/@a/video/9", "likes": "12" }"#;
+        let Record::Post(p) = read_record(text, 0, None, Mode::Extract).unwrap() else {
+            panic!()
+        };
+        assert_eq!((p.post_id.as_str(), p.likes), ("9", Some(12)));
+        assert_eq!(
+            p.data, text,
+            "the original text, key order and spacing kept"
+        );
+        assert!(read_record(r#"{"post_id": "1", "x": }"#, 0, None, Mode::Count).is_err());
+        assert!(read_record(r#"{"post_id": "1"} {}"#, 0, None, Mode::Extract).is_err());
+        let Record::Malformed { reason, .. } =
+            read_record(" [1] ", 3, None, Mode::Extract).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(reason, "record is a JSON array, not an object");
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_in_a_record_is_not_json() {
+        let mut splitter = RecordSplitter::new(None, Mode::Extract);
+        let mut records = Vec::new();
+        let line = b"{\"post_id\":\"1\",\"url\":\"https://www.instagram.com/p/1/\",\"skipped\":\"caf\xe9\"}\n";
+        splitter.feed(line, &mut |r| records.push(r)).unwrap();
+        let Record::Malformed { reason, .. } = &records[0] else {
+            panic!("{records:?}")
+        };
+        assert!(reason.contains("invalid UTF-8"), "{reason}");
     }
 
     #[test]
