@@ -82,14 +82,16 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     ));
     let notify =
         post(notify::receive).layer(middleware::from_fn_with_state(MAX_NOTIFY_BYTES, size_limit));
-    let mut router = Router::new();
+    let mut router = Router::<Arc<Ingest>>::new();
     for path in crate::routes::both_slashes("/brightdata/webhook/") {
         router = router.route(&path, webhook.clone());
     }
     for path in crate::routes::both_slashes("/brightdata/notify/") {
         router = router.route(&path, notify.clone());
     }
-    guarded(router, ingest, &state.rate_limit, true)
+    // The handlers get their state here: a router left to take `AppState` would clone all of it
+    // (a few dozen reference counts) for every request.
+    guarded(router, ingest.clone(), &state.rate_limit, true).with_state(ingest)
 }
 
 /// Wraps `router` in the security layers 1 to 3, in order. `record_events`: whether requests become
