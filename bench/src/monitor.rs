@@ -76,7 +76,7 @@ pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()>
             })
             .collect();
         let txn = db.begin().await?;
-        let models = insert_events(&txn, &ids, events).await?;
+        let models = insert_events(&txn, &ids, &events).await?;
         add_events(&txn, &models).await?;
         txn.commit().await?;
         written += batch;

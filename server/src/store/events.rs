@@ -31,11 +31,11 @@ pub struct NewEvent {
 pub async fn insert_events(
     txn: &DatabaseTransaction,
     ids: &IdAllocator,
-    new: Vec<NewEvent>,
+    new: &[NewEvent],
 ) -> Result<Vec<events::Model>, DbErr> {
     let ids = ids.take(txn, "events", new.len()).await?;
     let models: Vec<events::Model> = new
-        .into_iter()
+        .iter()
         .zip(ids)
         .map(|(event, id)| events::Model {
             id,
@@ -45,14 +45,14 @@ pub async fn insert_events(
             status: event.status as i16,
             latency_us: event.latency_us,
             bytes: event.bytes,
-            client_ip: event.client_ip,
-            user_agent: event.user_agent,
-            snapshot_id: event.snapshot_id,
-            platform: event.platform,
+            client_ip: event.client_ip.clone(),
+            user_agent: event.user_agent.clone(),
+            snapshot_id: event.snapshot_id.clone(),
+            platform: event.platform.clone(),
             records: event.records,
             delivery_id: event.delivery_id,
-            error: event.error,
-            headers: event.headers,
+            error: event.error.clone(),
+            headers: event.headers.clone(),
         })
         .collect();
     for rows in models.chunks(ROWS_PER_INSERT) {

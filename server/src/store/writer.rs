@@ -7,9 +7,10 @@
 //! from; SQLite allows one writer at a time anyway, and PostgreSQL gets the same batching.
 //!
 //! The hot path is batched further: all inline deliveries of a batch are stored with a handful of
-//! multi-row statements (`ingestion::store_deliveries`), and all events with one insert. Other work
-//! comes as closures, each in its own savepoint. If the batched part fails, it is rolled back and each
-//! delivery retried alone, so one bad delivery never fails its neighbours.
+//! multi-row statements (`ingestion::store_deliveries`), and all events with one insert, in the
+//! transaction itself. If that part fails, the transaction is rolled back and begun again with each
+//! delivery in a savepoint of its own, so one bad delivery never fails its neighbours. Other work
+//! comes as closures, run after it, each in its own savepoint.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -225,16 +226,37 @@ async fn commit_batch(
 
     let txn = match begin_with_retry(db).await {
         Ok(txn) => txn,
+        Err(error) => return fail_all(&error, works, replies),
+    };
+
+    // The hot path first, without savepoints (each costs two round trips to the database thread):
+    // all deliveries and events in a few statements. If any of it fails, the whole transaction is
+    // rolled back (nothing else ran in it yet) and done again, isolated: each delivery alone.
+    let (txn, delivery_results, stored_events) = match store_together(
+        &txn,
+        ids,
+        &deliveries,
+        &events,
+    )
+    .await
+    {
+        Ok((outcomes, models)) => (txn, outcomes.into_iter().map(Ok).collect(), models),
         Err(error) => {
-            tracing::error!(%error, "cannot open a write transaction");
-            let error = StoreError::from(error);
-            for (_, reply) in works {
-                let _ = reply.send(Err(error.clone()));
-            }
-            for reply in replies {
-                let _ = reply.send(Err(error.clone()));
-            }
-            return;
+            tracing::warn!(%error, deliveries = deliveries.len(), events = events.len(), "a batch failed; storing its parts one by one");
+            let _ = txn.rollback().await;
+            let txn = match begin_with_retry(db).await {
+                Ok(txn) => txn,
+                Err(error) => return fail_all(&error, works, replies),
+            };
+            let results = store_deliveries_isolated(&txn, ids, deliveries).await;
+            let stored = match insert_events_isolated(&txn, ids, events).await {
+                Ok(models) => models,
+                Err(error) => {
+                    tracing::error!(%error, "events of a batch could not be stored");
+                    Vec::new()
+                }
+            };
+            (txn, results, stored)
         }
     };
 
@@ -247,15 +269,6 @@ async fn commit_batch(
             }
         }
     }
-
-    let delivery_results = store_deliveries_isolated(&txn, ids, deliveries).await;
-    let stored_events = match insert_events_isolated(&txn, ids, events).await {
-        Ok(models) => models,
-        Err(error) => {
-            tracing::error!(%error, "events of a batch could not be stored");
-            Vec::new()
-        }
-    };
 
     match txn.commit().await {
         Ok(()) => {
@@ -280,6 +293,35 @@ async fn commit_batch(
             }
         }
     }
+}
+
+/// No transaction could be opened: every job of the batch hears so (events are lost, and logged).
+fn fail_all(error: &DbErr, works: Vec<(Work, Reply<Value>)>, replies: Vec<Reply<DeliveryOutcome>>) {
+    tracing::error!(%error, "cannot open a write transaction");
+    let error = StoreError::from(error.clone());
+    for (_, reply) in works {
+        let _ = reply.send(Err(error.clone()));
+    }
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
+}
+
+/// Deliveries and events of a batch in the transaction itself, no savepoint.
+async fn store_together(
+    txn: &DatabaseTransaction,
+    ids: &IdAllocator,
+    deliveries: &[InlineDelivery],
+    events: &[NewEvent],
+) -> Result<(Vec<DeliveryOutcome>, Vec<events::Model>), DbErr> {
+    let outcomes = if deliveries.is_empty() {
+        Vec::new()
+    } else {
+        store_deliveries(txn, ids, deliveries).await?
+    };
+    let models = insert_events(txn, ids, events).await?;
+    add_events(txn, &models).await?;
+    Ok((outcomes, models))
 }
 
 /// Runs one closure job in a savepoint; a failure or panic rolls back only its own writes.
@@ -355,7 +397,7 @@ async fn insert_events_isolated(
         return Ok(Vec::new());
     }
     let savepoint = txn.begin().await?;
-    let stored = match insert_events(&savepoint, ids, events).await {
+    let stored = match insert_events(&savepoint, ids, &events).await {
         Ok(models) => add_events(&savepoint, &models).await.map(|()| models),
         Err(error) => Err(error),
     };
@@ -432,6 +474,117 @@ mod tests {
         .unwrap()
         .try_get::<i64>("", "n")
         .unwrap()
+    }
+
+    fn delivery(post_id: &str) -> InlineDelivery {
+        use super::super::ingestion::{DeliveryMeta, ParsedBody};
+        InlineDelivery {
+            meta: DeliveryMeta {
+                snapshot_id: Some("s_writer".into()),
+                filename: None,
+                replay_key: None,
+                client_ip: "127.0.0.1".into(),
+                received_ms: 1_000,
+            },
+            body: ParsedBody {
+                posts: vec![crate::ingest::records::Post {
+                    platform: "instagram".into(),
+                    post_id: post_id.into(),
+                    url: None,
+                    author: None,
+                    posted_at_ms: None,
+                    likes: None,
+                    comments: None,
+                    shares: None,
+                    views: None,
+                    data: "{}".into(),
+                }],
+                ..Default::default()
+            },
+            raw: Some(b"[{}]".to_vec()),
+        }
+    }
+
+    fn event(records: i64) -> NewEvent {
+        NewEvent {
+            at_ms: 1_000,
+            endpoint: "webhook",
+            outcome: "accepted",
+            status: 200,
+            latency_us: 10,
+            bytes: 4,
+            client_ip: None,
+            user_agent: None,
+            snapshot_id: None,
+            platform: None,
+            records: Some(records),
+            delivery_id: None,
+            error: None,
+            headers: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_refused_delivery_in_a_batch_fails_alone() {
+        let (db, _dir) = sqlite().await;
+        crate::db::migrate(&db).await.unwrap();
+        db.execute_unprepared(
+            "CREATE TRIGGER refuse BEFORE INSERT ON posts WHEN NEW.post_id = 'bad' \
+             BEGIN SELECT RAISE(ABORT, 'refused post'); END",
+        )
+        .await
+        .unwrap();
+        let stop = CancellationToken::new();
+        let (writer, task) = Writer::start(db.clone(), Arc::new(|_| {}), stop.clone());
+        // Hold the writer in a batch so that everything below queues up for the next one.
+        let holding = writer.clone();
+        let hold = tokio::spawn(async move {
+            holding
+                .run(|_| {
+                    Box::pin(async {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Ok(())
+                    })
+                })
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut handles = Vec::new();
+        for i in 0..40 {
+            let writer = writer.clone();
+            let post_id = if i == 17 {
+                "bad".into()
+            } else {
+                format!("p{i}")
+            };
+            writer.record_event(event(i));
+            handles.push(tokio::spawn(async move {
+                writer.store_delivery(delivery(&post_id)).await
+            }));
+        }
+        hold.await.unwrap().unwrap();
+        let mut stored = 0;
+        for (i, handle) in handles.into_iter().enumerate() {
+            match handle.await.unwrap() {
+                Ok(DeliveryOutcome::Stored { .. }) => stored += 1,
+                Err(StoreError::Database(e)) if i == 17 => assert!(e.contains("refused post")),
+                other => panic!("delivery {i}: {other:?}"),
+            }
+        }
+        assert_eq!(stored, 39);
+        stop.cancel();
+        task.await.unwrap();
+        for (table, rows) in [("posts", 39), ("deliveries", 39), ("events", 40)] {
+            let sql = format!("SELECT count(*) AS n FROM {table}");
+            let n: i64 = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get("", "n")
+                .unwrap();
+            assert_eq!(n, rows, "{table}");
+        }
     }
 
     #[tokio::test]
