@@ -75,19 +75,27 @@ impl Server {
         self.status_kb("VmRSS:")
     }
 
+    /// The file `name` (`stat`, `status`) of each of the server's threads still running.
+    fn thread_files(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let mut files = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            // A thread may end between listing and reading.
+            if let Ok(text) = std::fs::read_to_string(task?.path().join(name)) {
+                files.push(text);
+            }
+        }
+        Ok(files)
+    }
+
     /// CPU time (user + system, in clock ticks) each of the server's threads has used so far, summed
     /// per thread name (`tokio-rt-worker`, `db-writer`, `sqlx-sqlite-wor`...). Threads that ended
     /// are not counted: take it while the load runs.
     pub fn cpu_ticks_by_thread(&self) -> anyhow::Result<BTreeMap<String, u64>> {
         let mut by_name = BTreeMap::new();
-        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
-            let Ok(stat) = std::fs::read_to_string(task?.path().join("stat")) else {
-                continue; // the thread ended meanwhile
-            };
-            let Some((name, ticks)) = name_and_cpu_ticks(&stat) else {
-                continue;
-            };
-            *by_name.entry(name.to_owned()).or_insert(0) += ticks;
+        for stat in self.thread_files("stat")? {
+            if let Some((name, ticks)) = name_and_cpu_ticks(&stat) {
+                *by_name.entry(name.to_owned()).or_insert(0) += ticks;
+            }
         }
         Ok(by_name)
     }
@@ -97,12 +105,9 @@ impl Server {
     /// request for the writer), which depend on the code more than on the machine's load.
     pub fn context_switches(&self) -> anyhow::Result<(u64, u64)> {
         let (mut voluntary, mut involuntary) = (0, 0);
-        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
-            let Ok(status) = std::fs::read_to_string(task?.path().join("status")) else {
-                continue; // the thread ended meanwhile
-            };
+        let number = |l: &str| l.split_whitespace().nth(1)?.parse::<u64>().ok();
+        for status in self.thread_files("status")? {
             for line in status.lines() {
-                let number = |l: &str| l.split_whitespace().nth(1)?.parse::<u64>().ok();
                 if line.starts_with("voluntary_ctxt_switches:") {
                     voluntary += number(line).unwrap_or(0);
                 } else if line.starts_with("nonvoluntary_ctxt_switches:") {

@@ -248,7 +248,7 @@ async fn commit_batch(
                 Ok(txn) => txn,
                 Err(error) => return fail_all(&error, works, replies),
             };
-            let results = store_deliveries_isolated(&txn, ids, deliveries).await;
+            let results = store_deliveries_one_by_one(&txn, ids, &deliveries).await;
             let stored = match insert_events_isolated(&txn, ids, events).await {
                 Ok(models) => models,
                 Err(error) => {
@@ -344,30 +344,21 @@ async fn in_savepoint(txn: &DatabaseTransaction, work: Work) -> Result<Value, St
     }
 }
 
-/// All deliveries in one go; if that fails, each alone, so only the faulty one fails.
-async fn store_deliveries_isolated(
+/// Each delivery in a savepoint of its own, so only a faulty one fails (after the batch as a whole
+/// did).
+async fn store_deliveries_one_by_one(
     txn: &DatabaseTransaction,
     ids: &IdAllocator,
-    deliveries: Vec<InlineDelivery>,
+    deliveries: &[InlineDelivery],
 ) -> Vec<Result<DeliveryOutcome, StoreError>> {
-    if deliveries.is_empty() {
-        return Vec::new();
+    let mut results = Vec::with_capacity(deliveries.len());
+    for one in deliveries.chunks(1) {
+        results.push(match attempt_deliveries(txn, ids, one).await {
+            Ok(mut outcome) => outcome.pop().ok_or(StoreError::Stopped),
+            Err(error) => Err(error.into()),
+        });
     }
-    match attempt_deliveries(txn, ids, &deliveries).await {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        Err(error) if deliveries.len() == 1 => vec![Err(error.into())],
-        Err(error) => {
-            tracing::warn!(%error, count = deliveries.len(), "a batch of deliveries failed; storing them one by one");
-            let mut results = Vec::with_capacity(deliveries.len());
-            for one in deliveries.chunks(1) {
-                results.push(match attempt_deliveries(txn, ids, one).await {
-                    Ok(mut outcome) => outcome.pop().ok_or(StoreError::Stopped),
-                    Err(error) => Err(error.into()),
-                });
-            }
-            results
-        }
-    }
+    results
 }
 
 async fn attempt_deliveries(
