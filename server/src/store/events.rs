@@ -1,12 +1,10 @@
 //! Event rows: one per request to an ingestion endpoint, inserted in batches by the writer.
 
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use super::entities::events;
 use super::ids::IdAllocator;
-
-/// Rows per multi-row INSERT: well under SQLite's bound-parameter limit with 15 columns.
-const ROWS_PER_INSERT: usize = 500;
+use super::multirow;
 
 /// An event before it is stored (the writer gives it its id).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,27 +53,50 @@ pub async fn insert_events(
             headers: event.headers.clone(),
         })
         .collect();
-    for rows in models.chunks(ROWS_PER_INSERT) {
-        let active = rows.iter().map(|m| events::ActiveModel {
-            id: Set(m.id),
-            at_ms: Set(m.at_ms),
-            endpoint: Set(m.endpoint.clone()),
-            outcome: Set(m.outcome.clone()),
-            status: Set(m.status),
-            latency_us: Set(m.latency_us),
-            bytes: Set(m.bytes),
-            client_ip: Set(m.client_ip.clone()),
-            user_agent: Set(m.user_agent.clone()),
-            snapshot_id: Set(m.snapshot_id.clone()),
-            platform: Set(m.platform.clone()),
-            records: Set(m.records),
-            delivery_id: Set(m.delivery_id),
-            error: Set(m.error.clone()),
-            headers: Set(m.headers.clone()),
-        });
-        events::Entity::insert_many(active)
-            .exec_without_returning(txn)
-            .await?;
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "events",
+        &[
+            "id",
+            "at_ms",
+            "endpoint",
+            "outcome",
+            "status",
+            "latency_us",
+            "bytes",
+            "client_ip",
+            "user_agent",
+            "snapshot_id",
+            "platform",
+            "records",
+            "delivery_id",
+            "error",
+            "headers",
+        ],
+        "",
+        &models,
+        |m, values| {
+            values.extend([
+                m.id.into(),
+                m.at_ms.into(),
+                m.endpoint.as_str().into(),
+                m.outcome.as_str().into(),
+                m.status.into(),
+                m.latency_us.into(),
+                m.bytes.into(),
+                m.client_ip.clone().into(),
+                m.user_agent.clone().into(),
+                m.snapshot_id.clone().into(),
+                m.platform.clone().into(),
+                m.records.into(),
+                m.delivery_id.into(),
+                m.error.clone().into(),
+                m.headers.clone().into(),
+            ]);
+        },
+    );
+    for statement in statements {
+        txn.execute_raw(statement).await?;
     }
     Ok(models)
 }

@@ -3,21 +3,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{
-    deliveries, delivery_chunks, input_errors, notifications, posts, replay_keys, snapshots,
+    deliveries, delivery_chunks, input_errors, notifications, replay_keys, snapshots,
 };
 use super::ids::IdAllocator;
+use super::multirow;
 use crate::ingest::lifecycle::SnapshotStatus;
 use crate::ingest::records::{Format, InputError, Post};
-
-/// Rows per multi-row INSERT: well under SQLite's bound-parameter limit with 16 columns.
-const ROWS_PER_INSERT: usize = 400;
 
 /// What is known about a delivery before its body is parsed.
 #[derive(Debug, Clone)]
@@ -192,26 +190,22 @@ pub async fn store_deliveries(
         }
     }
 
-    let rows: Vec<deliveries::ActiveModel> = storing
+    let rows: Vec<DeliveryRow<'_>> = storing
         .iter()
         .map(|&i| {
             let delivery = &batch[i];
-            delivery_row(
-                delivery_ids[i],
-                &delivery.meta,
-                &delivery.body.summary,
-                "stored",
-                delivery.raw.is_some(),
-                Some(delivery.meta.received_ms),
-                Some(duplicates[i]),
-            )
+            DeliveryRow {
+                id: delivery_ids[i],
+                meta: &delivery.meta,
+                body: &delivery.body.summary,
+                state: "stored",
+                body_kept: delivery.raw.is_some(),
+                processed_ms: Some(delivery.meta.received_ms),
+                duplicates: Some(duplicates[i]),
+            }
         })
         .collect();
-    for rows in rows.chunks(ROWS_PER_INSERT / 2) {
-        deliveries::Entity::insert_many(rows.iter().cloned())
-            .exec_without_returning(txn)
-            .await?;
-    }
+    insert_deliveries(txn, &rows).await?;
     insert_chunks(
         txn,
         storing.iter().filter_map(|&i| {
@@ -262,32 +256,23 @@ async fn claim_replay_keys(
     txn: &DatabaseTransaction,
     claims: &[(&str, i64, i64)],
 ) -> Result<HashSet<String>, DbErr> {
-    let mut claimed = HashSet::new();
-    for claims in claims.chunks(ROWS_PER_INSERT) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(replay_keys::Entity)
-            .columns([
-                replay_keys::Column::Key,
-                replay_keys::Column::Endpoint,
-                replay_keys::Column::DeliveryId,
-                replay_keys::Column::SeenMs,
-            ])
-            .on_conflict(
-                OnConflict::column(replay_keys::Column::Key)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .returning_col(replay_keys::Column::Key);
-        for (key, delivery_id, seen_ms) in claims {
-            insert.values_panic([
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "replay_keys",
+        &["key", "endpoint", "delivery_id", "seen_ms"],
+        "ON CONFLICT (\"key\") DO NOTHING RETURNING \"key\"",
+        claims,
+        |(key, delivery_id, seen_ms), values| {
+            values.extend([
                 (*key).into(),
                 "webhook".into(),
-                (*delivery_id).into(),
+                Some(*delivery_id).into(),
                 (*seen_ms).into(),
             ]);
-        }
-        let statement = txn.get_database_backend().build(&insert);
+        },
+    );
+    let mut claimed = HashSet::new();
+    for statement in statements {
         for row in txn.query_all_raw(statement).await? {
             claimed.insert(row.try_get::<String>("", "key")?);
         }
@@ -295,69 +280,114 @@ async fn claim_replay_keys(
     Ok(claimed)
 }
 
-/// Raw body chunks, several per statement up to a few MiB.
+/// Raw body chunks (delivery, seq, bytes), several per statement up to a few MiB.
 async fn insert_chunks<'r>(
     txn: &DatabaseTransaction,
     chunks: impl Iterator<Item = (i64, i32, &'r [u8])>,
 ) -> Result<(), DbErr> {
-    let mut pending: Vec<delivery_chunks::ActiveModel> = Vec::new();
+    let mut pending: Vec<(i64, i32, &[u8])> = Vec::new();
     let mut pending_bytes = 0;
-    for (delivery_id, seq, data) in chunks {
-        pending_bytes += data.len();
-        pending.push(delivery_chunks::ActiveModel {
-            delivery_id: Set(delivery_id),
-            seq: Set(seq),
-            data: Set(data.to_vec()),
-        });
-        if pending_bytes > 4 << 20 || pending.len() >= ROWS_PER_INSERT {
-            delivery_chunks::Entity::insert_many(std::mem::take(&mut pending))
-                .exec_without_returning(txn)
-                .await?;
+    for chunk in chunks {
+        pending_bytes += chunk.2.len();
+        pending.push(chunk);
+        if pending_bytes > 4 << 20 || pending.len() >= multirow::MAX_ROWS {
+            write_chunks(txn, &std::mem::take(&mut pending)).await?;
             pending_bytes = 0;
         }
     }
-    if !pending.is_empty() {
-        delivery_chunks::Entity::insert_many(pending)
-            .exec_without_returning(txn)
-            .await?;
+    write_chunks(txn, &pending).await
+}
+
+async fn write_chunks(
+    txn: &DatabaseTransaction,
+    chunks: &[(i64, i32, &[u8])],
+) -> Result<(), DbErr> {
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "delivery_chunks",
+        &["delivery_id", "seq", "data"],
+        "",
+        chunks,
+        |(delivery_id, seq, data), values| {
+            values.push((*delivery_id).into());
+            values.push((*seq).into());
+            values.push(data.to_vec().into());
+        },
+    );
+    for statement in statements {
+        txn.execute_raw(statement).await?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn delivery_row(
+/// A delivery row as stored.
+struct DeliveryRow<'a> {
     id: i64,
-    meta: &DeliveryMeta,
-    body: &BodySummary,
-    state: &str,
+    meta: &'a DeliveryMeta,
+    body: &'a BodySummary,
+    state: &'static str,
     body_kept: bool,
     processed_ms: Option<i64>,
     duplicates: Option<i64>,
-) -> deliveries::ActiveModel {
-    deliveries::ActiveModel {
-        id: Set(id),
-        delivery_key: Set(meta.replay_key.clone()),
-        snapshot_id: Set(meta.snapshot_id.clone()),
-        filename: Set(meta.filename.clone()),
-        state: Set(state.to_owned()),
-        format: Set(body
-            .format
-            .map(Format::as_str)
-            .unwrap_or("unknown")
-            .to_owned()),
-        compressed: Set(body.compressed),
-        wire_bytes: Set(body.wire_bytes),
-        inflated_bytes: Set(body.inflated_bytes),
-        posts: Set(body.posts),
-        input_errors: Set(body.input_errors),
-        malformed: Set(body.malformed),
-        duplicates: Set(duplicates),
-        received_ms: Set(meta.received_ms),
-        processed_ms: Set(processed_ms),
-        client_ip: Set(Some(meta.client_ip.clone())),
-        error: Set(None),
-        body_kept: Set(body_kept),
+}
+
+async fn insert_deliveries(
+    txn: &DatabaseTransaction,
+    rows: &[DeliveryRow<'_>],
+) -> Result<(), DbErr> {
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "deliveries",
+        &[
+            "id",
+            "delivery_key",
+            "snapshot_id",
+            "filename",
+            "state",
+            "format",
+            "compressed",
+            "wire_bytes",
+            "inflated_bytes",
+            "posts",
+            "input_errors",
+            "malformed",
+            "duplicates",
+            "received_ms",
+            "processed_ms",
+            "client_ip",
+            "error",
+            "body_kept",
+        ],
+        "",
+        rows,
+        |row, values| {
+            let (meta, body) = (row.meta, row.body);
+            values.extend([
+                row.id.into(),
+                meta.replay_key.clone().into(),
+                meta.snapshot_id.clone().into(),
+                meta.filename.clone().into(),
+                row.state.into(),
+                body.format.map(Format::as_str).unwrap_or("unknown").into(),
+                body.compressed.into(),
+                body.wire_bytes.into(),
+                body.inflated_bytes.into(),
+                body.posts.into(),
+                body.input_errors.into(),
+                body.malformed.into(),
+                row.duplicates.into(),
+                meta.received_ms.into(),
+                row.processed_ms.into(),
+                Some(meta.client_ip.clone()).into(),
+                Option::<String>::None.into(),
+                row.body_kept.into(),
+            ]);
+        },
+    );
+    for statement in statements {
+        txn.execute_raw(statement).await?;
     }
+    Ok(())
 }
 
 pub async fn link_replay_key(
@@ -379,14 +409,7 @@ pub async fn insert_chunk(
     seq: i32,
     data: Vec<u8>,
 ) -> Result<(), DbErr> {
-    delivery_chunks::Entity::insert(delivery_chunks::ActiveModel {
-        delivery_id: Set(delivery_id),
-        seq: Set(seq),
-        data: Set(data),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    write_chunks(txn, &[(delivery_id, seq, &data)]).await
 }
 
 /// Inserts or updates the posts of one delivery by (platform, post id). Returns how many were
@@ -435,72 +458,68 @@ async fn write_posts<'p>(
     unique.sort_unstable_by(|a, b| {
         (&a.0.0.platform, &a.0.0.post_id).cmp(&(&b.0.0.platform, &b.0.0.post_id))
     });
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "posts",
+        &[
+            "platform",
+            "post_id",
+            "snapshot_id",
+            "delivery_id",
+            "url",
+            "author",
+            "posted_ms",
+            "likes",
+            "comments",
+            "shares",
+            "views",
+            "data",
+            "first_seen_ms",
+            "updated_ms",
+            "times_delivered",
+        ],
+        "ON CONFLICT (platform, post_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, \
+         delivery_id = excluded.delivery_id, url = excluded.url, author = excluded.author, \
+         posted_ms = excluded.posted_ms, likes = excluded.likes, comments = excluded.comments, \
+         shares = excluded.shares, views = excluded.views, data = excluded.data, \
+         updated_ms = excluded.updated_ms, \
+         times_delivered = posts.times_delivered + excluded.times_delivered \
+         RETURNING platform, post_id, times_delivered",
+        &unique,
+        |((post, snapshot, delivery_id), times), values| {
+            values.extend([
+                post.platform.as_str().into(),
+                post.post_id.as_str().into(),
+                snapshot.map(str::to_owned).into(),
+                (*delivery_id).into(),
+                post.url.clone().into(),
+                post.author.clone().into(),
+                post.posted_at_ms.into(),
+                post.likes.into(),
+                post.comments.into(),
+                post.shares.into(),
+                post.views.into(),
+                post.data.as_str().into(),
+                now.into(),
+                now.into(),
+                (*times).into(),
+            ]);
+        },
+    );
+    // Which row each returned post is (a statement does not keep their order).
+    let index: HashMap<(&str, &str), usize> = unique
+        .iter()
+        .enumerate()
+        .map(|(i, ((post, _, _), _))| ((post.platform.as_str(), post.post_id.as_str()), i))
+        .collect();
     let mut stored_before = HashSet::new();
-    for rows in unique.chunks(ROWS_PER_INSERT / 2) {
-        let models = rows.iter().map(
-            |((post, snapshot, delivery_id), times)| posts::ActiveModel {
-                platform: Set(post.platform.clone()),
-                post_id: Set(post.post_id.clone()),
-                snapshot_id: Set(snapshot.map(str::to_owned)),
-                delivery_id: Set(*delivery_id),
-                url: Set(post.url.clone()),
-                author: Set(post.author.clone()),
-                posted_ms: Set(post.posted_at_ms),
-                likes: Set(post.likes),
-                comments: Set(post.comments),
-                shares: Set(post.shares),
-                views: Set(post.views),
-                data: Set(post.data.clone()),
-                first_seen_ms: Set(now),
-                updated_ms: Set(now),
-                times_delivered: Set(*times),
-                ..Default::default()
-            },
-        );
-        let mut insert = posts::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([posts::Column::Platform, posts::Column::PostId])
-                    .update_columns([
-                        posts::Column::SnapshotId,
-                        posts::Column::DeliveryId,
-                        posts::Column::Url,
-                        posts::Column::Author,
-                        posts::Column::PostedMs,
-                        posts::Column::Likes,
-                        posts::Column::Comments,
-                        posts::Column::Shares,
-                        posts::Column::Views,
-                        posts::Column::Data,
-                        posts::Column::UpdatedMs,
-                    ])
-                    .value(
-                        posts::Column::TimesDelivered,
-                        Expr::col((posts::Entity, posts::Column::TimesDelivered)).add(Expr::col((
-                            Alias::new("excluded"),
-                            posts::Column::TimesDelivered,
-                        ))),
-                    )
-                    .to_owned(),
-            )
-            .into_query();
-        insert.returning(Query::returning().columns([
-            posts::Column::Platform,
-            posts::Column::PostId,
-            posts::Column::TimesDelivered,
-        ]));
-        // Which row of `rows` each returned post is (the statement does not keep their order).
-        let index: HashMap<(&str, &str), usize> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, ((post, _, _), _))| ((post.platform.as_str(), post.post_id.as_str()), i))
-            .collect();
-        let statement = txn.get_database_backend().build(&insert);
+    for statement in statements {
         for row in txn.query_all_raw(statement).await? {
             let platform: String = row.try_get("", "platform")?;
             let post_id: String = row.try_get("", "post_id")?;
             let times: i32 = row.try_get("", "times_delivered")?;
             if let Some(&i) = index.get(&(platform.as_str(), post_id.as_str())) {
-                let ((post, _, _), added) = &rows[i];
+                let ((post, _, _), added) = &unique[i];
                 if times > *added {
                     stored_before.insert((post.platform.as_str(), post.post_id.as_str()));
                 }
@@ -529,24 +548,36 @@ async fn write_input_errors(
     txn: &DatabaseTransaction,
     errors: &[(&InputError, Option<&str>, i64, i64)],
 ) -> Result<(), DbErr> {
-    for rows in errors.chunks(ROWS_PER_INSERT / 2) {
-        let models =
-            rows.iter().map(
-                |(error, snapshot, delivery_id, at)| input_errors::ActiveModel {
-                    snapshot_id: Set(snapshot.map(str::to_owned)),
-                    delivery_id: Set(*delivery_id),
-                    kind: Set(error.kind.to_owned()),
-                    code: Set(error.code.clone()),
-                    message: Set(error.message.clone()),
-                    input_url: Set(error.input_url.clone()),
-                    data: Set(error.data.clone()),
-                    at_ms: Set(*at),
-                    ..Default::default()
-                },
-            );
-        input_errors::Entity::insert_many(models)
-            .exec_without_returning(txn)
-            .await?;
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "input_errors",
+        &[
+            "snapshot_id",
+            "delivery_id",
+            "kind",
+            "code",
+            "message",
+            "input_url",
+            "data",
+            "at_ms",
+        ],
+        "",
+        errors,
+        |(error, snapshot, delivery_id, at), values| {
+            values.extend([
+                snapshot.map(str::to_owned).into(),
+                (*delivery_id).into(),
+                error.kind.into(),
+                error.code.clone().into(),
+                error.message.clone().into(),
+                error.input_url.clone().into(),
+                error.data.clone().into(),
+                (*at).into(),
+            ]);
+        },
+    );
+    for statement in statements {
+        txn.execute_raw(statement).await?;
     }
     Ok(())
 }
@@ -715,18 +746,16 @@ pub async fn begin_receiving(
         replay_key: None,
         ..meta.clone()
     };
-    let row = delivery_row(
+    let row = DeliveryRow {
         id,
-        &unclaimed,
-        &BodySummary::default(),
-        "receiving",
-        true,
-        None,
-        None,
-    );
-    deliveries::Entity::insert(row)
-        .exec_without_returning(txn)
-        .await?;
+        meta: &unclaimed,
+        body: &BodySummary::default(),
+        state: "receiving",
+        body_kept: true,
+        processed_ms: None,
+        duplicates: None,
+    };
+    insert_deliveries(txn, &[row]).await?;
     Ok(id)
 }
 

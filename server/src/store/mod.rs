@@ -5,6 +5,7 @@ pub mod events;
 pub mod histogram;
 pub mod ids;
 pub mod ingestion;
+pub mod multirow;
 pub mod rollups;
 pub mod writer;
 
