@@ -593,7 +593,10 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// The platform a post URL belongs to, from its host.
 pub fn platform_of_url(url: &str) -> Option<&'static str> {
     let host = url::Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
-    let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    let is = |domain: &str| {
+        host.strip_suffix(domain)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    };
     [
         ("instagram.com", "instagram"),
         ("facebook.com", "facebook"),

@@ -3,7 +3,6 @@
 //! event.
 
 use axum::http::HeaderMap;
-use serde_json::{Map, Value};
 
 use super::outcome::{Outcome, Rejection};
 use axum::http::StatusCode;
@@ -171,29 +170,49 @@ fn unsupported(message: &str) -> Rejection {
     )
 }
 
-/// The request's headers as a JSON object, secrets replaced by `[redacted]`.
+/// The request's headers as a JSON object, names sorted, secrets replaced by `[redacted]`; a
+/// repeated header is an array of its values.
+///
+/// Written straight into the text: building a `serde_json::Value` first was 5% of the request
+/// threads' time under load.
 pub fn redacted_headers(headers: &HeaderMap) -> String {
-    let mut map = Map::new();
-    for name in headers.keys() {
-        let values: Vec<Value> = headers
-            .get_all(name)
-            .iter()
-            .map(|value| {
-                if SECRET_HEADERS.contains(&name.as_str()) {
-                    Value::from("[redacted]")
-                } else {
-                    Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned())
-                }
-            })
-            .collect();
-        let value = if values.len() == 1 {
-            values.into_iter().next().unwrap_or_default()
-        } else {
-            Value::Array(values)
-        };
-        map.insert(name.as_str().to_owned(), value);
+    let mut names: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+    names.sort_unstable();
+    let mut out: Vec<u8> = Vec::with_capacity(64 * names.len() + 2);
+    out.push(b'{');
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_string(&mut out, name);
+        out.push(b':');
+        let secret = SECRET_HEADERS.contains(&name);
+        let values = headers.get_all(name);
+        let many = values.iter().nth(1).is_some();
+        if many {
+            out.push(b'[');
+        }
+        for (j, value) in values.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            if secret {
+                push_json_string(&mut out, "[redacted]");
+            } else {
+                push_json_string(&mut out, &String::from_utf8_lossy(value.as_bytes()));
+            }
+        }
+        if many {
+            out.push(b']');
+        }
     }
-    Value::Object(map).to_string()
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON written from strings is UTF-8")
+}
+
+/// A JSON string literal, escaped by serde_json.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
 }
 
 #[cfg(test)]
@@ -281,5 +300,30 @@ mod tests {
         let text = redacted_headers(&h);
         assert!(!text.contains("topsecret") && !text.contains("v1,abc"));
         assert!(text.contains("dca-ds-delivery-worker"));
+    }
+
+    #[test]
+    fn stored_headers_are_json_sorted_with_repeats_as_arrays() {
+        let h = headers(&[
+            ("x-b", "two \"quoted\" \\ words"),
+            ("authorization", "Bearer topsecret"),
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("cookie", "a=1"),
+            ("cookie", "b=2"),
+        ]);
+        let text = redacted_headers(&h);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "authorization": "[redacted]",
+                "cookie": ["[redacted]", "[redacted]"],
+                "x-a": ["1", "2"],
+                "x-b": "two \"quoted\" \\ words",
+            })
+        );
+        assert!(text.starts_with(r#"{"authorization":"#), "sorted: {text}");
+        assert_eq!(redacted_headers(&HeaderMap::new()), "{}");
     }
 }
