@@ -8,22 +8,39 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::DatabaseUrl;
+use crate::store::writer::Durability;
 
 /// Connects with explicit pool settings. For SQLite: creates the file (and its directory) on first
 /// start, WAL journal (readers never block the writer), `synchronous=FULL` (a committed transaction
-/// survives a crash: a 2xx must mean durable) and a busy timeout instead of immediate lock errors.
+/// survives a crash; the writer's own connection flushes differently, see `connect_writer`) and a
+/// busy timeout instead of immediate lock errors.
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, if url.is_sqlite() { 8 } else { 16 }).await
+    connect_with(url, if url.is_sqlite() { 8 } else { 16 }, false).await
 }
 
 /// The writer's own connection (see `store::writer`): one, never shared, so its page cache stays
 /// warm (a pooled connection would often come back stale after another connection read) and no
 /// reader ever waits behind it for a pool slot.
-pub async fn connect_writer(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, 1).await
+///
+/// On a SQLite file it commits with `synchronous=NORMAL` (the log is written, not flushed) and the
+/// writer flushes the log itself before it acknowledges (`Durability::FlushLog`): measured, the
+/// flush inside each commit cost 13–15% of the durable request rate.
+pub async fn connect_writer(url: &DatabaseUrl) -> Result<(DatabaseConnection, Durability), DbErr> {
+    let log = url
+        .is_sqlite()
+        .then(|| sqlite_file(url.as_str()))
+        .flatten()
+        .map(|file| PathBuf::from(format!("{}-wal", file.display())));
+    let db = connect_with(url, 1, log.is_some()).await?;
+    Ok((db, log.map_or(Durability::OnCommit, Durability::FlushLog)))
 }
 
-async fn connect_with(url: &DatabaseUrl, connections: u32) -> Result<DatabaseConnection, DbErr> {
+/// `flushed_by_writer`: commits leave the log unflushed (see `connect_writer`).
+async fn connect_with(
+    url: &DatabaseUrl,
+    connections: u32,
+    flushed_by_writer: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.as_str());
     options
         .connect_timeout(Duration::from_secs(5))
@@ -45,10 +62,14 @@ async fn connect_with(url: &DatabaseUrl, connections: u32) -> Result<DatabaseCon
             // A local file cannot drop the connection: a ping per acquire would only cost a round
             // trip to the connection's thread (for the writer, one per batch).
             .test_before_acquire(false)
-            .map_sqlx_sqlite_opts(|opts| {
+            .map_sqlx_sqlite_opts(move |opts| {
                 opts.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
+                    .synchronous(if flushed_by_writer {
+                        SqliteSynchronous::Normal
+                    } else {
+                        SqliteSynchronous::Full
+                    })
                     .busy_timeout(Duration::from_secs(10))
                     // Checkpoints run beside the writer (`store::checkpoint`): no commit waits
                     // for one.

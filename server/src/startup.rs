@@ -78,13 +78,14 @@ impl Application {
             .site_addr(local)
             .build();
 
-        let writer_db = db::connect_writer(&config.storage.database_url)
+        let (writer_db, durability) = db::connect_writer(&config.storage.database_url)
             .await
             .with_context(|| format!("connecting the writer to the database {database}"))?;
         let writer_stop = CancellationToken::new();
         let hub = LiveHub::default();
         let (writer, writer_task) = Writer::start(
             writer_db,
+            durability,
             crate::events::publisher(hub.clone()),
             writer_stop.clone(),
         );

@@ -464,7 +464,12 @@ mod tests {
         let db = Database::connect(&url).await.unwrap();
         crate::db::migrate(&db).await.unwrap();
         let stop = CancellationToken::new();
-        let (writer, _task) = Writer::start(db.clone(), std::sync::Arc::new(|_| {}), stop.clone());
+        let (writer, _task) = Writer::start(
+            db.clone(),
+            crate::store::writer::Durability::OnCommit,
+            std::sync::Arc::new(|_| {}),
+            stop.clone(),
+        );
         let hub = LiveHub::default();
         let mut live = hub.subscribe();
         let log_path = dir.path().join("webhook_monitor.log");

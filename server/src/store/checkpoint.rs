@@ -127,11 +127,8 @@ mod tests {
             .await
             .unwrap();
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::start(
-            crate::db::connect_writer(&url).await.unwrap(),
-            Arc::new(|_| {}),
-            stop.clone(),
-        );
+        let (writer_db, durability) = crate::db::connect_writer(&url).await.unwrap();
+        let (writer, task) = Writer::start(writer_db, durability, Arc::new(|_| {}), stop.clone());
         let background = spawn(readers.clone(), writer.wal_frames(), stop.clone());
         let mut longest = 0;
         for _ in 0..192 {

@@ -6,6 +6,11 @@
 //! Under load many requests share one commit (one fsync), which is where durable throughput comes
 //! from; SQLite allows one writer at a time anyway, and PostgreSQL gets the same batching.
 //!
+//! On SQLite the fsync is taken off the writer's path too (`Durability::FlushLog`): the commit only
+//! writes the log, and a thread of its own flushes the log file to disk before the batch's callers
+//! hear back, while the writer already runs the next batch. One flush covers every batch committed
+//! before it began.
+//!
 //! The hot path is batched further: all inline deliveries of a batch are stored with a handful of
 //! multi-row statements (`ingestion::store_deliveries`), and all events with one insert, in the
 //! transaction itself. If that part fails, the transaction is rolled back and begun again with each
@@ -14,6 +19,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -57,6 +63,23 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// Told about events once they are committed (the live hub).
 pub type EventsCommitted = Arc<dyn Fn(Vec<events::Model>) + Send + Sync>;
 
+/// How a committed batch becomes durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durability {
+    /// The commit is durable when it returns (PostgreSQL; SQLite with `synchronous=FULL`).
+    OnCommit,
+    /// SQLite with `synchronous=NORMAL` on the writer's connection: a commit writes the log file
+    /// (this one) without flushing it; the log is flushed (`fdatasync`) before the batch is
+    /// acknowledged. Until then a committed batch would survive the process being killed but not
+    /// the machine losing power, so nobody hears of it before the flush. Checkpoints flush the log
+    /// before they copy it and the database after, and the log only starts over once all of it is
+    /// in the database, so nothing a flush is owed is overwritten first.
+    FlushLog(PathBuf),
+}
+
+/// What a committed batch owes its callers, paid once the commit is durable (or failed to be).
+type Acknowledge = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
 enum Job {
     Work(Work, Reply<Value>),
     Delivery(Box<InlineDelivery>, Reply<DeliveryOutcome>),
@@ -72,9 +95,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task. It runs until `stop` is cancelled, then finishes what is queued.
+    /// Starts the writer task. It runs until `stop` is cancelled, then finishes what is queued
+    /// (and acknowledges it) before its task ends.
     pub fn start(
         db: DatabaseConnection,
+        durability: Durability,
         on_events: EventsCommitted,
         stop: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
@@ -90,11 +115,43 @@ impl Writer {
         std::thread::Builder::new()
             .name("db-writer".into())
             .spawn(move || {
+                let (acknowledge, flusher) = match durability {
+                    Durability::OnCommit => (Acknowledger::OnCommit, None),
+                    Durability::FlushLog(log) => {
+                        let (sender, waiting) = std::sync::mpsc::channel();
+                        let flusher = std::thread::Builder::new()
+                            .name("db-log-flush".into())
+                            .spawn({
+                                let log = log.clone();
+                                move || flush_log_loop(&log, &waiting)
+                            })
+                            .expect("the log flusher thread starts");
+                        (
+                            Acknowledger::AfterFlush {
+                                flusher: sender,
+                                log,
+                            },
+                            Some(flusher),
+                        )
+                    }
+                };
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("the writer's runtime starts");
-                runtime.block_on(run(db, receiver, batch_ids, on_events, frames, stop));
+                runtime.block_on(run(
+                    db,
+                    receiver,
+                    batch_ids,
+                    on_events,
+                    acknowledge,
+                    frames,
+                    stop,
+                ));
+                // `run` has dropped its acknowledger: the flusher acknowledges what is left, then ends.
+                if let Some(flusher) = flusher {
+                    let _ = flusher.join();
+                }
                 let _ = finished.send(());
             })
             .expect("the writer thread starts");
@@ -175,6 +232,7 @@ async fn run(
     mut receiver: mpsc::Receiver<Job>,
     ids: Arc<IdAllocator>,
     on_events: EventsCommitted,
+    acknowledge: Acknowledger,
     wal_frames: WalFrames,
     stop: CancellationToken,
 ) {
@@ -195,7 +253,14 @@ async fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&db, &ids, &on_events, std::mem::take(&mut batch)).await;
+        commit_batch(
+            &db,
+            &ids,
+            &on_events,
+            &acknowledge,
+            std::mem::take(&mut batch),
+        )
+        .await;
         if wal_frames.get() > checkpoint::RESTART_FRAMES {
             checkpoint::run(&db, &wal_frames).await;
         }
@@ -207,6 +272,7 @@ async fn commit_batch(
     db: &DatabaseConnection,
     ids: &IdAllocator,
     on_events: &EventsCommitted,
+    acknowledge: &Acknowledger,
     batch: Vec<Job>,
 ) {
     let mut works = Vec::new();
@@ -272,15 +338,29 @@ async fn commit_batch(
 
     match txn.commit().await {
         Ok(()) => {
-            for (reply, value) in done_works {
-                let _ = reply.send(Ok(value));
-            }
-            for (reply, result) in replies.into_iter().zip(delivery_results) {
-                let _ = reply.send(result);
-            }
-            if !stored_events.is_empty() {
-                on_events(stored_events);
-            }
+            let on_events = on_events.clone();
+            acknowledge.after_commit(Box::new(move |durable| match durable {
+                Ok(()) => {
+                    for (reply, value) in done_works {
+                        let _ = reply.send(Ok(value));
+                    }
+                    for (reply, result) in replies.into_iter().zip(delivery_results) {
+                        let _ = reply.send(result);
+                    }
+                    if !stored_events.is_empty() {
+                        on_events(stored_events);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "a committed batch could not be made durable; nothing in it is acknowledged");
+                    for (reply, _) in done_works {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                    for reply in replies {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                }
+            }));
         }
         Err(error) => {
             tracing::error!(%error, "batch commit failed; nothing in it is acknowledged");
@@ -293,6 +373,49 @@ async fn commit_batch(
             }
         }
     }
+}
+
+/// Hands committed batches their acknowledgement, at once or after the log is flushed.
+enum Acknowledger {
+    OnCommit,
+    AfterFlush {
+        flusher: std::sync::mpsc::Sender<Acknowledge>,
+        log: PathBuf,
+    },
+}
+
+impl Acknowledger {
+    fn after_commit(&self, acknowledge: Acknowledge) {
+        match self {
+            Self::OnCommit => acknowledge(Ok(())),
+            Self::AfterFlush { flusher, log } => {
+                if let Err(unsent) = flusher.send(acknowledge) {
+                    // The flusher is gone (it panicked: it only ends after the writer): flush here.
+                    (unsent.0)(flush(log));
+                }
+            }
+        }
+    }
+}
+
+/// The flusher's loop: takes every batch committed so far, flushes the log once for all of them,
+/// then acknowledges them. Ends when the writer is gone and nothing is left.
+fn flush_log_loop(log: &std::path::Path, waiting: &std::sync::mpsc::Receiver<Acknowledge>) {
+    while let Ok(first) = waiting.recv() {
+        let batches: Vec<Acknowledge> = std::iter::once(first).chain(waiting.try_iter()).collect();
+        let flushed = flush(log);
+        for acknowledge in batches {
+            acknowledge(flushed.clone());
+        }
+    }
+}
+
+/// `fdatasync` of the log file. Opened anew each time: one open per flush costs nothing beside the
+/// flush, and never holds on to a file SQLite has since replaced.
+fn flush(log: &std::path::Path) -> Result<(), StoreError> {
+    std::fs::File::open(log)
+        .and_then(|file| file.sync_data())
+        .map_err(|error| StoreError::Database(format!("flushing {}: {error}", log.display())))
 }
 
 /// No transaction could be opened: every job of the batch hears so (events are lost, and logged).
@@ -526,7 +649,12 @@ mod tests {
         .await
         .unwrap();
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::start(db.clone(), Arc::new(|_| {}), stop.clone());
+        let (writer, task) = Writer::start(
+            db.clone(),
+            Durability::OnCommit,
+            Arc::new(|_| {}),
+            stop.clone(),
+        );
         // Hold the writer in a batch so that everything below queues up for the next one.
         let holding = writer.clone();
         let hold = tokio::spawn(async move {
@@ -579,10 +707,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_is_acknowledged_only_once_its_log_is_flushed() {
+        let (db, dir) = sqlite().await;
+        db.execute_unprepared("PRAGMA journal_mode = WAL")
+            .await
+            .unwrap();
+        let stop = CancellationToken::new();
+        // A log that cannot be flushed: the commit happens, but nobody may hear it is durable.
+        let missing = dir.path().join("no-such-dir").join("w.db-wal");
+        let (writer, task) = Writer::start(
+            db.clone(),
+            Durability::FlushLog(missing),
+            Arc::new(|_| {}),
+            stop.clone(),
+        );
+        match writer.run(insert(1)).await {
+            Err(StoreError::Database(error)) => assert!(error.contains("flushing"), "{error}"),
+            other => panic!("acknowledged without a flush: {other:?}"),
+        }
+        stop.cancel();
+        task.await.unwrap();
+
+        // The real log: every one of many concurrent jobs is acknowledged, and stored.
+        let log = dir.path().join("w.db-wal");
+        let stop = CancellationToken::new();
+        let (writer, task) = Writer::start(
+            db.clone(),
+            Durability::FlushLog(log),
+            Arc::new(|_| {}),
+            stop.clone(),
+        );
+        let mut handles = Vec::new();
+        for v in 10..210 {
+            let writer = writer.clone();
+            handles.push(tokio::spawn(async move { writer.run(insert(v)).await }));
+        }
+        for handle in handles {
+            handle.await.unwrap().unwrap();
+        }
+        assert_eq!(count(&db).await, 201);
+        stop.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn concurrent_jobs_commit_and_a_failing_one_does_not_take_others_down() {
         let (db, _dir) = sqlite().await;
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::start(db.clone(), Arc::new(|_| {}), stop.clone());
+        let (writer, task) = Writer::start(
+            db.clone(),
+            Durability::OnCommit,
+            Arc::new(|_| {}),
+            stop.clone(),
+        );
         let mut handles = Vec::new();
         for v in 0..200 {
             let writer = writer.clone();
