@@ -95,8 +95,6 @@ pub async fn insert_events(
             ]);
         },
     );
-    for statement in statements {
-        txn.execute_raw(statement).await?;
-    }
+    multirow::execute_all(txn, statements).await?;
     Ok(models)
 }

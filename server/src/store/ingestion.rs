@@ -314,10 +314,7 @@ async fn write_chunks(
             values.push(data.to_vec().into());
         },
     );
-    for statement in statements {
-        txn.execute_raw(statement).await?;
-    }
-    Ok(())
+    multirow::execute_all(txn, statements).await
 }
 
 /// A delivery row as stored.
@@ -384,10 +381,7 @@ async fn insert_deliveries(
             ]);
         },
     );
-    for statement in statements {
-        txn.execute_raw(statement).await?;
-    }
-    Ok(())
+    multirow::execute_all(txn, statements).await
 }
 
 pub async fn link_replay_key(
@@ -576,10 +570,7 @@ async fn write_input_errors(
             ]);
         },
     );
-    for statement in statements {
-        txn.execute_raw(statement).await?;
-    }
-    Ok(())
+    multirow::execute_all(txn, statements).await
 }
 
 /// Creates the snapshot if new; returns the stored row (and whether it was just created) for an

@@ -9,7 +9,7 @@
 //!   Statements here hold a power of two of rows: a table has at most `MAX_ROWS.ilog2() + 1`
 //!   texts, which the cache keeps.
 
-use sea_orm::{DatabaseBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 
 /// Rows per statement at most (with 16 columns, 4,096 parameters: far below either database's
 /// limit).
@@ -52,6 +52,17 @@ pub fn insert_statements<R>(
         start += size;
     }
     statements
+}
+
+/// Runs statements that return no rows, in order.
+pub async fn execute_all(
+    db: &impl ConnectionTrait,
+    statements: Vec<Statement>,
+) -> Result<(), DbErr> {
+    for statement in statements {
+        db.execute_raw(statement).await?;
+    }
+    Ok(())
 }
 
 fn insert_sql(

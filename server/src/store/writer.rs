@@ -562,6 +562,15 @@ mod tests {
         (db, dir)
     }
 
+    /// A writer nobody listens to for events.
+    fn start(
+        db: &DatabaseConnection,
+        durability: Durability,
+        stop: &CancellationToken,
+    ) -> (Writer, JoinHandle<()>) {
+        Writer::start(db.clone(), durability, Arc::new(|_| {}), stop.clone())
+    }
+
     fn insert(
         v: i64,
     ) -> impl for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<i64, DbErr>> + Send + 'static
@@ -649,12 +658,7 @@ mod tests {
         .await
         .unwrap();
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::start(
-            db.clone(),
-            Durability::OnCommit,
-            Arc::new(|_| {}),
-            stop.clone(),
-        );
+        let (writer, task) = start(&db, Durability::OnCommit, &stop);
         // Hold the writer in a batch so that everything below queues up for the next one.
         let holding = writer.clone();
         let hold = tokio::spawn(async move {
@@ -715,12 +719,7 @@ mod tests {
         let stop = CancellationToken::new();
         // A log that cannot be flushed: the commit happens, but nobody may hear it is durable.
         let missing = dir.path().join("no-such-dir").join("w.db-wal");
-        let (writer, task) = Writer::start(
-            db.clone(),
-            Durability::FlushLog(missing),
-            Arc::new(|_| {}),
-            stop.clone(),
-        );
+        let (writer, task) = start(&db, Durability::FlushLog(missing), &stop);
         match writer.run(insert(1)).await {
             Err(StoreError::Database(error)) => assert!(error.contains("flushing"), "{error}"),
             other => panic!("acknowledged without a flush: {other:?}"),
@@ -731,12 +730,7 @@ mod tests {
         // The real log: every one of many concurrent jobs is acknowledged, and stored.
         let log = dir.path().join("w.db-wal");
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::start(
-            db.clone(),
-            Durability::FlushLog(log),
-            Arc::new(|_| {}),
-            stop.clone(),
-        );
+        let (writer, task) = start(&db, Durability::FlushLog(log), &stop);
         let mut handles = Vec::new();
         for v in 10..210 {
             let writer = writer.clone();
@@ -754,12 +748,7 @@ mod tests {
     async fn concurrent_jobs_commit_and_a_failing_one_does_not_take_others_down() {
         let (db, _dir) = sqlite().await;
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::start(
-            db.clone(),
-            Durability::OnCommit,
-            Arc::new(|_| {}),
-            stop.clone(),
-        );
+        let (writer, task) = start(&db, Durability::OnCommit, &stop);
         let mut handles = Vec::new();
         for v in 0..200 {
             let writer = writer.clone();
