@@ -22,6 +22,16 @@ pub enum DecodeError {
     NotGzip,
 }
 
+/// What the request said about its body. The bytes still decide: gzip by its magic bytes, JSON
+/// by its first byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// `Content-Encoding: gzip`: a body that is not gzip is refused.
+    pub gzip: bool,
+    /// CSV, by media type (`text/csv`) or file name (`.csv`, `.csv.gz`).
+    pub csv: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decoded {
     pub format: Format,
@@ -73,16 +83,16 @@ pub struct DeliveryDecoder<F: FnMut(Record)> {
 }
 
 impl<F: FnMut(Record)> DeliveryDecoder<F> {
-    /// `declared_gzip`: the request said `Content-Encoding: gzip`. `emit` receives each record.
+    /// `emit` receives each record.
     pub fn new(
-        declared_gzip: bool,
+        declared: Declared,
         max_inflated: u64,
         default_platform: Option<String>,
         mode: Mode,
         emit: F,
     ) -> Self {
         let sink = Sink {
-            splitter: RecordSplitter::new(default_platform, mode),
+            splitter: RecordSplitter::new(default_platform, mode, declared.csv),
             emit,
             inflated: 0,
             limit: max_inflated,
@@ -90,7 +100,7 @@ impl<F: FnMut(Record)> DeliveryDecoder<F> {
         };
         Self {
             stage: Stage::Sniffing(sink, Vec::with_capacity(2)),
-            declared_gzip,
+            declared_gzip: declared.gzip,
         }
     }
 
@@ -195,13 +205,13 @@ impl<F: FnMut(Record)> DeliveryDecoder<F> {
 /// Decodes a whole body held in memory.
 pub fn decode_all(
     body: &[u8],
-    declared_gzip: bool,
+    declared: Declared,
     max_inflated: u64,
     default_platform: Option<String>,
     emit: impl FnMut(Record),
 ) -> Result<Decoded, DecodeError> {
     let mut decoder = DeliveryDecoder::new(
-        declared_gzip,
+        declared,
         max_inflated,
         default_platform,
         Mode::Extract,
@@ -233,6 +243,10 @@ mod tests {
         piece: usize,
     ) -> Result<(Decoded, usize), DecodeError> {
         let mut count = 0;
+        let declared = Declared {
+            gzip: declared,
+            csv: false,
+        };
         let mut decoder =
             DeliveryDecoder::new(declared, limit, None, Mode::Extract, |_| count += 1);
         for chunk in body.chunks(piece.max(1)) {

@@ -9,6 +9,7 @@
 //! 5. to 7., in the handlers: credentials and signatures (`verify`), timestamp, replay.
 
 pub mod client_ip;
+pub mod csv_rows;
 pub mod decode;
 pub mod lifecycle;
 pub mod notify;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::lifecycle::SnapshotStatus;
 use super::outcome::{EventDetail, Outcome, Rejection, answer};
-use super::request::{DeliveryHeaders, content_encoding};
+use super::request::{Accepts, DeliveryHeaders, declared_body};
 use super::verify::unix_now;
 use super::{ClientIp, Ingest, MAX_NOTIFY_BYTES};
 use crate::store::ingestion::{self, Notification, NotifyOutcome};
@@ -39,7 +39,7 @@ async fn receive_notification(
 ) -> Result<Response, Rejection> {
     let received_ms = chrono::Utc::now().timestamp_millis();
     let mut checks = ingest.verifier.check_headers(headers, unix_now())?;
-    let declared_gzip = content_encoding(headers, true)?;
+    let declared_gzip = declared_body(headers, Accepts::Notification)?.gzip;
     let ids = DeliveryHeaders::parse(headers, "notify")?;
 
     let mut raw = Vec::new();

@@ -12,9 +12,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::decode::DeliveryDecoder;
+use super::decode::{Declared, DeliveryDecoder};
 use super::platforms::DatasetPlatforms;
-use super::records::{InputError, Mode, Post, Record};
+use super::records::{Format, InputError, Mode, Post, Record};
 use crate::store::entities::{deliveries, delivery_chunks, snapshots};
 use crate::store::ingestion::Extracted;
 use crate::store::{Writer, ingestion};
@@ -108,8 +108,13 @@ impl Processor {
             .snapshot_platform(delivery.snapshot_id.as_deref())
             .await;
         let (records_in, records_out) = sync_mpsc::channel::<Record>();
+        // Stored as received: gzip is told by its bytes, CSV by what receiving found.
+        let declared = Declared {
+            gzip: false,
+            csv: delivery.format == Format::Csv.as_str(),
+        };
         let mut decoder = DeliveryDecoder::new(
-            false,
+            declared,
             self.max_inflated_bytes,
             default_platform,
             Mode::Extract,

@@ -1,17 +1,21 @@
 //! From delivery bytes to records, incrementally: bytes arrive in arbitrary pieces (already
 //! inflated), whole records come out.
 //!
-//! Two formats, told apart by the first non-blank byte:
+//! Three formats, told apart by the first non-blank byte:
 //! - `[` — a JSON array (`format=json`). The array is one document: a syntax error anywhere, a missing
 //!   `]` (truncated body) or invalid UTF-8 rejects the whole delivery, so nothing half is stored.
 //! - anything else — NDJSON / JSONL (`format=ndjson`), one record per line. Lines stand alone: a line
 //!   that is not valid JSON is counted as malformed and the rest is kept.
+//! - ... unless the request declared CSV (`format=csv`: its media type or file name) and the body
+//!   does not start with `{`: a header row, then one record per row (`csv_rows`).
 //!
 //! An empty body is an empty delivery (BrightData's NDJSON for a snapshot with no results).
 //! Each record is then classified: a post, an input error report (`warning` / `error`), or malformed
 //! (valid JSON but no post id, not an object, ...).
 
 use serde_json::{Map, Value};
+
+use super::csv_rows::{CsvRows, Row};
 
 /// A single record larger than this rejects the delivery (it bounds the memory of one record).
 pub const MAX_RECORD_BYTES: usize = 32 * 1024 * 1024;
@@ -21,6 +25,7 @@ pub enum Format {
     Empty,
     JsonArray,
     Ndjson,
+    Csv,
 }
 
 impl Format {
@@ -29,6 +34,7 @@ impl Format {
             Self::Empty => "empty",
             Self::JsonArray => "json",
             Self::Ndjson => "ndjson",
+            Self::Csv => "csv",
         }
     }
 }
@@ -98,6 +104,8 @@ pub enum PayloadError {
     TrailingData,
     #[error("a record is larger than {} MiB", MAX_RECORD_BYTES / (1024 * 1024))]
     RecordTooLarge,
+    #[error("the CSV cannot be read: {0}")]
+    InvalidCsv(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +117,7 @@ enum State {
     /// After the closing `]`: only blanks may follow.
     AfterArray,
     Lines,
+    Csv,
 }
 
 /// Splits a byte stream into records. Feed pieces with [`RecordSplitter::feed`], then call
@@ -126,12 +135,18 @@ pub struct RecordSplitter {
     /// The platform to assume when a record's URL does not tell (from the snapshot's dataset).
     default_platform: Option<String>,
     mode: Mode,
+    /// The request declared CSV.
+    declared_csv: bool,
+    /// The CSV parser, once the body turned out to be CSV.
+    csv: Option<Box<CsvRows>>,
 }
 
 impl RecordSplitter {
-    pub fn new(default_platform: Option<String>, mode: Mode) -> Self {
+    pub fn new(default_platform: Option<String>, mode: Mode, declared_csv: bool) -> Self {
         Self {
             mode,
+            declared_csv,
+            csv: None,
             state: State::Start,
             current: Vec::new(),
             depth: 0,
@@ -148,6 +163,7 @@ impl RecordSplitter {
             State::Start => Format::Empty,
             State::Array | State::AfterArray => Format::JsonArray,
             State::Lines => Format::Ndjson,
+            State::Csv => Format::Csv,
         }
     }
 
@@ -168,6 +184,7 @@ impl RecordSplitter {
                     }
                 }
                 State::Lines => self.feed_lines(bytes, emit)?,
+                State::Csv => self.feed_csv(bytes, emit)?,
             };
         }
         Ok(())
@@ -181,6 +198,7 @@ impl RecordSplitter {
                 let line = std::mem::take(&mut self.current);
                 self.emit_line(&line, emit);
             }
+            State::Csv => self.with_csv(emit, |csv, row| csv.finish(row))?,
         }
         Ok(self.format())
     }
@@ -197,6 +215,11 @@ impl RecordSplitter {
                 self.state = State::Array;
                 self.depth = 1;
                 &rest[1..]
+            }
+            Some(b) if self.declared_csv && *b != b'{' => {
+                self.state = State::Csv;
+                self.csv = Some(Box::default());
+                rest
             }
             Some(_) => {
                 self.state = State::Lines;
@@ -226,6 +249,34 @@ impl RecordSplitter {
                 Ok(&[])
             }
         }
+    }
+
+    fn feed_csv<'b>(
+        &mut self,
+        bytes: &'b [u8],
+        emit: &mut impl FnMut(Record),
+    ) -> Result<&'b [u8], PayloadError> {
+        self.with_csv(emit, |csv, row| csv.feed(bytes, row))?;
+        Ok(&[])
+    }
+
+    /// Runs `step` on the CSV parser, classifying each row it completes.
+    fn with_csv(
+        &mut self,
+        emit: &mut impl FnMut(Record),
+        step: impl FnOnce(&mut CsvRows, &mut dyn FnMut(Row)) -> Result<(), PayloadError>,
+    ) -> Result<(), PayloadError> {
+        let mut csv = self.csv.take().expect("a CSV body has its parser");
+        let result = step(&mut csv, &mut |row| {
+            let index = self.next_index();
+            let record = row.and_then(|text| {
+                read_record(&text, index, self.default_platform.as_deref(), self.mode)
+                    .map_err(|error| error.to_string())
+            });
+            emit(record.unwrap_or_else(|reason| Record::Malformed { index, reason }));
+        });
+        self.csv = Some(csv);
+        result
     }
 
     fn emit_line(&mut self, line: &[u8], emit: &mut impl FnMut(Record)) {
@@ -402,7 +453,7 @@ fn kind<'v>(get: impl Fn(&str) -> Option<&'v Value>, default_platform: Option<&s
 }
 
 /// The fields `kind` reads: all that counting needs.
-const CLASSIFIED: &[&str] = &[
+pub(crate) const CLASSIFIED: &[&str] = &[
     "post_id",
     "id",
     "url",
@@ -649,7 +700,7 @@ mod tests {
 
     /// Splits `body` fed in pieces of `piece` bytes.
     fn split(body: &[u8], piece: usize) -> Result<(Format, Vec<Record>), PayloadError> {
-        let mut splitter = RecordSplitter::new(None, Mode::Extract);
+        let mut splitter = RecordSplitter::new(None, Mode::Extract, false);
         let mut records = Vec::new();
         for chunk in body.chunks(piece.max(1)) {
             splitter.feed(chunk, &mut |r| records.push(r))?;
@@ -855,7 +906,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_anywhere_in_a_record_is_not_json() {
-        let mut splitter = RecordSplitter::new(None, Mode::Extract);
+        let mut splitter = RecordSplitter::new(None, Mode::Extract, false);
         let mut records = Vec::new();
         let line = b"{\"post_id\":\"1\",\"url\":\"https://www.instagram.com/p/1/\",\"skipped\":\"caf\xe9\"}\n";
         splitter.feed(line, &mut |r| records.push(r)).unwrap();
@@ -873,7 +924,7 @@ mod tests {
             {"post_id":"2"}, 5, {"post_id":{"nested":true},"url":"https://www.tiktok.com/v"},
             {"post_id":"3","post_id":"4","url":"https://www.tiktok.com/v/3"}]"#;
         let run = |mode| {
-            let mut splitter = RecordSplitter::new(None, mode);
+            let mut splitter = RecordSplitter::new(None, mode, false);
             let mut out = Vec::new();
             splitter.feed(body, &mut |r| out.push(r)).unwrap();
             splitter.finish(&mut |r| out.push(r)).unwrap();
@@ -889,7 +940,7 @@ mod tests {
         let extracted = run(Mode::Extract);
         assert_eq!(extracted.len(), 7);
         assert_eq!(extracted, run(Mode::Count));
-        let mut splitter = RecordSplitter::new(None, Mode::Count);
+        let mut splitter = RecordSplitter::new(None, Mode::Count, false);
         assert!(splitter.feed(br#"[{"post_id": }]"#, &mut |_| {}).is_err());
     }
 

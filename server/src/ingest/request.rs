@@ -4,6 +4,7 @@
 
 use axum::http::HeaderMap;
 
+use super::decode::Declared;
 use super::outcome::{Outcome, Rejection};
 use axum::http::StatusCode;
 
@@ -102,8 +103,18 @@ fn bad(message: String) -> Rejection {
     Rejection::bad_payload("invalid_header", message)
 }
 
-/// Checks the declared media type and encoding. Returns whether the body is declared gzip.
-pub fn content_encoding(headers: &HeaderMap, allow_form: bool) -> Result<bool, Rejection> {
+/// Which bodies an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    /// Deliveries: JSON, NDJSON or CSV.
+    Records,
+    /// Notifications: JSON or a form.
+    Notification,
+}
+
+/// Checks the declared media type and encoding; returns what they declare.
+pub fn declared_body(headers: &HeaderMap, accepts: Accepts) -> Result<Declared, Rejection> {
+    let mut declared = Declared::default();
     if headers.get_all("content-type").iter().count() > 1 {
         return Err(unsupported("more than one Content-Type header"));
     }
@@ -127,12 +138,22 @@ pub fn content_encoding(headers: &HeaderMap, allow_form: bool) -> Result<bool, R
                 | "application/octet-stream"
                 | "text/plain"
                 | ""
-        ) || (allow_form && media == "application/x-www-form-urlencoded");
+        );
+        let csv = matches!(media, "text/csv" | "application/csv");
+        let accepted = match accepts {
+            Accepts::Records => accepted || csv,
+            Accepts::Notification => accepted || media == "application/x-www-form-urlencoded",
+        };
         if !accepted {
+            let formats = match accepts {
+                Accepts::Records => "JSON, NDJSON or CSV",
+                Accepts::Notification => "JSON or a form",
+            };
             return Err(unsupported(&format!(
-                "Content-Type {media} is not accepted: send JSON or NDJSON (optionally gzip)"
+                "Content-Type {media} is not accepted: send {formats} (optionally gzip)"
             )));
         }
+        declared.csv = csv;
         for parameter in parts {
             if let Some((key, charset)) = parameter.split_once('=') {
                 let charset = charset.trim().trim_matches('"');
@@ -144,11 +165,10 @@ pub fn content_encoding(headers: &HeaderMap, allow_form: bool) -> Result<bool, R
             }
         }
     }
-    let mut gzip = false;
     for value in headers.get_all("content-encoding") {
         for coding in value.to_str().unwrap_or("?").split(',') {
             match coding.trim().to_ascii_lowercase().as_str() {
-                "gzip" | "x-gzip" => gzip = true,
+                "gzip" | "x-gzip" => declared.gzip = true,
                 "identity" | "" => {}
                 other => {
                     return Err(unsupported(&format!(
@@ -158,7 +178,14 @@ pub fn content_encoding(headers: &HeaderMap, allow_form: bool) -> Result<bool, R
             }
         }
     }
-    Ok(gzip)
+    Ok(declared)
+}
+
+/// A delivery file named `*.csv` or `*.csv.gz` (`Dca-Filename`) holds CSV whatever its media type:
+/// gzip deliveries are sent as `application/gzip`.
+pub fn is_csv_file_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.ends_with(".csv") || name.ends_with(".csv.gz")
 }
 
 fn unsupported(message: &str) -> Rejection {
@@ -266,28 +293,60 @@ mod tests {
 
     #[test]
     fn media_types_and_encodings() {
-        assert!(!content_encoding(&headers(&[]), false).unwrap());
+        use Accepts::{Notification, Records};
+        let plain = Declared::default();
+        assert_eq!(declared_body(&headers(&[]), Records).unwrap(), plain);
         let ok = headers(&[
             ("content-type", "application/json; charset=utf-8"),
             ("content-encoding", "gzip"),
         ]);
-        assert!(content_encoding(&ok, false).unwrap());
-        for bad in [
-            headers(&[("content-type", "text/csv")]),
-            headers(&[("content-type", "multipart/form-data; boundary=x")]),
-            headers(&[("content-type", "application/json; charset=latin-1")]),
-            headers(&[("content-encoding", "br")]),
-            headers(&[("content-type", "application/x-www-form-urlencoded")]),
-            headers(&[
-                ("content-type", "application/json"),
-                ("content-type", "text/csv"),
-            ]),
+        let gzip = Declared {
+            gzip: true,
+            csv: false,
+        };
+        assert_eq!(declared_body(&ok, Records).unwrap(), gzip);
+        let csv = headers(&[("content-type", "text/csv; charset=utf-8")]);
+        let declared = declared_body(&csv, Records).unwrap();
+        assert!(declared.csv && !declared.gzip);
+        for (bad, accepts) in [
+            (headers(&[("content-type", "text/csv")]), Notification),
+            (headers(&[("content-type", "application/xml")]), Records),
+            (
+                headers(&[("content-type", "multipart/form-data; boundary=x")]),
+                Records,
+            ),
+            (
+                headers(&[("content-type", "application/json; charset=latin-1")]),
+                Records,
+            ),
+            (headers(&[("content-encoding", "br")]), Records),
+            (
+                headers(&[("content-type", "application/x-www-form-urlencoded")]),
+                Records,
+            ),
+            (
+                headers(&[
+                    ("content-type", "application/json"),
+                    ("content-type", "text/csv"),
+                ]),
+                Records,
+            ),
         ] {
-            let r = content_encoding(&bad, false).unwrap_err();
+            let r = declared_body(&bad, accepts).unwrap_err();
             assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{bad:?}");
         }
         let form = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-        assert!(content_encoding(&form, true).is_ok());
+        assert!(declared_body(&form, Notification).is_ok());
+    }
+
+    #[test]
+    fn csv_file_names() {
+        for name in ["s_1.csv", "s_1.CSV.gz", "a.b.csv"] {
+            assert!(is_csv_file_name(name), "{name}");
+        }
+        for name in ["s_1.json", "s_1.json.gz", "csv", "s_1.csv.zip"] {
+            assert!(!is_csv_file_name(name), "{name}");
+        }
     }
 
     #[test]

@@ -21,10 +21,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::decode::{DecodeError, Decoded, DeliveryDecoder};
+use super::decode::{Declared, DecodeError, Decoded, DeliveryDecoder};
 use super::outcome::{EventDetail, Outcome, Rejection, answer};
 use super::records::{InputError, Mode, PayloadError, Post, Record};
-use super::request::{DeliveryHeaders, content_encoding};
+use super::request::{Accepts, DeliveryHeaders, declared_body, is_csv_file_name};
 use super::verify::{BodyChecks, unix_now};
 use super::{ClientIp, Ingest};
 use crate::store::ingestion::{
@@ -62,8 +62,7 @@ async fn receive_delivery(
 ) -> Result<Response, Rejection> {
     let received_ms = chrono::Utc::now().timestamp_millis();
     let mut checks = ingest.verifier.check_headers(headers, unix_now())?;
-    let declared_gzip = content_encoding(headers, false)?;
-    let ids = DeliveryHeaders::parse(headers, "webhook")?;
+    let (declared, ids) = delivery_headers(headers)?;
     detail.snapshot_id = ids.snapshot_id.clone();
 
     // Unsigned retries are recognised before reading the body (a signed one must prove its
@@ -88,17 +87,15 @@ async fn receive_delivery(
     };
     let default_platform = dataset_platform(ingest, ids.snapshot_id.as_deref()).await;
     // Known when the request declared its length (or has no body at all).
-    let declared = http_body::Body::size_hint(&body).exact();
+    let declared_length = http_body::Body::size_hint(&body).exact();
 
-    match declared {
+    match declared_length {
         Some(length) if length <= INLINE_MAX_WIRE => {
             let raw = read_all(body, length, &mut checks).await?;
             detail.bytes = Some(raw.len() as i64);
             checks.finish(unix_now())?;
             let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
-            match decode_collecting(raw.clone(), declared_gzip, limit, default_platform.clone())
-                .await
-            {
+            match decode_collecting(raw.clone(), declared, limit, default_platform.clone()).await {
                 Err(DecodeError::InflatedTooLarge { .. })
                     if ingest.limits.max_inflated_bytes > INLINE_MAX_INFLATED =>
                 {
@@ -114,7 +111,7 @@ async fn receive_delivery(
                         meta,
                         chunks,
                         checks,
-                        declared_gzip,
+                        declared,
                         default_platform,
                         detail,
                     )
@@ -133,13 +130,21 @@ async fn receive_delivery(
                 meta,
                 stream,
                 checks,
-                declared_gzip,
+                declared,
                 default_platform,
                 detail,
             )
             .await
         }
     }
+}
+
+/// What a delivery's headers say about it; a file named `.csv` is CSV whatever its media type.
+fn delivery_headers(headers: &HeaderMap) -> Result<(Declared, DeliveryHeaders), Rejection> {
+    let mut declared = declared_body(headers, Accepts::Records)?;
+    let ids = DeliveryHeaders::parse(headers, "webhook")?;
+    declared.csv |= ids.filename.as_deref().is_some_and(is_csv_file_name);
+    Ok((declared, ids))
 }
 
 /// Reads a body of declared `length` (hyper enforces it), feeding the signature checks.
@@ -219,17 +224,16 @@ impl Collected {
 
 async fn decode_collecting(
     raw: Bytes,
-    declared_gzip: bool,
+    declared: Declared,
     limit: u64,
     default_platform: Option<String>,
 ) -> Result<(Decoded, Collected), DecodeError> {
     let small = raw.len() <= DECODE_IN_PLACE_MAX;
     let run = move || {
         let mut collected = Collected::keeping();
-        let decoded =
-            super::decode::decode_all(&raw, declared_gzip, limit, default_platform, |r| {
-                collected.add(r)
-            })?;
+        let decoded = super::decode::decode_all(&raw, declared, limit, default_platform, |r| {
+            collected.add(r)
+        })?;
         Ok((decoded, collected))
     };
     if small {
@@ -304,7 +308,7 @@ async fn store_streamed<S, E>(
     meta: DeliveryMeta,
     mut stream: S,
     mut checks: BodyChecks,
-    declared_gzip: bool,
+    declared: Declared,
     default_platform: Option<String>,
     detail: &mut EventDetail,
 ) -> Result<Response, Rejection>
@@ -328,7 +332,7 @@ where
         delivery_id,
         &mut stream,
         &mut checks,
-        declared_gzip,
+        declared,
         default_platform,
         detail,
     )
@@ -413,7 +417,7 @@ async fn receive_chunks<S, E>(
     delivery_id: i64,
     stream: &mut S,
     checks: &mut BodyChecks,
-    declared_gzip: bool,
+    declared: Declared,
     default_platform: Option<String>,
     detail: &mut EventDetail,
 ) -> Result<Received, Rejection>
@@ -427,13 +431,10 @@ where
     let (feed, pieces) = sync_mpsc::sync_channel::<Bytes>(32);
     let parser = tokio::task::spawn_blocking(move || {
         let mut collected = Collected::default();
-        let mut decoder = DeliveryDecoder::new(
-            declared_gzip,
-            max_inflated,
-            default_platform,
-            Mode::Count,
-            |r| collected.add(r),
-        );
+        let mut decoder =
+            DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Count, |r| {
+                collected.add(r)
+            });
         for piece in pieces {
             decoder.feed(&piece)?;
         }
@@ -535,6 +536,9 @@ fn decode_rejection(error: DecodeError) -> Rejection {
         DecodeError::Payload(PayloadError::Truncated) => {
             Rejection::bad_payload("truncated_json", error.to_string())
         }
+        DecodeError::Payload(PayloadError::InvalidCsv(_)) => {
+            Rejection::bad_payload("invalid_csv", error.to_string())
+        }
         DecodeError::Payload(_) => Rejection::bad_payload("invalid_json", error.to_string()),
         DecodeError::Gzip => Rejection::bad_payload("invalid_gzip", error.to_string()),
         DecodeError::NotGzip => Rejection::bad_payload("invalid_gzip", error.to_string()),
@@ -566,8 +570,7 @@ pub async fn dry_run(
 ) -> Response {
     let result = async {
         let mut checks = ingest.verifier.check_headers(&headers, unix_now())?;
-        let declared_gzip = content_encoding(&headers, false)?;
-        DeliveryHeaders::parse(&headers, "webhook")?;
+        let (declared, _) = delivery_headers(&headers)?;
         let mut stream = body.into_data_stream();
         let mut raw = BytesMut::new();
         while let Some(chunk) = stream.next().await {
@@ -582,7 +585,7 @@ pub async fn dry_run(
         }
         checks.finish(unix_now())?;
         let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
-        let (decoded, collected) = decode_collecting(raw.freeze(), declared_gzip, limit, None)
+        let (decoded, collected) = decode_collecting(raw.freeze(), declared, limit, None)
             .await
             .map_err(decode_rejection)?;
         Ok(Json(json!({

@@ -1,9 +1,11 @@
-//! Every fixture delivered plain, gzip and NDJSON: counts, platforms, input errors, and dedup on
-//! re-delivery. Run on SQLite and on PostgreSQL.
+//! Every fixture delivered plain, gzip, NDJSON and CSV: counts, platforms, input errors, and dedup
+//! on re-delivery. Run on SQLite and on PostgreSQL.
 
 use serde_json::Value;
 
-use crate::helpers::{PgDatabase, TestApp, fixture, gzip, json, spawn, to_array, to_ndjson};
+use crate::helpers::{
+    PgDatabase, TestApp, fixture, gzip, json, spawn, to_array, to_csv, to_ndjson,
+};
 
 struct Expect {
     file: &'static str,
@@ -68,19 +70,45 @@ fn both_formats(file: &str) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
+/// (name, body, Content-Encoding, Content-Type, the file name's extension).
+type Way = (
+    &'static str,
+    Vec<u8>,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+);
+
 async fn deliver_every_way(app: &TestApp, expect: &Expect) {
     let (array, ndjson) = both_formats(expect.file);
     let snapshot = "s_fixture01";
-    let ways: [(&str, Vec<u8>, Option<&str>); 3] = [
-        ("plain", array.clone(), None),
-        ("gzip", gzip(&array), Some("gzip")),
-        ("ndjson", ndjson, None),
+    let csv = to_csv(&array);
+    // A gzip CSV is known by its file name alone, as BrightData sends it.
+    let ways: [Way; 5] = [
+        ("plain", array.clone(), None, "application/json", "json"),
+        (
+            "gzip",
+            gzip(&array),
+            Some("gzip"),
+            "application/json",
+            "json.gz",
+        ),
+        ("ndjson", ndjson, None, "application/x-ndjson", "json"),
+        ("csv", csv.clone(), None, "text/csv", "csv"),
+        (
+            "csv_gzip",
+            gzip(&csv),
+            Some("gzip"),
+            "application/gzip",
+            "csv.gz",
+        ),
     ];
-    for (round, (way, body, encoding)) in ways.into_iter().enumerate() {
+    let deliveries = ways.len() as i64;
+    for (round, (way, body, encoding, content_type, extension)) in ways.into_iter().enumerate() {
         let mut request = app
-            .webhook()
+            .webhook_as(content_type)
             .header("snapshot-id", snapshot)
-            .header("dca-filename", format!("{snapshot}_{way}.json"))
+            .header("dca-filename", format!("{snapshot}_{way}.{extension}"))
             .body(body);
         if let Some(encoding) = encoding {
             request = request.header("content-encoding", encoding);
@@ -115,20 +143,28 @@ async fn deliver_every_way(app: &TestApp, expect: &Expect) {
         .await,
         expect.posts
     );
-    assert_eq!(app.number("SELECT count(*) FROM deliveries").await, 3);
-    // Input errors belong to the delivery that reported them: three deliveries, three reports each.
+    assert_eq!(
+        app.number("SELECT count(*) FROM deliveries").await,
+        deliveries
+    );
+    assert_eq!(
+        app.number("SELECT count(*) FROM deliveries WHERE format = 'csv'")
+            .await,
+        2
+    );
+    // Input errors belong to the delivery that reported them: each delivery has its reports.
     assert_eq!(
         app.number("SELECT count(*) FROM input_errors").await,
-        3 * expect.input_errors
+        deliveries * expect.input_errors
     );
     assert_eq!(
         app.number("SELECT max(times_delivered) FROM posts").await,
-        if expect.posts > 0 { 3 } else { 0 }
+        if expect.posts > 0 { deliveries } else { 0 }
     );
     let snapshot_row = app
         .number(&format!(
-            "SELECT count(*) FROM snapshots WHERE id = '{snapshot}' AND status = 'delivered' AND deliveries = 3 AND posts = {}",
-            3 * expect.posts
+            "SELECT count(*) FROM snapshots WHERE id = '{snapshot}' AND status = 'delivered' AND deliveries = {deliveries} AND posts = {}",
+            deliveries * expect.posts
         ))
         .await;
     assert_eq!(snapshot_row, 1, "{}", expect.file);
@@ -167,12 +203,12 @@ async fn every_fixture(start: impl AsyncFn() -> (TestApp, Option<PgDatabase>)) {
 }
 
 #[tokio::test]
-async fn every_fixture_plain_gzip_and_ndjson_on_sqlite() {
+async fn every_fixture_plain_gzip_ndjson_and_csv_on_sqlite() {
     every_fixture(async || (spawn().start().await, None)).await;
 }
 
 #[tokio::test]
-async fn every_fixture_plain_gzip_and_ndjson_on_postgresql() {
+async fn every_fixture_plain_gzip_ndjson_and_csv_on_postgresql() {
     every_fixture(async || {
         let pg = PgDatabase::create().await;
         (spawn().database(&pg.url()).start().await, Some(pg))

@@ -307,6 +307,32 @@ pub fn to_ndjson(array: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A JSON array body rewritten as CSV, the way `format=csv` carries it: one column per field of
+/// any record (first seen first), nested values as JSON text, null and absent fields empty.
+pub fn to_csv(array: &[u8]) -> Vec<u8> {
+    let records: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(array).unwrap();
+    let mut columns: Vec<&str> = Vec::new();
+    for record in &records {
+        for key in record.keys() {
+            if !columns.contains(&key.as_str()) {
+                columns.push(key);
+            }
+        }
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&columns).unwrap();
+    for record in &records {
+        let cells = columns.iter().map(|column| match record.get(*column) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(other) => other.to_string(),
+        });
+        writer.write_record(cells).unwrap();
+    }
+    writer.into_inner().unwrap()
+}
+
 /// An NDJSON body rewritten as a JSON array.
 pub fn to_array(ndjson: &[u8]) -> Vec<u8> {
     let records: Vec<serde_json::Value> = String::from_utf8_lossy(ndjson)

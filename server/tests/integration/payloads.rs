@@ -1,4 +1,5 @@
-//! Wrong shapes: too big (declared, chunked, inflated), not UTF-8, truncated, wrong media type.
+//! Wrong shapes: too big (declared, chunked, inflated), not UTF-8, truncated, wrong media type,
+//! CSV that is not a delivery.
 //! Each gets a clear JSON error, and nothing of it is stored.
 
 use std::io::Write;
@@ -171,11 +172,67 @@ async fn invalid_utf8_truncated_json_and_broken_gzip_are_400() {
 }
 
 #[tokio::test]
+async fn a_csv_without_a_known_column_is_400_and_bad_rows_are_counted() {
+    let app = spawn().start().await;
+    for body in [
+        &b"hello world\n"[..],
+        b"name,age\nann,3\n",
+        b"\xffpost_id,url\n1,x\n",
+    ] {
+        refused(
+            app.webhook_as("text/csv")
+                .body(body.to_vec())
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "invalid_csv",
+        )
+        .await;
+    }
+    nothing_stored(&app).await;
+
+    // Rows stand alone: a ragged row and one with invalid UTF-8 are counted, the rest stored.
+    let body = b"post_id,url,likes\r\n\
+                 a1,https://www.instagram.com/p/a1/,5\r\n\
+                 a2,https://www.instagram.com/p/a2/\r\n\
+                 a3,https://www.instagram.com/p/a3/,\xff\r\n\
+                 a4,\"https://www.instagram.com/p/a4/\",\"1,200\"\r\n";
+    let (status, answer) = json(
+        app.webhook_as("text/csv; charset=utf-8")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["records"], 2, "{answer}");
+    assert_eq!(answer["malformed"], 2, "{answer}");
+    assert_eq!(
+        app.number("SELECT count(*) FROM posts WHERE post_id IN ('a1', 'a4')")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.number("SELECT likes FROM posts WHERE post_id = 'a1'")
+            .await,
+        5
+    );
+    assert_eq!(
+        app.number("SELECT count(*) FROM deliveries WHERE format = 'csv' AND malformed = 2")
+            .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn wrong_media_types_and_encodings_are_415() {
     let app = spawn().start().await;
     let post = |ct: &str| app.webhook_as(ct).body("[]");
     refused(
-        post("text/csv").send().await.unwrap(),
+        post("application/xml").send().await.unwrap(),
         415,
         "unsupported_media_type",
     )

@@ -4,7 +4,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
-use crate::helpers::{PgDatabase, TestApp, WEBHOOK_TOKEN, fixture, gzip, json, spawn, to_ndjson};
+use crate::helpers::{
+    PgDatabase, TestApp, WEBHOOK_TOKEN, fixture, gzip, json, spawn, to_csv, to_ndjson,
+};
 
 fn chunked(body: Vec<u8>, piece: usize) -> reqwest::Body {
     let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
@@ -77,6 +79,48 @@ async fn chunked_delivery_is_queued_then_extracted(app: &TestApp) {
     )
     .await;
     assert_eq!(again["duplicate"], true);
+}
+
+/// A chunked gzip CSV is known by its file name, counted while it streams in, and extracted as
+/// CSV by the background worker.
+#[tokio::test]
+async fn a_chunked_gzip_csv_delivery_is_queued_then_extracted() {
+    let app = spawn().start().await;
+    let body = gzip(&to_csv(&fixture("bd_20250616_032051_0_instagram.json")));
+    let (status, answer) = json(
+        app.webhook_as("application/gzip")
+            .header("snapshot-id", "s_csv")
+            .header("dca-filename", "s_csv.csv.gz")
+            .body(chunked(body, 300))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["records"], 6);
+    assert_eq!(answer["input_errors"], 4);
+    let id = answer["delivery_id"].as_i64().unwrap();
+    app.eventually(
+        &format!("SELECT count(*) FROM deliveries WHERE id = {id} AND state = 'stored' AND format = 'csv'"),
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.number(
+            "SELECT count(*) FROM posts WHERE snapshot_id = 's_csv' AND platform = 'instagram'"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        app.number(&format!(
+            "SELECT count(*) FROM input_errors WHERE delivery_id = {id} AND code IS NOT NULL"
+        ))
+        .await,
+        4
+    );
+    app.stop().await;
 }
 
 #[tokio::test]
