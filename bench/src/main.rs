@@ -4,6 +4,7 @@
 //!   cargo build --release -p server && cargo run --release -p bench -- ingest
 //!   cargo run --release -p bench -- large --mb 100
 //!   cargo run --release -p bench -- monitor --events 1000000
+//!   cargo run --release -p bench -- store
 //!
 //! Each run starts `target/release/server` with a fresh SQLite database in a temporary directory.
 
@@ -11,6 +12,7 @@ mod client;
 mod generate;
 mod monitor;
 mod server;
+mod store;
 
 use std::time::{Duration, Instant};
 
@@ -54,6 +56,17 @@ enum Command {
         #[arg(long, default_value_t = 31)]
         calls: usize,
     },
+    /// The storage path alone, in this process (no HTTP, nothing parsed while timed): the server's
+    /// writer storing the same ~1 KB deliveries, each with its event, from many concurrent tasks.
+    /// What storage allows at most on this machine.
+    Store {
+        #[arg(long, default_value_t = 64)]
+        tasks: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
+    },
     /// One large gzip delivery of generated BrightData-shaped Instagram records: time to the 2xx,
     /// time until its posts are extracted, and the server's peak memory.
     Large {
@@ -84,6 +97,18 @@ async fn main() -> anyhow::Result<()> {
             ingest(&binary, connections, seconds, warmup, per_connection, floor).await
         }
         Command::Large { mb } => large(&cli.server, mb).await,
+        Command::Store {
+            tasks,
+            seconds,
+            warmup,
+        } => {
+            store::run(store::Options {
+                tasks,
+                seconds,
+                warmup,
+            })
+            .await
+        }
         Command::Monitor { events, calls } => monitor::run(&cli.server, events, calls).await,
     }
 }
@@ -165,21 +190,10 @@ async fn ingest(
     );
     // Requests answered in the CPU window (it ends 0.2 s early), assuming an even rate.
     let window_requests = n as f64 * (seconds as f64 - 0.2) / seconds as f64;
-    let per_request_us = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND / window_requests;
-    let mut total = 0;
-    let mut parts = Vec::new();
-    for (name, after) in &cpu_after {
-        let used = after - cpu_before.get(name).copied().unwrap_or(0);
-        total += used;
-        if used > 0 {
-            parts.push(format!("{name} {:.0}", per_request_us(used)));
-        }
-    }
+    let (total, parts) = cpu_per_item(&cpu_before, &cpu_after, window_requests);
     println!(
-        "CPU per request: server {:.0} µs ({}), load generator {:.0} µs",
-        per_request_us(total),
-        parts.join(", "),
-        per_request_us(client_after - client_before)
+        "CPU per request: server {total:.0} µs ({parts}), load generator {:.0} µs",
+        ticks_per_item_us(client_after - client_before, window_requests)
     );
     println!(
         "context switches per request (server): {:.2} voluntary, {:.2} involuntary",
@@ -244,6 +258,28 @@ async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
 }
 
 /// CPU time (user + system, clock ticks) this process has used.
+/// CPU µs per item between two `cpu_ticks_by_thread` readings: the total, and each thread's.
+fn cpu_per_item(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    items: f64,
+) -> (f64, String) {
+    let mut total = 0;
+    let mut parts = Vec::new();
+    for (name, ticks) in after {
+        let used = ticks - before.get(name).copied().unwrap_or(0);
+        total += used;
+        if used > 0 {
+            parts.push(format!("{name} {:.0}", ticks_per_item_us(used, items)));
+        }
+    }
+    (ticks_per_item_us(total, items), parts.join(", "))
+}
+
+fn ticks_per_item_us(ticks: u64, items: f64) -> f64 {
+    ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND / items
+}
+
 fn own_cpu_ticks() -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     server::name_and_cpu_ticks(&stat)

@@ -75,29 +75,9 @@ impl Server {
         self.status_kb("VmRSS:")
     }
 
-    /// The file `name` (`stat`, `status`) of each of the server's threads still running.
-    fn thread_files(&self, name: &str) -> anyhow::Result<Vec<String>> {
-        let mut files = Vec::new();
-        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
-            // A thread may end between listing and reading.
-            if let Ok(text) = std::fs::read_to_string(task?.path().join(name)) {
-                files.push(text);
-            }
-        }
-        Ok(files)
-    }
-
-    /// CPU time (user + system, in clock ticks) each of the server's threads has used so far, summed
-    /// per thread name (`tokio-rt-worker`, `db-writer`, `sqlx-sqlite-wor`...). Threads that ended
-    /// are not counted: take it while the load runs.
+    /// See [`cpu_ticks_by_thread`].
     pub fn cpu_ticks_by_thread(&self) -> anyhow::Result<BTreeMap<String, u64>> {
-        let mut by_name = BTreeMap::new();
-        for stat in self.thread_files("stat")? {
-            if let Some((name, ticks)) = name_and_cpu_ticks(&stat) {
-                *by_name.entry(name.to_owned()).or_insert(0) += ticks;
-            }
-        }
-        Ok(by_name)
+        cpu_ticks_by_thread(self.child.id())
     }
 
     /// Context switches of all the server's threads so far: (voluntary, involuntary). Voluntary
@@ -106,7 +86,7 @@ impl Server {
     pub fn context_switches(&self) -> anyhow::Result<(u64, u64)> {
         let (mut voluntary, mut involuntary) = (0, 0);
         let number = |l: &str| l.split_whitespace().nth(1)?.parse::<u64>().ok();
-        for status in self.thread_files("status")? {
+        for status in thread_files(self.child.id(), "status")? {
             for line in status.lines() {
                 if line.starts_with("voluntary_ctxt_switches:") {
                     voluntary += number(line).unwrap_or(0);
@@ -132,6 +112,31 @@ impl Server {
             }
         }
     }
+}
+
+/// The file `name` (`stat`, `status`) of each thread of process `pid` still running.
+fn thread_files(pid: u32, name: &str) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread may end between listing and reading.
+        if let Ok(text) = std::fs::read_to_string(task?.path().join(name)) {
+            files.push(text);
+        }
+    }
+    Ok(files)
+}
+
+/// CPU time (user + system, in clock ticks) each thread of process `pid` has used so far, summed
+/// per thread name (`tokio-rt-worker`, `db-writer`, `sqlx-sqlite-wor`...). Threads that ended are
+/// not counted: take it while the load runs.
+pub fn cpu_ticks_by_thread(pid: u32) -> anyhow::Result<BTreeMap<String, u64>> {
+    let mut by_name = BTreeMap::new();
+    for stat in thread_files(pid, "stat")? {
+        if let Some((name, ticks)) = name_and_cpu_ticks(&stat) {
+            *by_name.entry(name.to_owned()).or_insert(0) += ticks;
+        }
+    }
+    Ok(by_name)
 }
 
 /// The name and CPU time (user + system, clock ticks) in a `/proc/.../stat` line: "pid (name) state
