@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+// The server's allocator: `store` runs the server's writer in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "Track-Futura webhook benchmarks")]
 struct Cli {
