@@ -700,7 +700,15 @@ mod tests {
 
     /// Splits `body` fed in pieces of `piece` bytes.
     fn split(body: &[u8], piece: usize) -> Result<(Format, Vec<Record>), PayloadError> {
-        let mut splitter = RecordSplitter::new(None, Mode::Extract, false);
+        split_declared(body, piece, false)
+    }
+
+    fn split_declared(
+        body: &[u8],
+        piece: usize,
+        declared_csv: bool,
+    ) -> Result<(Format, Vec<Record>), PayloadError> {
+        let mut splitter = RecordSplitter::new(None, Mode::Extract, declared_csv);
         let mut records = Vec::new();
         for chunk in body.chunks(piece.max(1)) {
             splitter.feed(chunk, &mut |r| records.push(r))?;
@@ -776,6 +784,41 @@ mod tests {
         assert!(matches!(
             split(latin1, 4),
             Err(PayloadError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn declared_csv_is_csv_unless_the_body_is_json() {
+        let csv = b"\xef\xbb\xbfpost_id,url,likes\n7,https://www.instagram.com/p/7/,3\n";
+        let (format, records) = split_declared(csv, 3, true).unwrap();
+        assert_eq!(format, Format::Csv);
+        let [Record::Post(stored)] = records.as_slice() else {
+            panic!("{records:?}")
+        };
+        assert_eq!((stored.post_id.as_str(), stored.likes), ("7", Some(3)));
+        assert_eq!(stored.platform, "instagram");
+        // Mislabelled JSON is still read as JSON.
+        let array = format!("[{}]", post("1"));
+        assert_eq!(
+            split_declared(array.as_bytes(), 2, true).unwrap().0,
+            Format::JsonArray
+        );
+        let lines = format!("{}\n{}\n", post("1"), post("2"));
+        assert_eq!(
+            split_declared(lines.as_bytes(), 2, true).unwrap().0,
+            Format::Ndjson
+        );
+        // Undeclared, a CSV body is not guessed: its lines are malformed NDJSON.
+        let (format, records) = split_declared(csv, 3, false).unwrap();
+        assert_eq!(format, Format::Ndjson);
+        assert!(
+            records
+                .iter()
+                .all(|r| matches!(r, Record::Malformed { .. }))
+        );
+        assert!(matches!(
+            split_declared(b"name,age\nann,3\n", 4, true),
+            Err(PayloadError::InvalidCsv(_))
         ));
     }
 
