@@ -269,11 +269,20 @@ impl RecordSplitter {
         let mut csv = self.csv.take().expect("a CSV body has its parser");
         let result = step(&mut csv, &mut |row| {
             let index = self.next_index();
-            let record = row.and_then(|text| {
-                read_record(&text, index, self.default_platform.as_deref(), self.mode)
-                    .map_err(|error| error.to_string())
+            emit(match row {
+                // The row is already an object: classified as it is, not parsed back from its text.
+                Ok(fields) => {
+                    let text = serde_json::to_string(&fields).expect("a map of JSON values");
+                    classify(
+                        &fields,
+                        &text,
+                        index,
+                        self.default_platform.as_deref(),
+                        self.mode,
+                    )
+                }
+                Err(reason) => Record::Malformed { index, reason },
             });
-            emit(record.unwrap_or_else(|reason| Record::Malformed { index, reason }));
         });
         self.csv = Some(csv);
         result
@@ -508,27 +517,34 @@ pub fn read_record(
         Mode::Extract => EXTRACTED,
         Mode::Count => &[CLASSIFIED],
     };
-    let fields = match only_fields(text, keys)? {
-        Ok(fields) => fields,
-        Err(kind) => {
-            return Ok(Record::Malformed {
-                index,
-                reason: format!("record is a JSON {kind}, not an object"),
-            });
-        }
-    };
-    let kind = kind(|k| fields.get(k), default_platform);
-    Ok(match (mode, kind) {
+    Ok(match only_fields(text, keys)? {
+        Ok(fields) => classify(&fields, text, index, default_platform, mode),
+        Err(kind) => Record::Malformed {
+            index,
+            reason: format!("record is a JSON {kind}, not an object"),
+        },
+    })
+}
+
+/// Sorts a record, given its fields (at least those `mode` reads) and its text.
+fn classify(
+    fields: &Map<String, Value>,
+    text: &str,
+    index: u64,
+    default_platform: Option<&str>,
+    mode: Mode,
+) -> Record {
+    match (mode, kind(|k| fields.get(k), default_platform)) {
         (_, Kind::Malformed(reason)) => Record::Malformed { index, reason },
         (Mode::Count, Kind::Post { platform, .. }) => Record::CountedPost { platform },
         (Mode::Count, Kind::InputError { .. }) => Record::CountedInputError,
         (Mode::Extract, Kind::InputError { kind }) => {
-            Record::InputError(input_error(&fields, kind, text))
+            Record::InputError(input_error(fields, kind, text))
         }
         (Mode::Extract, Kind::Post { platform, post_id }) => {
-            Record::Post(Box::new(post(&fields, platform, post_id, text)))
+            Record::Post(Box::new(post(fields, platform, post_id, text)))
         }
-    })
+    }
 }
 
 fn input_error(record: &Map<String, Value>, kind: &'static str, text: &str) -> InputError {

@@ -353,24 +353,13 @@ async fn commit_batch(
                 }
                 Err(error) => {
                     tracing::error!(%error, "a committed batch could not be made durable; nothing in it is acknowledged");
-                    for (reply, _) in done_works {
-                        let _ = reply.send(Err(error.clone()));
-                    }
-                    for reply in replies {
-                        let _ = reply.send(Err(error.clone()));
-                    }
+                    refuse_all(&error, done_works, replies);
                 }
             }));
         }
         Err(error) => {
             tracing::error!(%error, "batch commit failed; nothing in it is acknowledged");
-            let error = StoreError::from(error);
-            for (reply, _) in done_works {
-                let _ = reply.send(Err(error.clone()));
-            }
-            for reply in replies {
-                let _ = reply.send(Err(error.clone()));
-            }
+            refuse_all(&StoreError::from(error), done_works, replies);
         }
     }
 }
@@ -416,6 +405,20 @@ fn flush(log: &std::path::Path) -> Result<(), StoreError> {
     std::fs::File::open(log)
         .and_then(|file| file.sync_data())
         .map_err(|error| StoreError::Database(format!("flushing {}: {error}", log.display())))
+}
+
+/// Nothing of a batch is acknowledged: every caller hears `error` instead.
+fn refuse_all(
+    error: &StoreError,
+    done_works: Vec<(Reply<Value>, Value)>,
+    replies: Vec<Reply<DeliveryOutcome>>,
+) {
+    for (reply, _) in done_works {
+        let _ = reply.send(Err(error.clone()));
+    }
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
 }
 
 /// No transaction could be opened: every job of the batch hears so (events are lost, and logged).
