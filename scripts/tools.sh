@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, idempotently, every tool the build and the tests need on a fresh machine of this kind
 # (Debian + rustup; registries only, no GitHub). Each step is skipped when its tool is already there.
-# See ../shared/docs/TOOLCHAIN.md for why each step looks the way it does.
+# Nothing here downloads a prebuilt binary: every tool comes from crates.io, npm or Debian.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +30,13 @@ ensure_chromium() {
   fi
 }
 
-# cargo-leptos' own lock pins cargo-util-schemas 0.14.2 (needs rustc 1.96): install from a copy of its
+# The name of the site's JS, WASM and CSS ([[workspace.metadata.leptos]] name). leptos reads it at
+# compile time, so every cargo command of the scripts sets it alike: a build without it would
+# recompile leptos and everything above it.
+export LEPTOS_OUTPUT_NAME=track-futura
+
+# Optional, for development (`cargo leptos watch`); the scripts build the site without it
+# (scripts/build-site). cargo-leptos' own lock pins cargo-util-schemas 0.14.2 (needs rustc 1.96): install from a copy of its
 # source with that one crate stepped back.
 ensure_cargo_leptos() {
   if cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then return; fi
@@ -89,10 +95,9 @@ ensure_postgres() {
   return 1
 }
 
-# What building the release (server + WASM) needs.
+# What building the release (server + WASM, scripts/build-site) needs.
 ensure_build_tools() {
   ensure_rust_target
-  ensure_cargo_leptos
   ensure_wasm_bindgen
   if [ ! -x "$BINARYEN_DIR/wasm-opt" ]; then
     log "installing binaryen (wasm-opt) from npm"

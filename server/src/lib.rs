@@ -12,6 +12,7 @@ pub mod live;
 pub mod log_file;
 pub mod monitor;
 pub mod routes;
+pub mod samples;
 pub mod secret;
 pub mod startup;
 pub mod state;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder, Statement};
 use server::config::Config;
+pub use server::samples::Shape;
 use server::startup::Application;
 use server::state::AppState;
 use server::store::entities::events;
@@ -277,16 +278,34 @@ fn rand_suffix() -> String {
     format!("{nanos:x}")
 }
 
-/// A BrightData delivery body from `../shared/fixtures/brightdata/` (override: `BRIGHTDATA_FIXTURES`).
-pub fn fixture(name: &str) -> Vec<u8> {
-    let dir = std::env::var("BRIGHTDATA_FIXTURES").unwrap_or_else(|_| {
-        format!(
-            "{}/../../shared/fixtures/brightdata",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    let path = format!("{dir}/{name}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+/// The seed of every generated delivery in these tests (any seed works; one keeps failures
+/// reproducible).
+pub const SAMPLE_SEED: u64 = 20250616;
+
+/// A generated BrightData-shaped delivery body (`server::samples`): what the tests send.
+pub fn sample(shape: Shape) -> Vec<u8> {
+    shape.body(SAMPLE_SEED)
+}
+
+/// Where the team's shared BrightData fixtures are, when they are there: a second, independent
+/// source of delivery bodies (`BRIGHTDATA_FIXTURES` overrides `../shared/fixtures/brightdata` beside
+/// the repository). `REQUIRE_SHARED_FIXTURES=1` (CI sets it) makes their absence a failure.
+pub fn shared_fixtures_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("BRIGHTDATA_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/brightdata")
+        });
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let required = std::env::var("REQUIRE_SHARED_FIXTURES").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "REQUIRE_SHARED_FIXTURES=1 but {} is not there",
+        dir.display()
+    );
+    None
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {

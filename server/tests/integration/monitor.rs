@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, WEBHOOK_TOKEN, fixture, json as read, spawn};
+use crate::helpers::{ADMIN_TOKEN, Shape, TestApp, WEBHOOK_TOKEN, json as read, sample, spawn};
 
 const API: &str = "/api/brightdata/webhook";
 
@@ -282,7 +282,7 @@ async fn metrics_match_the_requests_sent() {
     let r = app
         .webhook()
         .header("snapshot-id", "s_metrics")
-        .body(fixture("tiktok_posts_synthetic.json"))
+        .body(sample(Shape::TiktokWithError))
         .send()
         .await
         .unwrap();
@@ -496,7 +496,7 @@ async fn retention_deletes_the_oldest_events_and_nothing_else() {
     let r = app
         .webhook()
         .header("snapshot-id", "s_keep")
-        .body(fixture("linkedin_posts_sample.json"))
+        .body(sample(Shape::LinkedinPosts))
         .send()
         .await
         .unwrap();
@@ -549,7 +549,7 @@ async fn events_are_paged_filtered_and_detailed() {
     let r = app
         .webhook()
         .header("snapshot-id", "s_detail")
-        .body(fixture("tiktok_posts_synthetic.json"))
+        .body(sample(Shape::TiktokWithError))
         .send()
         .await
         .unwrap();
@@ -887,7 +887,7 @@ async fn replaying_a_stored_delivery_changes_nothing_twice() {
     let r = app
         .webhook()
         .header("snapshot-id", "s_replay_api")
-        .body(fixture("bd_20250616_032051_0_instagram.json"))
+        .body(sample(Shape::InstagramDeadPages))
         .send()
         .await
         .unwrap();
@@ -939,14 +939,14 @@ async fn replaying_a_stored_delivery_changes_nothing_twice() {
 #[tokio::test]
 async fn snapshots_analytics_and_the_openapi_document() {
     let app = spawn().start().await;
-    for (snapshot, file) in [
-        ("s_a", "linkedin_posts_sample.json"),
-        ("s_b", "tiktok_posts_synthetic.json"),
+    for (snapshot, shape) in [
+        ("s_a", Shape::LinkedinPosts),
+        ("s_b", Shape::TiktokWithError),
     ] {
         let r = app
             .webhook()
             .header("snapshot-id", snapshot)
-            .body(fixture(file))
+            .body(sample(shape))
             .send()
             .await
             .unwrap();
@@ -1031,7 +1031,7 @@ async fn the_monitor_on_postgresql() {
     let r = app
         .webhook()
         .header("snapshot-id", "s_pg")
-        .body(fixture("linkedin_posts_sample.json"))
+        .body(sample(Shape::LinkedinPosts))
         .send()
         .await
         .unwrap();

@@ -1,14 +1,14 @@
 //! Retries and duplicates: one delivery is stored once, however often and however concurrently it
 //! arrives (BrightData retries when it does not get a 2xx within 30 s).
 
-use crate::helpers::{PgDatabase, TestApp, fixture, json, spawn};
+use crate::helpers::{PgDatabase, Shape, TestApp, json, sample, spawn};
 
 async fn same_file_twice(app: &TestApp) {
     let send = || {
         app.webhook()
             .header("snapshot-id", "s_replay")
             .header("dca-filename", "s_replay_0.json.gz")
-            .body(fixture("bd_20250616_032051_0_instagram.json"))
+            .body(sample(Shape::InstagramDeadPages))
     };
     let (_, first) = json(send().send().await.unwrap()).await;
     assert_eq!(first["duplicate"], false);
@@ -33,7 +33,7 @@ async fn same_file_twice(app: &TestApp) {
 }
 
 async fn concurrent_duplicates(app: &TestApp) {
-    let body = fixture("tiktok_posts_synthetic.json");
+    let body = sample(Shape::TiktokWithError);
     let mut tasks = Vec::new();
     for _ in 0..24 {
         let request = app
@@ -77,7 +77,7 @@ async fn concurrent_duplicates(app: &TestApp) {
 /// Distinct deliveries (other files) carrying the same posts at once, spread over `apps` (several
 /// instances sharing one PostgreSQL): each post is new exactly once across all the answers.
 async fn same_posts_in_concurrent_deliveries(apps: &[&TestApp]) {
-    let body = fixture("tiktok_posts_synthetic.json");
+    let body = sample(Shape::TiktokWithError);
     let mut tasks = Vec::new();
     for n in 0..16 {
         let request = apps[n % apps.len()]
@@ -182,7 +182,7 @@ async fn two_instances_on_one_postgresql_store_a_delivery_once() {
     let pg = PgDatabase::create().await;
     let a = spawn().database(&pg.url()).start().await;
     let b = spawn().database(&pg.url()).start().await;
-    let body = fixture("linkedin_posts_sample.json");
+    let body = sample(Shape::LinkedinPosts);
     let mut tasks = Vec::new();
     for app in [&a, &b, &a, &b] {
         let request = app

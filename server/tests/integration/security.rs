@@ -387,7 +387,7 @@ async fn stale_future_and_malformed_timestamps_are_rejected() {
 async fn replays_under_a_fresh_timestamp_are_still_duplicates() {
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let app = spawn().var("WEBHOOK_SIGNING_SECRET", secret).start().await;
-    let body = crate::helpers::fixture("tiktok_posts_synthetic.json");
+    let body = crate::helpers::sample(crate::helpers::Shape::TiktokWithError);
     let send = |id: &str| {
         let ts = now();
         app.webhook()

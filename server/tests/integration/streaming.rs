@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
 use crate::helpers::{
-    PgDatabase, TestApp, WEBHOOK_TOKEN, fixture, gzip, json, spawn, to_csv, to_ndjson,
+    PgDatabase, Shape, TestApp, WEBHOOK_TOKEN, gzip, json, sample, spawn, to_csv, to_ndjson,
 };
 
 fn chunked(body: Vec<u8>, piece: usize) -> reqwest::Body {
@@ -17,7 +17,7 @@ fn chunked(body: Vec<u8>, piece: usize) -> reqwest::Body {
 /// Many distinct Instagram-shaped posts, generated (`n` records).
 fn many_posts(n: usize) -> Vec<u8> {
     let template: Vec<serde_json::Value> =
-        serde_json::from_slice(&fixture("instagram_posts_brightdata_2025-06.json")).unwrap();
+        serde_json::from_slice(&sample(Shape::InstagramFull)).unwrap();
     let mut out = Vec::new();
     for i in 0..n {
         let mut record = template[i % template.len()].clone();
@@ -30,7 +30,7 @@ fn many_posts(n: usize) -> Vec<u8> {
 }
 
 async fn chunked_delivery_is_queued_then_extracted(app: &TestApp) {
-    let body = to_ndjson(&fixture("bd_20250616_032051_0_instagram.json"));
+    let body = to_ndjson(&sample(Shape::InstagramDeadPages));
     let (status, answer) = json(
         app.webhook()
             .header("snapshot-id", "s_stream")
@@ -86,7 +86,7 @@ async fn chunked_delivery_is_queued_then_extracted(app: &TestApp) {
 #[tokio::test]
 async fn a_chunked_gzip_csv_delivery_is_queued_then_extracted() {
     let app = spawn().start().await;
-    let body = gzip(&to_csv(&fixture("bd_20250616_032051_0_instagram.json")));
+    let body = gzip(&to_csv(&sample(Shape::InstagramDeadPages)));
     let (status, answer) = json(
         app.webhook_as("application/gzip")
             .header("snapshot-id", "s_csv")
@@ -186,7 +186,7 @@ async fn a_large_gzip_delivery_streams_and_keeps_its_body_only_when_small_enough
 async fn a_small_body_that_inflates_beyond_the_inline_limit_is_streamed() {
     let app = spawn().start().await;
     // About 70 KB of gzip inflating to 70 MiB: blank lines around three posts.
-    let mut ndjson = to_ndjson(&fixture("linkedin_posts_sample.json"));
+    let mut ndjson = to_ndjson(&sample(Shape::LinkedinPosts));
     ndjson.extend(std::iter::repeat_n(b'\n', 70 << 20));
     let body = gzip(&ndjson);
     assert!(body.len() < 1 << 20);
@@ -218,7 +218,7 @@ async fn a_small_body_that_inflates_beyond_the_inline_limit_is_streamed() {
 #[tokio::test]
 async fn a_broken_chunked_body_leaves_nothing_behind() {
     let app = spawn().start().await;
-    let mut body = to_ndjson(&fixture("tiktok_posts_synthetic.json"));
+    let mut body = to_ndjson(&sample(Shape::TiktokWithError));
     body.truncate(body.len() / 2);
     let gz = gzip(&body);
     let truncated_gzip = gz[..gz.len() - 12].to_vec();
@@ -301,7 +301,7 @@ fn post_and_read_status(port: u16, body: &[u8]) -> String {
 async fn an_acknowledged_delivery_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, port) = start_binary(dir.path());
-    let status = post_and_read_status(port, &fixture("linkedin_posts_sample.json"));
+    let status = post_and_read_status(port, &sample(Shape::LinkedinPosts));
     // SIGKILL the moment the 2xx is seen: no graceful shutdown, no flush.
     child.kill().unwrap();
     child.wait().unwrap();
