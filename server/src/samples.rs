@@ -357,11 +357,11 @@ fn instagram_full(rng: &mut SmallRng, index: usize) -> Value {
     let account = Account::new(rng, "instagram");
     let mut post = instagram_post(rng, &account, index, "2025-06-20T10:00");
     let extra = json!({
-        "videos": if index % 2 == 0 { json!([format!("https://scontent.cdninstagram.com/o1/v/{}.mp4", digits(rng, 12))]) } else { json!([]) },
+        "videos": if index.is_multiple_of(2) { json!([format!("https://scontent.cdninstagram.com/o1/v/{}.mp4", digits(rng, 12))]) } else { json!([]) },
         "location": if index == 0 { json!({"name": "Zürich, Switzerland", "id": digits(rng, 9)}) } else { Value::Null },
         "has_handshake": null,
         "engagement_score_view": rng.random_range(0..100),
-        "video_view_count": if index % 2 == 0 { json!(rng.random_range(0..1_000_000)) } else { Value::Null },
+        "video_view_count": if index.is_multiple_of(2) { json!(rng.random_range(0..1_000_000)) } else { Value::Null },
         "video_play_count": null,
         "product_type": (["feed", "clips", "carousel_container"][index % 3]),
         "coauthor_producers": [],
