@@ -1,14 +1,18 @@
-//! The dashboard: pages, components and (later) server functions, shared by the server (feature `ssr`)
-//! and the browser (feature `hydrate`). Nothing here touches the database directly.
+//! The dashboard: pages, components and server functions, shared by the server (feature `ssr`) and
+//! the browser (feature `hydrate`). Nothing here touches the database: the server functions ask the
+//! `api::backend::Backend` the server provides.
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
+pub mod api;
+pub mod charts;
 mod dashboard;
+pub mod live;
 pub mod types;
 
 pub use dashboard::Dashboard;
@@ -44,7 +48,9 @@ pub fn App() -> impl IntoView {
         <Title text=PRODUCT_NAME />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("webhook-monitor") view=Dashboard />
+                // Async: the server waits for the overview, so the first paint carries real
+                // numbers and charts even before (or without) any script.
+                <Route path=StaticSegment("webhook-monitor") view=Dashboard ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

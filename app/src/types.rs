@@ -211,3 +211,22 @@ pub struct AnalyticsView {
     /// Most recently active snapshots and their record counts.
     pub records_per_snapshot: Vec<SnapshotRecordsView>,
 }
+
+/// What the dashboard's overview shows for one time range: the cards (this window against the
+/// one before it), health, and the series behind the charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverviewView {
+    /// `5m`, `1h`, `24h` or `7d`.
+    pub window: String,
+    pub metrics: MetricsView,
+    /// The same figures over the window just before this one: the cards' changes.
+    pub previous: MetricsView,
+    pub health: HealthView,
+    pub open_alerts: i64,
+    /// The error rate above which health turns unhealthy and alerts open (fraction).
+    pub error_threshold: f64,
+    /// `minute`, `hour` or `day`: the width of each bucket below.
+    pub bucket: String,
+    /// Buckets with traffic, oldest first (empty buckets are absent).
+    pub buckets: Vec<AnalyticsBucket>,
+}

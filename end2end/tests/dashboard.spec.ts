@@ -1,48 +1,168 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, request as http, test, type APIRequestContext, type Browser, type Page } from "@playwright/test";
+import * as path from "node:path";
 
-/** Fails the test on any console error or failed request: a missing asset is a bug. */
-function watchForErrors(page: Page): string[] {
+import { E2E_ADMIN_TOKEN, E2E_WEBHOOK_TOKEN } from "../playwright.config";
+
+/** Screenshots land here (gitignored); the README says how to make them. */
+const SHOTS = path.resolve(__dirname, "..", "screenshots");
+
+/**
+ * Fails the test on any console error or failed request: a missing asset is a bug. `expected`
+ * lists URL parts whose refusals the test itself provokes.
+ */
+function watchForErrors(page: Page, expected: string[] = []): string[] {
   const problems: string[] = [];
   page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    // The browser logs every refused fetch; those the test provokes are allowed, by status.
+    const provoked = expected.length > 0 && /status of 401/.test(message.text());
+    if (message.type() === "error" && !provoked) problems.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("response", (response) => {
-    if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+    if (response.status() >= 400 && !expected.some((part) => response.url().includes(part))) {
+      problems.push(`${response.status()} ${response.url()}`);
+    }
   });
   return problems;
 }
 
-test("the dashboard is served, styled and hydrated", async ({ page }) => {
-  const problems = watchForErrors(page);
+/**
+ * One session for the tests that start logged in (login attempts are rate-limited per address,
+ * 5 at once): its cookies, taken by logging in over the API once.
+ */
+let session: Awaited<ReturnType<APIRequestContext["storageState"]>>;
+
+test.beforeAll(async ({ baseURL }) => {
+  const api = await http.newContext({ baseURL });
+  const response = await api.post("/api/auth/login", { data: { token: E2E_ADMIN_TOKEN } });
+  expect(response.status()).toBe(200);
+  session = await api.storageState();
+  await api.dispose();
+});
+
+/** A page of a new browser context that already holds the session. */
+async function loggedIn(browser: Browser, options: Parameters<Browser["newContext"]>[0] = {}) {
+  const context = await browser.newContext({ ...options, storageState: session });
+  const page = await context.newPage();
+  return { context, page };
+}
+
+/** Logs in through the form, as a person does. */
+async function logIn(page: Page) {
+  await page.goto("/webhook-monitor");
+  await page.getByLabel("Admin token").fill(E2E_ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("cards")).toBeVisible();
+}
+
+let delivery = 0;
+
+/** A BrightData-shaped delivery of `posts` TikTok posts, sent as BrightData would. */
+async function deliver(request: APIRequestContext, posts: number) {
+  delivery += 1;
+  const records = Array.from({ length: posts }, (_, i) => ({
+    url: `https://www.tiktok.com/@e2e/video/73${delivery}00${i}`,
+    post_id: `73${delivery}00${i}`,
+    description: "e2e ✨",
+    digg_count: 10 + i,
+  }));
+  const response = await request.post("/api/brightdata/webhook/", {
+    headers: {
+      Authorization: `Bearer ${E2E_WEBHOOK_TOKEN}`,
+      "Snapshot-Id": `s_e2e_${delivery}`,
+      "Dca-Filename": `s_e2e_${delivery}.json`,
+    },
+    data: records,
+  });
+  expect(response.status()).toBe(200);
+}
+
+test("anonymous visitors see only the login form, and a wrong token is refused", async ({ page }) => {
+  const problems = watchForErrors(page, ["/dashboard/api/login"]);
   await page.goto("/");
   await expect(page).toHaveURL(/\/webhook-monitor$/);
   await expect(page).toHaveTitle("Track-Futura Webhook Monitor");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Track-Futura Webhook Monitor");
-  await expect(page.getByTestId("empty-state")).toContainText("No deliveries yet");
+  await expect(page.getByTestId("login")).toBeVisible();
+  await expect(page.getByTestId("cards")).toHaveCount(0);
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "offline");
 
-  // The server renders the indicator offline; only the hydrated WASM app turns it live and ticks.
-  const indicator = page.getByTestId("live-indicator");
-  await expect(indicator).toHaveAttribute("data-hydrated", "true");
-  await expect(indicator).toContainText("Live");
-  const seconds = page.getByTestId("live-seconds");
-  const first = await seconds.textContent();
-  await expect(seconds).not.toHaveText(first ?? "", { timeout: 5_000 });
-
-  // The stylesheet from style/ is applied.
-  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-  expect(background).toBe("rgb(15, 20, 25)");
-
+  await page.getByLabel("Admin token").fill("not-the-token");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("login-problem")).toHaveText("that is not the admin token");
+  await expect(page.getByTestId("cards")).toHaveCount(0);
   expect(problems).toEqual([]);
 });
 
-test("the server-rendered page carries content before any script runs", async ({ browser }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  const page = await context.newPage();
+test("after login the overview shows figures, charts and the live link", async ({ page }) => {
+  const problems = watchForErrors(page);
+  await logIn(page);
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+  await expect(page.locator("figure.chart svg")).toHaveCount(4);
+  await expect(page.getByTestId("health-badge")).toBeVisible();
+  // The stylesheet from style/ is applied.
+  const display = await page.getByTestId("cards").evaluate((e) => getComputedStyle(e).display);
+  expect(display).toBe("grid");
+  // Logging out ends the session: the login form again.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByTestId("login")).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
+test("a delivery sent during the test appears live, without a reload", async ({ browser, request }) => {
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
   await page.goto("/webhook-monitor");
-  await expect(page.getByTestId("empty-state")).toContainText("/api/brightdata/webhook/");
-  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-hydrated", "false");
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+  const requests = page.getByTestId("card-requests-value");
+  const records = page.getByTestId("card-records-value");
+  // Ingest -> DOM: the time from sending a delivery to its numbers on screen, measured 5 times.
+  const latencies: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const before = Number((await requests.textContent())?.replace(/,/g, ""));
+    const recordsBefore = Number((await records.textContent())?.replace(/,/g, ""));
+    const sent = Date.now();
+    await deliver(request, 3);
+    await expect(requests).toHaveText(String(before + 1).replace(/\B(?=(\d{3})+(?!\d))/g, ","));
+    latencies.push(Date.now() - sent);
+    await expect(records).toHaveText(String(recordsBefore + 3));
+  }
+  latencies.sort((a, b) => a - b);
+  console.log(`ingest -> DOM latency ms: ${latencies.join(", ")} (max ${latencies[latencies.length - 1]})`);
+  expect(problems).toEqual([]);
   await context.close();
+});
+
+test("the server-rendered page carries real numbers before any script runs", async ({ browser, request }) => {
+  await deliver(request, 2);
+  const { context, page } = await loggedIn(browser, { javaScriptEnabled: false });
+  await page.goto("/webhook-monitor?window=24h");
+  const value = await page.getByTestId("card-requests-value").textContent();
+  expect(Number(value?.replace(/,/g, ""))).toBeGreaterThan(0);
+  await expect(page.locator("figure.chart svg")).toHaveCount(4);
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "offline");
+  await context.close();
+});
+
+test("screenshots of the overview, wide and narrow, light and dark", async ({ browser, request }) => {
+  await deliver(request, 4);
+  for (const scheme of ["light", "dark"] as const) {
+    for (const [name, viewport] of [
+      ["wide", { width: 1280, height: 900 }],
+      ["narrow", { width: 375, height: 800 }],
+    ] as const) {
+      const { context, page } = await loggedIn(browser, { viewport, colorScheme: scheme });
+      const problems = watchForErrors(page);
+      await page.goto("/webhook-monitor");
+      await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+      // Nothing overflows sideways at 375 px.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: path.join(SHOTS, `overview-${name}-${scheme}.png`), fullPage: true });
+      expect(problems).toEqual([]);
+      await context.close();
+    }
+  }
 });
 
 test("the health endpoint answers for platform checks", async ({ request }) => {

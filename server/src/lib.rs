@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod credentials;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod events;

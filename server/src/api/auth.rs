@@ -136,33 +136,95 @@ fn unauthorized() -> Response {
     response
 }
 
-/// Guards the monitor API: the admin token, or a session (plus the CSRF header for writes).
+/// The one admin check, for the monitor API and the dashboard's server functions: the admin token,
+/// or a session (plus the CSRF header for writes).
+pub fn check_admin(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<(), ApiError> {
+    if has_bearer(headers, &state.credentials.admin_token) {
+        return Ok(());
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    if state.sessions.from_headers(headers, now).is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer <admin token>, or log in to the dashboard",
+        ));
+    }
+    let safe = matches!(*method, Method::GET | Method::HEAD);
+    let marked = headers
+        .get(CSRF_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(CSRF_VALUE.as_bytes()));
+    if !safe && !marked {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            format!(
+                "state-changing calls with the session cookie need the header {CSRF_HEADER}: {CSRF_VALUE}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Guards the monitor API with [`check_admin`].
 pub async fn require_admin(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let headers = request.headers();
-    if has_bearer(headers, &state.credentials.admin_token) {
-        return next.run(request).await;
+    match check_admin(&state, request.headers(), request.method()) {
+        Ok(()) => next.run(request).await,
+        Err(error) if error.status == StatusCode::UNAUTHORIZED => unauthorized(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Checks an admin token offered at login from `peer` (rate-limited per client address, every
+/// failure in the security log): the session cookie to set, and when it expires (Unix ms).
+pub fn attempt_login(
+    state: &AppState,
+    peer: IpAddr,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<(HeaderValue, i64), ApiError> {
+    let ip = state.ingest.client_ip.resolve(peer, headers);
+    if state.sessions.attempts.check_key(&ip).is_err() {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many login attempts from this address; wait a minute",
+        ));
+    }
+    if !state
+        .credentials
+        .admin_token
+        .matches(token.trim().as_bytes())
+    {
+        state.logs.security.write(
+            "login_failed",
+            json!({"ip": ip.to_string(), "path": "/api/auth/login", "reason": "wrong admin token"}),
+        );
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the admin token is not valid",
+        ));
     }
     let now = chrono::Utc::now().timestamp_millis();
-    if state.sessions.from_headers(headers, now).is_none() {
-        return unauthorized();
-    }
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
-    let marked = headers
-        .get(CSRF_HEADER)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(CSRF_VALUE.as_bytes()));
-    if !safe && !marked {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            format!("state-changing calls with the session cookie need the header {CSRF_HEADER}: {CSRF_VALUE}"),
-        )
-        .into_response();
-    }
-    next.run(request).await
+    let (value, expires_ms) = state.sessions.issue(now);
+    state.logs.security.write(
+        "login",
+        json!({"ip": ip.to_string(), "expires_ms": expires_ms}),
+    );
+    Ok((
+        state.sessions.cookie(&value, state.sessions.ttl.as_secs()),
+        expires_ms,
+    ))
+}
+
+/// The cookie that ends a session.
+pub fn logout_cookie(state: &AppState) -> HeaderValue {
+    state.sessions.cookie("", 0)
 }
 
 #[derive(Deserialize)]
@@ -177,44 +239,15 @@ pub async fn login(
     headers: HeaderMap,
     Json(login): Json<Login>,
 ) -> Response {
-    let ip = state.ingest.client_ip.resolve(peer.ip(), &headers);
-    if state.sessions.attempts.check_key(&ip).is_err() {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many login attempts from this address; wait a minute",
-        )
-        .into_response();
+    match attempt_login(&state, peer.ip(), &headers, &login.token) {
+        Ok((cookie, expires_ms)) => {
+            let mut response =
+                Json(json!({"authenticated": true, "expires_ms": expires_ms})).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(error) => error.into_response(),
     }
-    if !state
-        .credentials
-        .admin_token
-        .matches(login.token.trim().as_bytes())
-    {
-        state.logs.security.write(
-            "login_failed",
-            json!({"ip": ip.to_string(), "path": "/api/auth/login", "reason": "wrong admin token"}),
-        );
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the admin token is not valid",
-        )
-        .into_response();
-    }
-    let now = chrono::Utc::now().timestamp_millis();
-    let (value, expires_ms) = state.sessions.issue(now);
-    state.logs.security.write(
-        "login",
-        json!({"ip": ip.to_string(), "expires_ms": expires_ms}),
-    );
-    let mut response =
-        Json(json!({"authenticated": true, "expires_ms": expires_ms})).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        state.sessions.cookie(&value, state.sessions.ttl.as_secs()),
-    );
-    response
 }
 
 /// `POST /api/auth/logout`: clears the cookie.
@@ -222,7 +255,7 @@ pub async fn logout(State(state): State<AppState>) -> Response {
     let mut response = Json(json!({"authenticated": false})).into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, state.sessions.cookie("", 0));
+        .insert(header::SET_COOKIE, logout_cookie(&state));
     response
 }
 

@@ -16,35 +16,27 @@ const TOP: u64 = 10;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
-pub async fn compute(
-    db: &impl ConnectionTrait,
-    range: &str,
-    range_ms: i64,
-    now: i64,
-) -> Result<AnalyticsView, DbErr> {
+/// A range's time series from the rollups: minute buckets up to 6 h, hours up to 7 d, days beyond.
+pub struct Series {
+    /// `minute`, `hour` or `day`.
+    pub bucket: &'static str,
+    pub buckets: Vec<AnalyticsBucket>,
+    /// Refusal outcomes, most frequent first.
+    pub error_types: Vec<Ranked>,
+    /// The rollup rows read (for totals over the whole range).
+    pub rows: Vec<Rollup>,
+}
+
+pub async fn series(db: &impl ConnectionTrait, range_ms: i64, now: i64) -> Result<Series, DbErr> {
     let from = now - range_ms;
-    let (bucket, span_ms, rows) = if range_ms <= 6 * HOUR_MS {
-        let g = Granularity::Minute;
-        (
-            "minute",
-            g.span_ms(),
-            rollups::read_range(db, g, g.floor(from), now + 1).await?,
-        )
+    let (bucket, granularity, span_ms) = if range_ms <= 6 * HOUR_MS {
+        ("minute", Granularity::Minute, Granularity::Minute.span_ms())
     } else if range_ms <= 7 * DAY_MS {
-        let g = Granularity::Hour;
-        (
-            "hour",
-            g.span_ms(),
-            rollups::read_range(db, g, g.floor(from), now + 1).await?,
-        )
+        ("hour", Granularity::Hour, Granularity::Hour.span_ms())
     } else {
-        let g = Granularity::Hour;
-        (
-            "day",
-            DAY_MS,
-            rollups::read_range(db, g, g.floor(from), now + 1).await?,
-        )
+        ("day", Granularity::Hour, DAY_MS)
     };
+    let rows = rollups::read_range(db, granularity, granularity.floor(from), now + 1).await?;
 
     let mut series: BTreeMap<i64, (Rollup, i64, i64)> = BTreeMap::new();
     let mut error_types: BTreeMap<String, i64> = BTreeMap::new();
@@ -59,36 +51,52 @@ pub async fn compute(
             *error_types.entry(row.key.outcome.clone()).or_default() += row.requests;
         }
     }
-    let summary = metrics::summarise(range, from, now, &rows);
-    let mut top_error_types: Vec<Ranked> = error_types
+    let mut error_types: Vec<Ranked> = error_types
         .into_iter()
         .map(|(key, count)| Ranked { key, count })
         .collect();
-    top_error_types.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+    error_types.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+    let buckets = series
+        .into_iter()
+        .map(|(at_ms, (total, accepted, rejected))| {
+            let latency = metrics::latency(&total);
+            AnalyticsBucket {
+                at_ms,
+                span_ms,
+                requests: total.requests,
+                accepted,
+                rejected,
+                records: total.records,
+                p50_ms: latency.p50_ms,
+                p95_ms: latency.p95_ms,
+                p99_ms: latency.p99_ms,
+            }
+        })
+        .collect();
+    Ok(Series {
+        bucket,
+        buckets,
+        error_types,
+        rows,
+    })
+}
 
+pub async fn compute(
+    db: &impl ConnectionTrait,
+    range: &str,
+    range_ms: i64,
+    now: i64,
+) -> Result<AnalyticsView, DbErr> {
+    let from = now - range_ms;
+    let series = series(db, range_ms, now).await?;
+    let summary = metrics::summarise(range, from, now, &series.rows);
     Ok(AnalyticsView {
         range: range.to_owned(),
         from_ms: from,
         to_ms: now,
-        bucket: bucket.to_owned(),
-        buckets: series
-            .into_iter()
-            .map(|(at_ms, (total, accepted, rejected))| {
-                let latency = metrics::latency(&total);
-                AnalyticsBucket {
-                    at_ms,
-                    span_ms,
-                    requests: total.requests,
-                    accepted,
-                    rejected,
-                    records: total.records,
-                    p50_ms: latency.p50_ms,
-                    p95_ms: latency.p95_ms,
-                    p99_ms: latency.p99_ms,
-                }
-            })
-            .collect(),
-        top_error_types,
+        bucket: series.bucket.to_owned(),
+        buckets: series.buckets,
+        top_error_types: series.error_types,
         top_errors: top_errors(db, from).await?,
         top_client_ips: top_client_ips(db, from).await?,
         per_platform: summary.by_platform,

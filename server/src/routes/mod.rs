@@ -5,6 +5,7 @@ mod health;
 use axum::Router;
 use axum::response::Redirect;
 use axum::routing::get;
+use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
@@ -16,6 +17,8 @@ pub const DASHBOARD_PATH: &str = "/webhook-monitor";
 
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
+    // What the dashboard's server functions reach (the app crate knows only the trait).
+    let backend = crate::dashboard::backend(state.clone());
     let api = Router::new()
         .merge(health::routes())
         .merge(crate::ingest::routes(&state))
@@ -26,9 +29,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::temporary(DASHBOARD_PATH) }))
         .nest("/api", api)
         .merge(crate::api::prometheus_routes())
-        .leptos_routes(&state, generate_route_list(app::App), move || {
-            app::shell(leptos_options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(app::App),
+            move || provide_context(backend.clone()),
+            move || app::shell(leptos_options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))

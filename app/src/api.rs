@@ -1,0 +1,189 @@
+//! The dashboard's server functions: its only door to the server. On the server each one asks the
+//! [`Backend`](backend::Backend) the server put into context, which checks the admin credential
+//! exactly as the REST monitor API does and calls the same engine functions.
+
+use std::fmt;
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, JsonEncoding};
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::{BoxedStream, Websocket};
+use serde::{Deserialize, Serialize};
+
+use crate::types::{LiveMessage, OverviewView};
+
+/// Where the server functions live (outside `/api`, whose unknown paths are JSON 404s).
+pub const PREFIX: &str = "/dashboard/api";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DashboardError {
+    /// No valid admin session or token: the dashboard shows the login form.
+    Unauthorized,
+    /// A write carried the session cookie without the proof that it came from this page.
+    Forbidden(String),
+    /// The admin token given at login is wrong.
+    InvalidToken,
+    /// Too many login attempts from this address.
+    RateLimited,
+    /// A parameter the server does not accept.
+    Invalid(String),
+    /// The server failed; the details are in its log.
+    Internal(String),
+    /// The call did not reach the server, or its answer could not be read.
+    Transport(String),
+}
+
+impl fmt::Display for DashboardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unauthorized => write!(f, "log in with the admin token"),
+            Self::Forbidden(why) => write!(f, "refused: {why}"),
+            Self::InvalidToken => write!(f, "that is not the admin token"),
+            Self::RateLimited => write!(f, "too many login attempts; wait a minute"),
+            Self::Invalid(why) => write!(f, "{why}"),
+            Self::Internal(why) => write!(f, "the server failed: {why}"),
+            Self::Transport(why) => write!(f, "could not reach the server: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DashboardError {}
+
+impl FromServerFnError for DashboardError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}
+
+/// What the live stream carries to the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveUpdate {
+    /// Sent first, and again every few seconds: the stream is up (the indicator's "last update").
+    Hello { now_ms: i64 },
+    /// An event or an alert change, as the hub published it.
+    Message(LiveMessage),
+    /// The stream fell behind and dropped `missed` messages: reload the current state.
+    Resync { missed: u64 },
+}
+
+/// The time window of the overview, validated: one of the selector's choices.
+pub const WINDOWS: [&str; 4] = ["5m", "1h", "24h", "7d"];
+
+/// The overview of `window` (`5m`, `1h`, `24h` or `7d`).
+#[server(prefix = "/dashboard/api", endpoint = "overview", input = GetUrl)]
+pub async fn overview(window: String) -> Result<OverviewView, DashboardError> {
+    let (backend, parts) = backend::context()?;
+    let refuse = |error| backend::refuse(&parts, error);
+    backend.authorize(&parts).map_err(refuse)?;
+    if !WINDOWS.contains(&window.as_str()) {
+        return Err(refuse(DashboardError::Invalid(format!(
+            "window must be one of {WINDOWS:?}"
+        ))));
+    }
+    backend.overview(&window).await.map_err(refuse)
+}
+
+/// Logs in with the admin token: sets the session cookie (the same as `POST /api/auth/login`).
+#[server(prefix = "/dashboard/api", endpoint = "login")]
+pub async fn login(token: String) -> Result<(), DashboardError> {
+    let (backend, parts) = backend::context()?;
+    let cookie = backend
+        .login(&parts, &token)
+        .map_err(|error| backend::refuse(&parts, error))?;
+    expect_context::<leptos_axum::ResponseOptions>()
+        .insert_header(http::header::SET_COOKIE, cookie);
+    Ok(())
+}
+
+/// Ends the session: clears the cookie.
+#[server(prefix = "/dashboard/api", endpoint = "logout")]
+pub async fn logout() -> Result<(), DashboardError> {
+    let (backend, _) = backend::context()?;
+    expect_context::<leptos_axum::ResponseOptions>()
+        .insert_header(http::header::SET_COOKIE, backend.logout_cookie());
+    Ok(())
+}
+
+/// The live stream: what the hub publishes, pushed over a websocket. The page sends nothing.
+#[server(protocol = Websocket<JsonEncoding, JsonEncoding>, prefix = "/dashboard/api", endpoint = "live")]
+pub async fn live(
+    input: BoxedStream<(), DashboardError>,
+) -> Result<BoxedStream<LiveUpdate, DashboardError>, DashboardError> {
+    let (backend, parts) = backend::context()?;
+    backend
+        .authorize(&parts)
+        .map_err(|error| backend::refuse(&parts, error))?;
+    Ok(backend.live(input))
+}
+
+/// What the server provides to the server functions (in context, as `Arc<dyn Backend>`).
+#[cfg(feature = "ssr")]
+pub mod backend {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use http::HeaderValue;
+    use http::request::Parts;
+    use leptos::prelude::*;
+    use leptos::server_fn::BoxedStream;
+
+    use super::{DashboardError, LiveUpdate};
+    use crate::types::OverviewView;
+
+    pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+    pub trait Backend: Send + Sync + 'static {
+        /// Whether the request carries the admin credential (token or session cookie); writes made
+        /// with the cookie must also prove they come from the page (the CSRF rule).
+        fn authorize(&self, request: &Parts) -> Result<(), DashboardError>;
+        /// Checks the admin token (rate-limited per address); the session cookie to set.
+        fn login(&self, request: &Parts, token: &str) -> Result<HeaderValue, DashboardError>;
+        /// The cookie that ends a session.
+        fn logout_cookie(&self) -> HeaderValue;
+        fn overview<'a>(
+            &'a self,
+            window: &'a str,
+        ) -> BoxFuture<'a, Result<OverviewView, DashboardError>>;
+        /// The live hub's messages from now on. `input` is the page's half of the socket: it
+        /// sends nothing, but it must be read for as long as the stream runs.
+        fn live(
+            &self,
+            input: BoxedStream<(), DashboardError>,
+        ) -> BoxedStream<LiveUpdate, DashboardError>;
+    }
+
+    pub type SharedBackend = Arc<dyn Backend>;
+
+    /// The backend and the request being served.
+    pub fn context() -> Result<(SharedBackend, Parts), DashboardError> {
+        let backend = use_context::<SharedBackend>()
+            .ok_or_else(|| DashboardError::Internal("no dashboard backend in context".into()))?;
+        let parts = use_context::<Parts>()
+            .ok_or_else(|| DashboardError::Internal("no request in context".into()))?;
+        Ok((backend, parts))
+    }
+
+    /// Sets the answer's status for an error (401, 403, 429, 400, 500) and passes it on; only
+    /// when answering a call of the function itself: a page rendered on the server that shows the
+    /// login form instead of data is still a page, answered 200.
+    pub fn refuse(request: &Parts, error: DashboardError) -> DashboardError {
+        if !request.uri.path().starts_with(super::PREFIX) {
+            return error;
+        }
+        let status = match &error {
+            DashboardError::Unauthorized | DashboardError::InvalidToken => 401,
+            DashboardError::Forbidden(_) => 403,
+            DashboardError::RateLimited => 429,
+            DashboardError::Invalid(_) => 400,
+            DashboardError::Internal(_) | DashboardError::Transport(_) => 500,
+        };
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::from_u16(status).expect("a valid status"));
+        }
+        error
+    }
+}

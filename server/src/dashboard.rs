@@ -1,0 +1,157 @@
+//! The dashboard's backend: what its server functions (`app::api`) reach through Leptos context.
+//! The same admin check and the same engine functions as the REST monitor API: one implementation
+//! of every number, two doors onto it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::backend::{Backend, BoxFuture, SharedBackend};
+use app::api::{DashboardError, LiveUpdate};
+use app::types::OverviewView;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, StatusCode, request::Parts};
+use futures_util::StreamExt;
+use leptos::server_fn::BoxedStream;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::auth;
+use crate::error::ApiError;
+use crate::monitor::{analytics, health, metrics, now_ms, window};
+use crate::state::AppState;
+use crate::store::entities::alerts;
+
+/// How often the live stream says it is still up when nothing happens.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Updates queued per connected page before the stream waits for the page.
+const LIVE_QUEUE: usize = 64;
+
+pub struct DashboardBackend {
+    state: AppState,
+}
+
+pub fn backend(state: AppState) -> SharedBackend {
+    Arc::new(DashboardBackend { state })
+}
+
+/// The monitor API's refusals in the dashboard's terms.
+fn dashboard_error(error: ApiError) -> DashboardError {
+    match (error.status, error.body.error) {
+        (StatusCode::UNAUTHORIZED, "invalid_token") => DashboardError::InvalidToken,
+        (StatusCode::UNAUTHORIZED, _) => DashboardError::Unauthorized,
+        (StatusCode::FORBIDDEN, _) => DashboardError::Forbidden(error.body.message),
+        (StatusCode::TOO_MANY_REQUESTS, _) => DashboardError::RateLimited,
+        (StatusCode::BAD_REQUEST, _) => DashboardError::Invalid(error.body.message),
+        _ => DashboardError::Internal(error.body.message),
+    }
+}
+
+fn internal(context: &str, error: impl std::fmt::Display) -> DashboardError {
+    dashboard_error(ApiError::internal(context, error))
+}
+
+impl Backend for DashboardBackend {
+    fn authorize(&self, request: &Parts) -> Result<(), DashboardError> {
+        auth::check_admin(&self.state, &request.headers, &request.method).map_err(dashboard_error)
+    }
+
+    fn login(&self, request: &Parts, token: &str) -> Result<HeaderValue, DashboardError> {
+        // Served with connect info, so the peer is always there; unspecified only in unit tests.
+        let peer = request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        auth::attempt_login(&self.state, peer, &request.headers, token)
+            .map(|(cookie, _)| cookie)
+            .map_err(dashboard_error)
+    }
+
+    fn logout_cookie(&self) -> HeaderValue {
+        auth::logout_cookie(&self.state)
+    }
+
+    fn overview<'a>(
+        &'a self,
+        window_name: &'a str,
+    ) -> BoxFuture<'a, Result<OverviewView, DashboardError>> {
+        Box::pin(async move {
+            let state = &self.state;
+            let db = &state.db;
+            let window_ms = window::parse(window_name)
+                .ok_or_else(|| DashboardError::Invalid(format!("no such window: {window_name}")))?
+                .as_millis() as i64;
+            let now = now_ms();
+            let metrics = metrics::compute(db, window_name, window_ms, now)
+                .await
+                .map_err(|e| internal("dashboard: metrics", e))?;
+            let previous = metrics::compute(db, window_name, window_ms, now - window_ms)
+                .await
+                .map_err(|e| internal("dashboard: previous metrics", e))?;
+            let series = analytics::series(db, window_ms, now)
+                .await
+                .map_err(|e| internal("dashboard: series", e))?;
+            let open_alerts = alerts::Entity::find()
+                .filter(alerts::Column::Status.eq("active"))
+                .count(db)
+                .await
+                .map_err(|e| internal("dashboard: open alerts", e))?;
+            let health = health::check(
+                db,
+                &state.thresholds,
+                &state.config.storage.data_dir,
+                state.started_at.elapsed().as_secs(),
+            )
+            .await;
+            Ok(OverviewView {
+                window: window_name.to_owned(),
+                metrics,
+                previous,
+                health,
+                open_alerts: open_alerts as i64,
+                error_threshold: state.thresholds.error_rate,
+                bucket: series.bucket.to_owned(),
+                buckets: series.buckets,
+            })
+        })
+    }
+
+    fn live(
+        &self,
+        mut input: BoxedStream<(), DashboardError>,
+    ) -> BoxedStream<LiveUpdate, DashboardError> {
+        let mut hub = self.state.hub.subscribe();
+        let (sender, mut updates) = tokio::sync::mpsc::channel(LIVE_QUEUE);
+        tokio::spawn(async move {
+            let hello = || Ok(LiveUpdate::Hello { now_ms: now_ms() });
+            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            let mut input_open = true;
+            loop {
+                let update = tokio::select! {
+                    message = hub.recv() => match message {
+                        Ok(message) => Ok(LiveUpdate::Message(message)),
+                        // Fell behind the hub: the page reloads instead of replaying.
+                        Err(RecvError::Lagged(missed)) => Ok(LiveUpdate::Resync { missed }),
+                        Err(RecvError::Closed) => break,
+                    },
+                    // The first tick is immediate: the page learns at once that the link is up.
+                    _ = heartbeat.tick() => hello(),
+                    // The page sends nothing; reading its half notices nothing but keeps it open.
+                    item = input.next(), if input_open => {
+                        input_open = item.is_some();
+                        continue;
+                    }
+                    // The page went away: the socket closed and dropped the stream.
+                    () = sender.closed() => break,
+                };
+                if sender.send(update).await.is_err() {
+                    break;
+                }
+            }
+        });
+        BoxedStream::from(futures_util::stream::poll_fn(move |cx| {
+            updates.poll_recv(cx)
+        }))
+    }
+}
