@@ -63,8 +63,9 @@ impl FromServerFnError for DashboardError {
 pub enum LiveUpdate {
     /// Sent first, and again every few seconds: the stream is up (the indicator's "last update").
     Hello { now_ms: i64 },
-    /// An event or an alert change, as the hub published it.
-    Message(LiveMessage),
+    /// An event or an alert change, as the hub published it (boxed: it is far larger than the
+    /// other variants).
+    Message(Box<LiveMessage>),
     /// The stream fell behind and dropped `missed` messages: reload the current state.
     Resync { missed: u64 },
 }

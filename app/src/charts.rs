@@ -98,6 +98,24 @@ pub fn time_label(at_ms: i64, step_ms: i64, utc_offset_min: i32) -> String {
     }
 }
 
+/// `14:05:09` in the viewer's zone (tables; the same text on the server and in the browser for
+/// the same offset).
+pub fn time_of_day(at_ms: i64, utc_offset_min: i32) -> String {
+    let seconds = (at_ms + i64::from(utc_offset_min) * MINUTE).rem_euclid(DAY) / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// `2026-12-02 14:05:09 UTC`: the full time, for tooltips.
+pub fn utc_date_time(at_ms: i64) -> String {
+    let (year, month, day) = civil_from_days(at_ms.div_euclid(DAY));
+    format!("{year}-{month:02}-{day:02} {} UTC", time_of_day(at_ms, 0))
+}
+
 /// (year, month 1-12, day 1-31) of a day counted from 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -159,7 +177,7 @@ pub fn thousands(value: i64) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -180,19 +198,20 @@ fn label_style() -> TextStyle<'static> {
     ("sans-serif", 12).into_font().color(&TEXT)
 }
 
+/// A time chart being drawn: time across, a number up.
+type TimeChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>;
+
+/// One line of the latency chart: which percentile, in which colour.
+type Percentile = (fn(&AnalyticsBucket) -> f64, RGBColor);
+
 /// Draws a time chart's frame and returns the SVG once `draw` has added its series.
 fn time_chart(
     frame: &Frame,
     y_top: f64,
     y_desc: &str,
     y_format: &dyn Fn(&f64) -> String,
-    draw: &dyn Fn(
-        &mut ChartContext<
-            '_,
-            SVGBackend<'_>,
-            Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>,
-        >,
-    ) -> Result<(), String>,
+    draw: &dyn Fn(&mut TimeChart<'_>) -> Result<(), String>,
 ) -> String {
     let mut svg = String::new();
     {
@@ -298,7 +317,7 @@ pub fn latency(buckets: &[AnalyticsBucket], frame: &Frame) -> String {
     let busy: Vec<&AnalyticsBucket> = buckets.iter().filter(|b| b.requests > 0).collect();
     let top = count_top(busy.iter().map(|b| b.p99_ms).fold(0.0, f64::max));
     time_chart(frame, top, "ms", &|v| axis_value(*v), &|chart| {
-        let series: [(fn(&AnalyticsBucket) -> f64, RGBColor); 3] = [
+        let series: [Percentile; 3] = [
             (|b| b.p50_ms, P50),
             (|b| b.p95_ms, P95),
             (|b| b.p99_ms, P99),
@@ -549,6 +568,12 @@ mod tests {
         assert_eq!(time_label(T0 + HOUR, HOUR, -120), "23:00");
         assert_eq!(time_label(T0, DAY, 0), "Dec 2");
         assert_eq!(time_label(T0 - 1, DAY, 0), "Dec 1");
+        assert_eq!(
+            time_of_day(T0 + 14 * HOUR + 5 * MINUTE + 9_999, 0),
+            "14:05:09"
+        );
+        assert_eq!(time_of_day(T0, -90), "22:30:00");
+        assert_eq!(utc_date_time(T0 + 1_000), "2025-12-02 00:00:01 UTC");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }

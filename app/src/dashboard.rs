@@ -9,7 +9,7 @@ use crate::PRODUCT_NAME;
 use crate::api::{self, DashboardError, Login, Logout, WINDOWS};
 use crate::charts::{self, Frame};
 use crate::live::LinkState;
-use crate::types::{MetricsView, OverviewView};
+use crate::types::{AlertView, EventView, MetricsView, OverviewView};
 
 /// What the live link tells the page.
 #[derive(Clone, Copy)]
@@ -265,6 +265,8 @@ fn Overview(overview: OverviewView, utc_offset: RwSignal<i32>) -> impl IntoView 
         open_alerts,
         error_threshold,
         buckets,
+        latest_events,
+        alerts,
         ..
     } = overview;
     let empty = metrics.requests == 0 && health.last_accepted_ms.is_none();
@@ -317,6 +319,8 @@ fn Overview(overview: OverviewView, utc_offset: RwSignal<i32>) -> impl IntoView 
                 draw=move |w| charts::records_per_platform(&platforms, w)
             />
         </section>
+        <LatestEvents events=latest_events utc_offset />
+        <OpenAlerts alerts utc_offset />
         <section class="reasons" aria-label="Health checks">
             <h2>"Health checks"</h2>
             <ul>
@@ -337,6 +341,117 @@ fn Overview(overview: OverviewView, utc_offset: RwSignal<i32>) -> impl IntoView 
             </ul>
         </section>
     }
+}
+
+/// The colour class of an outcome (the same meaning everywhere: accepted blue, duplicate sky,
+/// refused orange, failed vermillion); the pill always carries the word too.
+fn outcome_class(outcome: &str) -> &'static str {
+    match outcome {
+        "accepted" => "outcome-accepted",
+        "duplicate" => "outcome-duplicate",
+        "error" => "outcome-error",
+        _ => "outcome-refused",
+    }
+}
+
+#[component]
+fn LatestEvents(events: Vec<EventView>, utc_offset: RwSignal<i32>) -> impl IntoView {
+    if events.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="latest" aria-labelledby="latest-title">
+            <h2 id="latest-title">"Latest events"</h2>
+            <div class="table-scroll">
+                <table class="events" data-testid="latest-events">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Time"</th>
+                            <th scope="col">"Outcome"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Endpoint"</th>
+                            <th scope="col">"Snapshot"</th>
+                            <th scope="col" class="num">
+                                "Records"
+                            </th>
+                            <th scope="col">"Reason"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {events
+                            .into_iter()
+                            .map(|e| {
+                                let at = e.at_ms;
+                                let pill = format!("pill {}", outcome_class(&e.outcome));
+                                let outcome = e.outcome.clone();
+                                // Text nodes only: whatever a client sent is shown, never run.
+                                view! {
+                                    <tr data-outcome=outcome>
+                                        <td title=charts::utc_date_time(at)>
+                                            {move || charts::time_of_day(at, utc_offset.get())}
+                                        </td>
+                                        <td>
+                                            <span class=pill>{e.outcome}</span>
+                                        </td>
+                                        <td class="mono">{e.status}</td>
+                                        <td>{e.endpoint}</td>
+                                        <td class="mono">{e.snapshot_id.unwrap_or_default()}</td>
+                                        <td class="num">
+                                            {e.records.map(charts::thousands).unwrap_or_default()}
+                                        </td>
+                                        <td class="reason-text">{e.error.unwrap_or_default()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn OpenAlerts(alerts: Vec<AlertView>, utc_offset: RwSignal<i32>) -> impl IntoView {
+    if alerts.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="open-alerts" aria-labelledby="alerts-title" data-testid="open-alerts">
+            <h2 id="alerts-title">"Open alerts"</h2>
+            <ul>
+                {alerts
+                    .into_iter()
+                    .map(|a| {
+                        let pill = format!("pill severity-{}", a.severity);
+                        let (first, last) = (a.first_seen_ms, a.last_seen_ms);
+                        view! {
+                            <li>
+                                <span class=pill>{a.severity}</span>
+                                <strong>{a.rule}</strong>
+                                " "
+                                <span class="mono">{a.subject}</span>
+                                " "
+                                {a.message}
+                                <span class="seen">
+                                    {move || {
+                                        format!(
+                                            "×{} · first {} · last {}",
+                                            a.count,
+                                            charts::time_of_day(first, utc_offset.get()),
+                                            charts::time_of_day(last, utc_offset.get()),
+                                        )
+                                    }}
+                                </span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+    .into_any()
 }
 
 /// One chart: drawn at its container's width (measured once hydrated), a fixed height.
@@ -572,7 +687,7 @@ mod browser {
     use leptos::web_sys::js_sys;
 
     use super::{Link, TZ_COOKIE};
-    use crate::api::{self, DashboardError, LiveUpdate};
+    use crate::api::{self, DashboardError};
     use crate::live::{LinkState, REFRESH_AFTER_MS, Reconnect, changes_overview};
     use crate::types::OverviewView;
 
@@ -675,28 +790,22 @@ mod browser {
             // The page's half of the socket: it sends nothing, but keeping it open keeps the link.
             let (_keep_open, input) =
                 futures::channel::mpsc::channel::<Result<(), DashboardError>>(1);
-            match api::live(input.into()).await {
-                Ok(mut updates) => {
-                    let mut first = true;
-                    while let Some(update) = updates.next().await {
-                        let Ok(update) = update else { break };
-                        if first {
-                            first = false;
-                            link.state.set(LinkState::Live);
-                            if reconnect.connected() {
-                                refresh();
-                            }
-                        }
-                        link.last_ms.set(Some(js_sys::Date::now() as i64));
-                        if changes_overview(&update) {
-                            refresh();
-                        }
-                        if let LiveUpdate::Resync { .. } = update {
+            // A refused or failed connection ends up below, like a dropped one: wait, retry.
+            if let Ok(mut updates) = api::live(input.into()).await {
+                let mut first = true;
+                while let Some(Ok(update)) = updates.next().await {
+                    if first {
+                        first = false;
+                        link.state.set(LinkState::Live);
+                        if reconnect.connected() {
                             refresh();
                         }
                     }
+                    link.last_ms.set(Some(js_sys::Date::now() as i64));
+                    if changes_overview(&update) {
+                        refresh();
+                    }
                 }
-                Err(_) => {}
             }
             link.state.set(LinkState::Reconnecting);
             sleep(reconnect.failed()).await;

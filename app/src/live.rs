@@ -117,8 +117,7 @@ mod tests {
             acknowledged_by: None,
             acknowledged_ms: None,
         };
-        assert!(changes_overview(&LiveUpdate::Message(LiveMessage::Alert(
-            alert
-        ))));
+        let message = LiveUpdate::Message(Box::new(LiveMessage::Alert(alert)));
+        assert!(changes_overview(&message));
     }
 }

@@ -229,4 +229,8 @@ pub struct OverviewView {
     pub bucket: String,
     /// Buckets with traffic, oldest first (empty buckets are absent).
     pub buckets: Vec<AnalyticsBucket>,
+    /// The newest events, newest first (at most 10).
+    pub latest_events: Vec<EventView>,
+    /// Open alerts, most recently seen first (at most 10).
+    pub alerts: Vec<AlertView>,
 }

@@ -1,6 +1,7 @@
 //! The monitor API with a large event table: seeds events (and their rollups, exactly as the writer
 //! stores them) straight into a fresh SQLite database, then starts the release server on it and times
-//! metrics, health and the first events page, and streams the whole CSV export.
+//! metrics, health, the first events page and the dashboard's server-rendered page, and streams the
+//! whole CSV export.
 
 use std::time::{Duration, Instant};
 
@@ -114,6 +115,10 @@ pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()>
             "events, filtered",
             "/api/brightdata/webhook/events/?outcome=rejected_auth&limit=50",
         ),
+        // The dashboard's first paint waits for its data (SSR async): the whole page is timed, so
+        // this is an upper bound of its time to first byte.
+        ("dashboard page 1h", "/webhook-monitor"),
+        ("dashboard page 24h", "/webhook-monitor?window=24h"),
     ] {
         // The first call after start-up is timed apart: it runs against a cold server (fresh pool
         // connections, empty statement and page caches) and is much slower than the rest.

@@ -1,4 +1,7 @@
 import { expect, request as http, test, type APIRequestContext, type Browser, type Page } from "@playwright/test";
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 import { E2E_ADMIN_TOKEN, E2E_WEBHOOK_TOKEN } from "../playwright.config";
@@ -133,6 +136,42 @@ test("a delivery sent during the test appears live, without a reload", async ({ 
   await context.close();
 });
 
+test("a refused delivery shows its reason, and hostile text stays text", async ({ browser, request }) => {
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await page.goto("/webhook-monitor");
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+  const refused = await request.post("/api/brightdata/webhook/", {
+    headers: { Authorization: "Bearer wrong-token", "Content-Type": "application/json" },
+    data: [],
+  });
+  expect(refused.status()).toBe(401);
+  const row = page.getByTestId("latest-events").locator("tr[data-outcome=rejected_auth]").first();
+  await expect(row).toBeVisible();
+  await expect(row).toContainText("401");
+  await expect(row.locator(".reason-text")).not.toBeEmpty();
+
+  // Markup in what a client sends is shown as text, never run: the refused media type is quoted
+  // in the event's reason.
+  const hostile = `text/x-<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
+  const echoed = await request.post("/api/brightdata/webhook/", {
+    headers: { Authorization: `Bearer ${E2E_WEBHOOK_TOKEN}`, "Content-Type": hostile },
+    data: "[]",
+  });
+  expect(echoed.status()).toBe(415);
+  // After a reload too: the server's first paint must escape it as well.
+  await expect(page.getByTestId("latest-events")).toContainText("onerror=");
+  await page.reload();
+  await expect(page.getByTestId("latest-events")).toBeVisible();
+  // The markup is on screen as characters...
+  await expect(page.getByTestId("latest-events")).toContainText("onerror=");
+  // ...and nothing of it ran or became an element.
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  await expect(page.getByTestId("latest-events").locator("img, script")).toHaveCount(0);
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
 test("the server-rendered page carries real numbers before any script runs", async ({ browser, request }) => {
   await deliver(request, 2);
   const { context, page } = await loggedIn(browser, { javaScriptEnabled: false });
@@ -163,6 +202,76 @@ test("screenshots of the overview, wide and narrow, light and dark", async ({ br
       await context.close();
     }
   }
+});
+
+/** Starts the release server on `port` with `dir` as its home; resolves once it answers. */
+async function startServer(port: number, dir: string): Promise<ChildProcess> {
+  const root = path.resolve(__dirname, "..", "..");
+  const child = spawn(path.join(root, "target/release/server"), ["serve"], {
+    env: {
+      ...process.env,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: path.join(dir, "data"),
+      LOG_DIR: path.join(dir, "logs"),
+      LEPTOS_SITE_ROOT: path.join(root, "target/site"),
+      BRIGHTDATA_WEBHOOK_TOKEN: E2E_WEBHOOK_TOKEN,
+      WEBHOOK_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
+      RUST_LOG: "warn",
+    },
+    stdio: "ignore",
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/api/health/`);
+      if (response.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`the server did not start on port ${port}`);
+}
+
+/** SIGTERM, and the exit within 10 s: an open live link must not hold the shutdown. */
+async function stopServer(child: ChildProcess) {
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("hung"), 10_000))]);
+  if (code === "hung") child.kill("SIGKILL");
+  expect(code, "graceful shutdown with a dashboard connected").not.toBe("hung");
+}
+
+test("the page survives the server restarting: reconnecting, then live again", async ({ browser }) => {
+  const port = Number(process.env.E2E_RESTART_PORT ?? "3918");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tf-e2e-restart-"));
+  const base = `http://127.0.0.1:${port}`;
+  let server = await startServer(port, dir);
+  // The session key derives from the admin token: the cookie stays valid across the restart.
+  const api = await http.newContext({ baseURL: base });
+  expect((await api.post("/api/auth/login", { data: { token: E2E_ADMIN_TOKEN } })).status()).toBe(200);
+  const context = await browser.newContext({ baseURL: base, storageState: await api.storageState() });
+  await api.dispose();
+  const page = await context.newPage();
+  const problems = watchForErrors(page);
+  try {
+    await page.goto("/webhook-monitor");
+    const indicator = page.getByTestId("live-indicator");
+    await expect(indicator).toHaveAttribute("data-state", "live");
+    await stopServer(server);
+    await expect(indicator).toHaveAttribute("data-state", "reconnecting");
+    server = await startServer(port, dir);
+    await expect(indicator).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+    // The reconnection re-synced the overview from the restarted server.
+    await expect(page.getByTestId("cards")).toBeVisible();
+  } finally {
+    await context.close();
+    await stopServer(server);
+  }
+  // While the server was down the browser reported the refused connections; nothing else.
+  const unexpected = problems.filter((p) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to fetch/.test(p));
+  expect(unexpected).toEqual([]);
 });
 
 test("the health endpoint answers for platform checks", async ({ request }) => {

@@ -13,7 +13,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
 use futures_util::StreamExt;
 use leptos::server_fn::BoxedStream;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::auth;
@@ -24,6 +26,8 @@ use crate::store::entities::alerts;
 
 /// How often the live stream says it is still up when nothing happens.
 const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Events and alerts the overview lists.
+const LATEST: u64 = 10;
 /// Updates queued per connected page before the stream waits for the page.
 const LIVE_QUEUE: usize = 64;
 
@@ -97,6 +101,16 @@ impl Backend for DashboardBackend {
                 .count(db)
                 .await
                 .map_err(|e| internal("dashboard: open alerts", e))?;
+            let alert_list = alerts::Entity::find()
+                .filter(alerts::Column::Status.eq("active"))
+                .order_by_desc(alerts::Column::LastSeenMs)
+                .limit(LATEST)
+                .all(db)
+                .await
+                .map_err(|e| internal("dashboard: alerts", e))?;
+            let latest_events = crate::api::events::page(db, Condition::all(), None, LATEST)
+                .await
+                .map_err(|e| internal("dashboard: latest events", e))?;
             let health = health::check(
                 db,
                 &state.thresholds,
@@ -113,6 +127,11 @@ impl Backend for DashboardBackend {
                 error_threshold: state.thresholds.error_rate,
                 bucket: series.bucket.to_owned(),
                 buckets: series.buckets,
+                latest_events: latest_events.into_iter().map(crate::events::view).collect(),
+                alerts: alert_list
+                    .into_iter()
+                    .map(crate::monitor::alerts::view)
+                    .collect(),
             })
         })
     }
@@ -130,7 +149,7 @@ impl Backend for DashboardBackend {
             loop {
                 let update = tokio::select! {
                     message = hub.recv() => match message {
-                        Ok(message) => Ok(LiveUpdate::Message(message)),
+                        Ok(message) => Ok(LiveUpdate::Message(Box::new(message))),
                         // Fell behind the hub: the page reloads instead of replaying.
                         Err(RecvError::Lagged(missed)) => Ok(LiveUpdate::Resync { missed }),
                         Err(RecvError::Closed) => break,

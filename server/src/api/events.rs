@@ -132,7 +132,7 @@ impl Filter {
 }
 
 /// One page, newest first, starting below `before`.
-async fn page(
+pub async fn page(
     db: &DatabaseConnection,
     condition: Condition,
     before: Option<i64>,
