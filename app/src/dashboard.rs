@@ -46,21 +46,20 @@ pub fn Dashboard() -> impl IntoView {
             overview.refetch();
         }
     });
-    Effect::new(move |_| {
-        if logout.version().get() > 0 {
-            #[cfg(feature = "hydrate")]
-            browser::reload();
-            #[cfg(not(feature = "hydrate"))]
-            overview.refetch();
-        }
-    });
     #[cfg(feature = "hydrate")]
-    browser::start(overview, link, utc_offset);
+    {
+        Effect::new(move |_| {
+            if logout.version().get() > 0 {
+                browser::reload();
+            }
+        });
+        browser::start(overview, link, utc_offset);
+    }
 
     view! {
         <header class="topbar">
             <h1 class="brand">{PRODUCT_NAME}</h1>
-            <LiveIndicator link />
+            <LiveIndicator link utc_offset />
             // Read inside Suspense, like the page below: the server renders it once the overview is
             // there, so the hydrating browser finds the same markup.
             <Suspense fallback=|| ()>
@@ -194,9 +193,15 @@ fn HealthBadge(overview: OverviewView) -> impl IntoView {
 }
 
 #[component]
-fn LiveIndicator(link: Link) -> impl IntoView {
+fn LiveIndicator(link: Link, utc_offset: RwSignal<i32>) -> impl IntoView {
     let state = link.state;
-    let last = move || link.last_ms.get().map(clock).unwrap_or_default();
+    // Empty until the link has heard from the server (so on the server's first paint too).
+    let last = move || {
+        link.last_ms
+            .get()
+            .map(|at| charts::time_of_day(at, utc_offset.get()))
+            .unwrap_or_default()
+    };
     view! {
         <div
             class=move || format!("live-indicator {}", state.get().class())
@@ -208,27 +213,6 @@ fn LiveIndicator(link: Link) -> impl IntoView {
             <span class="label">{move || state.get().label()}</span>
             <span class="last-update" data-testid="live-last">{last}</span>
         </div>
-    }
-}
-
-/// `12:04:31` in the viewer's zone (the browser's clock; empty on the server).
-fn clock(at_ms: i64) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let offset = browser::utc_offset_now();
-        let local = at_ms + i64::from(offset) * 60_000;
-        let seconds = local.rem_euclid(86_400_000) / 1000;
-        format!(
-            "{:02}:{:02}:{:02}",
-            seconds / 3600,
-            seconds / 60 % 60,
-            seconds % 60
-        )
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = at_ms;
-        String::new()
     }
 }
 
@@ -692,7 +676,7 @@ mod browser {
     use crate::types::OverviewView;
 
     /// Minutes east of UTC, now, by the browser's clock.
-    pub fn utc_offset_now() -> i32 {
+    fn utc_offset_now() -> i32 {
         -(js_sys::Date::new_0().get_timezone_offset() as i32)
     }
 
