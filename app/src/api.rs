@@ -84,6 +84,14 @@ pub async fn overview(window: String) -> Result<OverviewView, DashboardError> {
             "window must be one of {WINDOWS:?}"
         ))));
     }
+    // Figures of one moment, for one admin: no cache may keep or replay them (this also marks the
+    // server-rendered page that calls it).
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+    }
     backend.overview(&window).await.map_err(refuse)
 }
 

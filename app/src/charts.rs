@@ -198,33 +198,37 @@ fn label_style() -> TextStyle<'static> {
     ("sans-serif", 12).into_font().color(&TEXT)
 }
 
-/// A time chart being drawn: time across, a number up.
-type TimeChart<'a> =
-    ChartContext<'a, SVGBackend<'a>, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>;
+/// A chart being drawn: `X` across, a number up.
+type Chart<'a, X> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>;
 
 /// One line of the latency chart: which percentile, in which colour.
 type Percentile = (fn(&AnalyticsBucket) -> f64, RGBColor);
 
-/// Draws a time chart's frame and returns the SVG once `draw` has added its series.
-fn time_chart(
-    frame: &Frame,
+/// Every chart's frame in the house style (axes, labels, the value grid), then `draw` adds the
+/// series. A chart that cannot be drawn becomes an SVG comment: it must not take the page with it.
+fn chart<X>(
+    width: u32,
+    x_axis: X,
     y_top: f64,
     y_desc: &str,
+    x_format: &dyn Fn(&X::ValueType) -> String,
     y_format: &dyn Fn(&f64) -> String,
-    draw: &dyn Fn(&mut TimeChart<'_>) -> Result<(), String>,
-) -> String {
+    draw: &dyn Fn(&mut Chart<'_, X>) -> Result<(), String>,
+) -> String
+where
+    X: Ranged<FormatOption = DefaultFormatting>,
+    X::ValueType: std::fmt::Debug,
+{
     let mut svg = String::new();
     {
-        let root =
-            SVGBackend::with_string(&mut svg, (frame.width.max(160), HEIGHT)).into_drawing_area();
-        let (axis, step) = time_axis(frame);
-        let offset = frame.utc_offset_min;
+        let root = SVGBackend::with_string(&mut svg, (width.max(160), HEIGHT)).into_drawing_area();
         let result = ChartBuilder::on(&root)
             .margin(8)
             .margin_right(16)
             .x_label_area_size(24)
             .y_label_area_size(52)
-            .build_cartesian_2d(axis, 0.0..y_top)
+            .build_cartesian_2d(x_axis, 0.0..y_top)
             .map_err(|e| e.to_string())
             .and_then(|mut chart| {
                 chart
@@ -236,7 +240,7 @@ fn time_chart(
                     .axis_style(GRID)
                     .x_label_style(label_style())
                     .y_label_style(label_style())
-                    .x_label_formatter(&|t| time_label(*t, step, offset))
+                    .x_label_formatter(x_format)
                     .y_label_formatter(y_format)
                     .y_labels(5)
                     .y_desc(y_desc)
@@ -246,12 +250,32 @@ fn time_chart(
                 draw(&mut chart)
             });
         if let Err(error) = result {
-            // A chart that cannot be drawn must not take the page with it.
             return format!("<!-- chart not drawn: {error} -->");
         }
         let _ = root.present();
     }
     svg
+}
+
+/// A chart of `frame`'s window: time across, ticks at round local times.
+fn time_chart(
+    frame: &Frame,
+    y_top: f64,
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+    draw: &dyn Fn(&mut Chart<'_, TimeAxis>) -> Result<(), String>,
+) -> String {
+    let (axis, step) = time_axis(frame);
+    let offset = frame.utc_offset_min;
+    chart(
+        frame.width,
+        axis,
+        y_top,
+        y_desc,
+        &|t| time_label(*t, step, offset),
+        y_format,
+        draw,
+    )
 }
 
 /// Requests per bucket, stacked: accepted (with duplicates) below, refused above.
@@ -433,70 +457,47 @@ pub fn records_per_platform(platforms: &[PlatformView], width: u32) -> String {
     rows.sort_by(|a, b| b.records.cmp(&a.records).then(a.platform.cmp(&b.platform)));
     let names: Vec<String> = rows.iter().map(|p| p.platform.clone()).collect();
     let top = count_top(rows.iter().map(|p| p.records as f64).fold(0.0, f64::max));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width.max(160), HEIGHT)).into_drawing_area();
-        let axis = PlatformAxis {
-            names: names.clone(),
-        };
-        let result = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(16)
-            .x_label_area_size(24)
-            .y_label_area_size(52)
-            .build_cartesian_2d(axis, 0.0..top)
-            .map_err(|e| e.to_string())
-            .and_then(|mut chart| {
-                chart
-                    .configure_mesh()
-                    .disable_x_mesh()
-                    // Only the labelled lines: a grid line per minor step is noise at this size.
-                    .light_line_style(TRANSPARENT)
-                    .bold_line_style(GRID.mix(0.4))
-                    .axis_style(GRID)
-                    .x_label_style(label_style())
-                    .y_label_style(label_style())
-                    .x_label_formatter(&|x| {
-                        names
-                            .get(x.round().max(0.0) as usize)
-                            .cloned()
-                            .unwrap_or_default()
-                    })
-                    .y_label_formatter(&|v| axis_value(*v))
-                    .y_labels(5)
-                    .y_desc("records")
-                    .axis_desc_style(label_style())
-                    .draw()
-                    .map_err(|e| e.to_string())?;
-                chart
-                    .draw_series(rows.iter().enumerate().map(|(i, p)| {
-                        let x = i as f64;
-                        Rectangle::new(
-                            [(x - 0.3, 0.0), (x + 0.3, p.records as f64)],
-                            ACCEPTED.filled(),
-                        )
-                    }))
-                    .map_err(|e| e.to_string())?;
-                chart
-                    .draw_series(rows.iter().enumerate().map(|(i, p)| {
-                        Text::new(
-                            thousands(p.records),
-                            (i as f64, p.records as f64),
-                            label_style().pos(plotters::style::text_anchor::Pos::new(
-                                plotters::style::text_anchor::HPos::Center,
-                                plotters::style::text_anchor::VPos::Bottom,
-                            )),
-                        )
-                    }))
-                    .map_err(|e| e.to_string())?;
-                Ok::<(), String>(())
-            });
-        if let Err(error) = result {
-            return format!("<!-- chart not drawn: {error} -->");
-        }
-        let _ = root.present();
-    }
-    svg
+    let name = |x: &f64| {
+        names
+            .get(x.round().max(0.0) as usize)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let axis = PlatformAxis {
+        names: names.clone(),
+    };
+    chart(
+        width,
+        axis,
+        top,
+        "records",
+        &name,
+        &|v| axis_value(*v),
+        &|chart| {
+            chart
+                .draw_series(rows.iter().enumerate().map(|(i, p)| {
+                    let x = i as f64;
+                    Rectangle::new(
+                        [(x - 0.3, 0.0), (x + 0.3, p.records as f64)],
+                        ACCEPTED.filled(),
+                    )
+                }))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(rows.iter().enumerate().map(|(i, p)| {
+                    Text::new(
+                        thousands(p.records),
+                        (i as f64, p.records as f64),
+                        label_style().pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        )),
+                    )
+                }))
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

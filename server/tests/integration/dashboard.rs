@@ -44,16 +44,15 @@ async fn the_admin_gets_the_overview_rendered_with_real_numbers() {
         .unwrap();
     assert_eq!(r.status(), 200);
     app.settle().await;
-    let html = app
+    let page = app
         .client
         .get(app.url("/webhook-monitor?window=24h"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
     let value = |id: &str| {
         let marker = format!(r#"data-testid="card-{id}-value""#);
         let at = html
@@ -112,6 +111,7 @@ async fn the_dashboard_functions_refuse_anonymous_use_and_log_in_with_the_admin_
 
     let answer = overview(Some(session.clone())).await.unwrap();
     assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["cache-control"], "no-store");
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["window"], "1h");
     assert_eq!(body["metrics"]["requests"], 0);
