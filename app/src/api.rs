@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{LiveMessage, OverviewView};
 
-/// Where the server functions live (outside `/api`, whose unknown paths are JSON 404s).
+/// Where the server functions live (outside `/api`, whose unknown paths are JSON 404s). The
+/// `#[server]` attributes below spell it out, as the macro takes only a literal.
 pub const PREFIX: &str = "/dashboard/api";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +71,7 @@ pub enum LiveUpdate {
     Resync { missed: u64 },
 }
 
-/// The time window of the overview, validated: one of the selector's choices.
+/// The overview's time windows: the selector's choices, and the only ones `overview` takes.
 pub const WINDOWS: [&str; 4] = ["5m", "1h", "24h", "7d"];
 
 /// The overview of `window` (`5m`, `1h`, `24h` or `7d`).

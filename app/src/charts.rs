@@ -336,6 +336,21 @@ fn middle(b: &AnalyticsBucket) -> i64 {
     b.at_ms + b.span_ms / 2
 }
 
+/// A line through `points` with a dot on each, so that a lone point still shows.
+fn line_with_points(
+    chart: &mut Chart<'_, TimeAxis>,
+    points: impl Iterator<Item = (i64, f64)> + Clone,
+    color: RGBColor,
+) -> Result<(), String> {
+    chart
+        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(points.map(|point| Circle::new(point, 2, color.filled())))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// Response time percentiles per bucket (buckets with traffic only).
 pub fn latency(buckets: &[AnalyticsBucket], frame: &Frame) -> String {
     let busy: Vec<&AnalyticsBucket> = buckets.iter().filter(|b| b.requests > 0).collect();
@@ -347,18 +362,7 @@ pub fn latency(buckets: &[AnalyticsBucket], frame: &Frame) -> String {
             (|b| b.p99_ms, P99),
         ];
         for (value, color) in series {
-            chart
-                .draw_series(LineSeries::new(
-                    busy.iter().map(|b| (middle(b), value(b))),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(
-                    busy.iter()
-                        .map(|b| Circle::new((middle(b), value(b)), 2, color.filled())),
-                )
-                .map_err(|e| e.to_string())?;
+            line_with_points(chart, busy.iter().map(|b| (middle(b), value(b))), color)?;
         }
         Ok(())
     })
@@ -409,19 +413,7 @@ pub fn error_rate(buckets: &[AnalyticsBucket], threshold: f64, frame: &Frame) ->
                     )),
                 )))
                 .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(LineSeries::new(
-                    busy.iter().map(|b| (middle(b), percent(b))),
-                    ERROR.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(
-                    busy.iter()
-                        .map(|b| Circle::new((middle(b), percent(b)), 2, ERROR.filled())),
-                )
-                .map_err(|e| e.to_string())?;
-            Ok(())
+            line_with_points(chart, busy.iter().map(|b| (middle(b), percent(b))), ERROR)
         },
     )
 }
