@@ -64,13 +64,13 @@ pub fn changes_overview(update: &LiveUpdate) -> bool {
     !matches!(update, LiveUpdate::Hello { .. })
 }
 
-/// Updates arriving together are folded into one reload this long after the first.
-pub const REFRESH_AFTER_MS: u64 = 250;
+/// Updates arriving together are folded into one reload this long after the first (the server
+/// already sends at most one update per `api::COALESCE_MS`).
+pub const REFRESH_AFTER_MS: u64 = 50;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{AlertView, LiveMessage};
 
     #[test]
     fn backoff_doubles_up_to_its_ceiling_and_resets_once_connected() {
@@ -100,24 +100,11 @@ mod tests {
     }
 
     #[test]
-    fn messages_and_lag_reload_the_overview_hellos_do_not() {
+    fn changes_reload_the_overview_hellos_do_not() {
         assert!(!changes_overview(&LiveUpdate::Hello { now_ms: 1 }));
-        assert!(changes_overview(&LiveUpdate::Resync { missed: 3 }));
-        let alert = AlertView {
-            id: 1,
-            rule: "error_rate".into(),
-            subject: String::new(),
-            severity: "warning".into(),
-            message: "m".into(),
-            status: "active".into(),
-            first_seen_ms: 0,
-            last_seen_ms: 0,
-            count: 1,
-            resolved_ms: None,
-            acknowledged_by: None,
-            acknowledged_ms: None,
-        };
-        let message = LiveUpdate::Message(Box::new(LiveMessage::Alert(alert)));
-        assert!(changes_overview(&message));
+        assert!(changes_overview(&LiveUpdate::Changes {
+            events: 0,
+            alerts: 1
+        }));
     }
 }

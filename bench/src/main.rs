@@ -9,6 +9,7 @@
 //! Each run starts `target/release/server` with a fresh SQLite database in a temporary directory.
 
 mod client;
+mod dashboards;
 mod generate;
 mod monitor;
 mod server;
@@ -50,6 +51,9 @@ enum Command {
         /// requests and checks, nothing stored. What the machine allows before any storage.
         #[arg(long)]
         floor: bool,
+        /// Dashboards connected to the live stream during the run (each receives every event).
+        #[arg(long, default_value_t = 0)]
+        dashboards: usize,
     },
     /// The monitor API over a large event table: metrics, health and events timings, CSV export.
     Monitor {
@@ -91,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
             warmup,
             per_connection,
             floor,
+            dashboards,
         } => {
             let binary = if floor {
                 let path = std::path::Path::new(&cli.server).with_file_name("http-floor");
@@ -98,7 +103,15 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 cli.server.clone()
             };
-            ingest(&binary, connections, seconds, warmup, per_connection, floor).await
+            let options = IngestOptions {
+                connections,
+                seconds,
+                warmup,
+                per_connection,
+                floor,
+                dashboards,
+            };
+            ingest(&binary, options).await
         }
         Command::Large { mb } => large(&cli.server, mb).await,
         Command::Store {
@@ -120,14 +133,24 @@ async fn main() -> anyhow::Result<()> {
 const SECRET: &str = "bench-signing-secret";
 const TOKEN: &str = "bench-webhook-token-0123456789";
 
-async fn ingest(
-    binary: &str,
+struct IngestOptions {
     connections: usize,
     seconds: u64,
     warmup: u64,
     per_connection: usize,
     floor: bool,
-) -> anyhow::Result<()> {
+    dashboards: usize,
+}
+
+async fn ingest(binary: &str, options: IngestOptions) -> anyhow::Result<()> {
+    let IngestOptions {
+        connections,
+        seconds,
+        warmup,
+        per_connection,
+        floor,
+        dashboards,
+    } = options;
     let prepared = Instant::now();
     let requests: Vec<Vec<Vec<u8>>> = (0..connections)
         .map(|worker| client::prepare_signed_requests(worker, per_connection, TOKEN, SECRET))
@@ -149,8 +172,9 @@ async fn ingest(
         ],
     )?;
     let port = server.port;
+    let pushed = dashboards::connect(port, dashboards).await?;
     println!(
-        "ingest{}: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up",
+        "ingest{}: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up, {dashboards} dashboards connected",
         if floor {
             " (HTTP floor, nothing stored)"
         } else {
@@ -207,6 +231,14 @@ async fn ingest(
     if !floor {
         let stored = server.count("SELECT count(*) FROM deliveries")?;
         println!("deliveries stored (incl. warm-up): {stored}");
+    }
+    if dashboards > 0 {
+        let bytes = pushed.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "pushed to {dashboards} dashboards: {:.1} MB ({:.0} bytes per request per dashboard)",
+            bytes as f64 / 1e6,
+            bytes as f64 / n as f64 / dashboards as f64
+        );
     }
     println!("server peak RSS: {} MB", server.peak_rss_kb()? / 1024);
     Ok(())

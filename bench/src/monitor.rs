@@ -13,7 +13,7 @@ use server::store::rollups::add_events;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const ADMIN: &str = "bench-admin-token-0123456789";
+use crate::server::ADMIN_TOKEN as ADMIN;
 const OUTCOMES: [(&str, u16, f64); 5] = [
     ("accepted", 200, 0.80),
     ("duplicate", 200, 0.05),

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+/// The admin token every bench server starts with (the monitor API, the dashboard's stream).
+pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+
 pub struct Server {
     child: Child,
     pub port: u16,
@@ -31,7 +34,7 @@ impl Server {
             .env("LOG_DIR", dir.path().join("logs"))
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
-            .env("WEBHOOK_ADMIN_TOKEN", "bench-admin-token-0123456789")
+            .env("WEBHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (name, value) in vars {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::backend::{Backend, BoxFuture, SharedBackend};
-use app::api::{DashboardError, LiveUpdate};
+use app::api::{COALESCE_MS, DashboardError, LiveUpdate};
 use app::types::OverviewView;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
@@ -16,7 +16,6 @@ use leptos::server_fn::BoxedStream;
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::auth;
 use crate::error::ApiError;
@@ -140,20 +139,32 @@ impl Backend for DashboardBackend {
         &self,
         mut input: BoxedStream<(), DashboardError>,
     ) -> BoxedStream<LiveUpdate, DashboardError> {
-        let mut hub = self.state.hub.subscribe();
+        let mut counts = self.state.hub.watch_counts();
         let (sender, mut updates) = tokio::sync::mpsc::channel(LIVE_QUEUE);
         tokio::spawn(async move {
             let hello = || Ok(LiveUpdate::Hello { now_ms: now_ms() });
+            let coalesce = Duration::from_millis(COALESCE_MS);
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            let mut seen = *counts.borrow_and_update();
+            let mut last_sent = tokio::time::Instant::now() - coalesce;
             let mut input_open = true;
             loop {
                 let update = tokio::select! {
-                    message = hub.recv() => match message {
-                        Ok(message) => Ok(LiveUpdate::Message(Box::new(message))),
-                        // Fell behind the hub: the page reloads instead of replaying.
-                        Err(RecvError::Lagged(missed)) => Ok(LiveUpdate::Resync { missed }),
-                        Err(RecvError::Closed) => break,
-                    },
+                    changed = counts.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        // At most one update per `coalesce`: what happens meanwhile is counted
+                        // into it. The first change after a quiet spell goes out at once.
+                        tokio::time::sleep_until(last_sent + coalesce).await;
+                        let now = *counts.borrow_and_update();
+                        let update = LiveUpdate::Changes {
+                            events: now.events - seen.events,
+                            alerts: now.alerts - seen.alerts,
+                        };
+                        seen = now;
+                        Ok(update)
+                    }
                     // The first tick is immediate: the page learns at once that the link is up.
                     _ = heartbeat.tick() => hello(),
                     // The page sends nothing; reading its half notices nothing but keeps it open.
@@ -167,6 +178,7 @@ impl Backend for DashboardBackend {
                 if sender.send(update).await.is_err() {
                     break;
                 }
+                last_sent = tokio::time::Instant::now();
             }
         });
         BoxedStream::from(futures_util::stream::poll_fn(move |cx| {

@@ -80,9 +80,14 @@ pub struct EventRecorder {
     latency: Arc<LatencyBuckets>,
 }
 
-/// What the writer calls once events are committed: they go out on the live hub, with their ids.
+/// What the writer calls once events are committed: they go out on the live hub, with their ids
+/// (only counted when nobody subscribes to the messages: building their views would be wasted).
 pub fn publisher(hub: LiveHub) -> EventsCommitted {
     Arc::new(move |models: Vec<events::Model>| {
+        if !hub.has_subscribers() {
+            hub.count_events(models.len() as u64);
+            return;
+        }
         for model in models {
             hub.publish(LiveMessage::Event(view(model)));
         }
