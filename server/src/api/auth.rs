@@ -123,13 +123,9 @@ pub fn has_bearer(headers: &HeaderMap, token: &Secret) -> bool {
     })
 }
 
-fn unauthorized() -> Response {
-    let mut response = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "send Authorization: Bearer <admin token>, or log in to the dashboard",
-    )
-    .into_response();
+/// A 401 of the monitor API, naming the scheme it wants.
+fn unauthorized(error: ApiError) -> Response {
+    let mut response = error.into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -174,7 +170,7 @@ pub async fn require_admin(
 ) -> Response {
     match check_admin(&state, request.headers(), request.method()) {
         Ok(()) => next.run(request).await,
-        Err(error) if error.status == StatusCode::UNAUTHORIZED => unauthorized(),
+        Err(error) if error.status == StatusCode::UNAUTHORIZED => unauthorized(error),
         Err(error) => error.into_response(),
     }
 }
