@@ -21,7 +21,16 @@ struct Link {
 
 /// The viewer's offset from UTC in minutes, known to the server from the `tf_tz` cookie the page
 /// sets (so the first paint is in the viewer's zone from the second visit on).
-pub const TZ_COOKIE: &str = "tf_tz";
+const TZ_COOKIE: &str = "tf_tz";
+
+/// The offset in a `Cookie` header's text (`a=1; tf_tz=120`), the same on server and browser.
+fn offset_from_cookies(cookies: &str) -> Option<i32> {
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TZ_COOKIE)
+        .and_then(|(_, value)| value.parse().ok())
+}
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -108,32 +117,24 @@ pub fn Dashboard() -> impl IntoView {
 /// browser; the browser then corrects it from its own clock.
 fn initial_utc_offset() -> i32 {
     #[cfg(feature = "ssr")]
-    {
-        use_context::<http::request::Parts>()
-            .and_then(|parts| {
-                parts
-                    .headers
-                    .get_all(http::header::COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(';'))
-                    .filter_map(|pair| pair.trim().split_once('='))
-                    .find(|(name, _)| *name == TZ_COOKIE)
-                    .and_then(|(_, value)| value.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        #[cfg(feature = "hydrate")]
-        {
-            browser::cookie_offset().unwrap_or(0)
-        }
-        #[cfg(not(feature = "hydrate"))]
-        {
-            0
-        }
-    }
+    let cookies = use_context::<http::request::Parts>().map(|parts| {
+        // HTTP/2 may split cookies over several headers.
+        let all: Vec<&str> = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        all.join("; ")
+    });
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    let cookies = browser::cookies();
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let cookies: Option<String> = None;
+    cookies
+        .as_deref()
+        .and_then(offset_from_cookies)
+        .unwrap_or(0)
 }
 
 #[component]
@@ -311,10 +312,10 @@ fn Overview(overview: OverviewView, utc_offset: RwSignal<i32>) -> impl IntoView 
                 {reasons
                     .into_iter()
                     .map(|r| {
-                        let class = format!("reason health-{}", r.status);
+                        let pill = format!("pill health-{}", r.status);
                         view! {
-                            <li class=class>
-                                <span class="pill">{r.status}</span>
+                            <li class="reason">
+                                <span class=pill>{r.status}</span>
                                 <strong>{r.check}</strong>
                                 " "
                                 {r.message}
@@ -378,7 +379,7 @@ fn LatestEvents(events: Vec<EventView>, utc_offset: RwSignal<i32>) -> impl IntoV
                                             <span class=pill>{e.outcome}</span>
                                         </td>
                                         <td class="mono">{e.status}</td>
-                                        <td>{e.endpoint}</td>
+                                        <td class="endpoint">{e.endpoint}</td>
                                         <td class="mono">{e.snapshot_id.unwrap_or_default()}</td>
                                         <td class="num">
                                             {e.records.map(charts::thousands).unwrap_or_default()}
@@ -489,14 +490,14 @@ const DEFAULT_CHART_WIDTH: u32 = 560;
 
 /// A stat card: a figure, and its change against the previous window with whether that is good.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Card {
-    pub id: &'static str,
-    pub label: &'static str,
-    pub value: String,
+struct Card {
+    id: &'static str,
+    label: &'static str,
+    value: String,
     /// e.g. `▲ 12%`, `▼ 1.5 pp`; `None` when there is nothing to compare.
-    pub change: Option<String>,
+    change: Option<String>,
     /// `good`, `bad` or `neutral`.
-    pub tone: &'static str,
+    tone: &'static str,
 }
 
 /// Which way is good for a figure.
@@ -535,7 +536,7 @@ fn count_change(now: i64, before: i64) -> String {
 }
 
 /// The overview's cards, with their changes computed against the previous window.
-pub fn cards(m: &MetricsView, p: &MetricsView, open_alerts: i64) -> Vec<Card> {
+fn cards(m: &MetricsView, p: &MetricsView, open_alerts: i64) -> Vec<Card> {
     let pp = |now: f64, before: f64| 100.0 * (now - before);
     let had_traffic = p.requests > 0 && m.requests > 0;
     let rate_change = |now: f64, before: f64, better| {
@@ -684,15 +685,11 @@ mod browser {
         leptos::web_sys::window().and_then(|w| w.document())
     }
 
-    pub fn cookie_offset() -> Option<i32> {
-        let cookies = js_sys::Reflect::get(&document()?.into(), &"cookie".into())
+    /// The page's cookies as `document.cookie` gives them.
+    pub fn cookies() -> Option<String> {
+        js_sys::Reflect::get(&document()?.into(), &"cookie".into())
             .ok()?
-            .as_string()?;
-        cookies
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == TZ_COOKIE)
-            .and_then(|(_, value)| value.parse().ok())
+            .as_string()
     }
 
     fn remember_offset(offset: i32) {

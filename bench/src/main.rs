@@ -103,15 +103,16 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 cli.server.clone()
             };
-            let options = IngestOptions {
+            ingest(
+                &binary,
                 connections,
                 seconds,
                 warmup,
                 per_connection,
                 floor,
                 dashboards,
-            };
-            ingest(&binary, options).await
+            )
+            .await
         }
         Command::Large { mb } => large(&cli.server, mb).await,
         Command::Store {
@@ -133,24 +134,15 @@ async fn main() -> anyhow::Result<()> {
 const SECRET: &str = "bench-signing-secret";
 const TOKEN: &str = "bench-webhook-token-0123456789";
 
-struct IngestOptions {
+async fn ingest(
+    binary: &str,
     connections: usize,
     seconds: u64,
     warmup: u64,
     per_connection: usize,
     floor: bool,
     dashboards: usize,
-}
-
-async fn ingest(binary: &str, options: IngestOptions) -> anyhow::Result<()> {
-    let IngestOptions {
-        connections,
-        seconds,
-        warmup,
-        per_connection,
-        floor,
-        dashboards,
-    } = options;
+) -> anyhow::Result<()> {
     let prepared = Instant::now();
     let requests: Vec<Vec<Vec<u8>>> = (0..connections)
         .map(|worker| client::prepare_signed_requests(worker, per_connection, TOKEN, SECRET))

@@ -194,6 +194,9 @@ test("screenshots of the overview, wide and narrow, light and dark", async ({ br
       const problems = watchForErrors(page);
       await page.goto("/webhook-monitor");
       await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+      // The stylesheet follows the colour scheme.
+      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      expect(background).toBe(scheme === "dark" ? "rgb(15, 20, 25)" : "rgb(246, 248, 250)");
       // Nothing overflows sideways at 375 px.
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);

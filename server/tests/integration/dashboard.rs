@@ -31,10 +31,23 @@ async fn anonymous_visitors_get_the_login_form_with_the_hydration_scripts() {
     app.stop().await;
 }
 
-/// The first paint carries real numbers and the charts: the server waits for the overview.
+/// The first paint carries real numbers and the charts: the server waits for the overview. Before
+/// any delivery it says what to do: the endpoints to give BrightData.
 #[tokio::test]
 async fn the_admin_gets_the_overview_rendered_with_real_numbers() {
     let app = spawn_app().await;
+    let page = |window: &'static str| {
+        app.client
+            .get(app.url(&format!("/webhook-monitor?window={window}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let empty = page("1h").await.unwrap().text().await.unwrap();
+    assert!(empty.contains(r#"data-testid="empty-state""#), "{empty}");
+    assert!(empty.contains("No deliveries yet"));
+    assert!(
+        empty.contains("/api/brightdata/webhook/") && empty.contains("/api/brightdata/notify/")
+    );
     let r = app
         .webhook()
         .header("snapshot-id", "s_page")
@@ -44,15 +57,9 @@ async fn the_admin_gets_the_overview_rendered_with_real_numbers() {
         .unwrap();
     assert_eq!(r.status(), 200);
     app.settle().await;
-    let page = app
-        .client
-        .get(app.url("/webhook-monitor?window=24h"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.headers()["cache-control"], "no-store");
-    let html = page.text().await.unwrap();
+    let answer = page("24h").await.unwrap();
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let html = answer.text().await.unwrap();
     let value = |id: &str| {
         let marker = format!(r#"data-testid="card-{id}-value""#);
         let at = html
@@ -71,6 +78,7 @@ async fn the_admin_gets_the_overview_rendered_with_real_numbers() {
     assert_eq!(html.matches("<svg").count(), 4, "four charts");
     assert!(html.contains("tiktok"), "records per platform");
     assert!(!html.contains(r#"data-testid="login""#));
+    assert!(!html.contains(r#"data-testid="empty-state""#));
     app.stop().await;
 }
 
