@@ -12,6 +12,8 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tf-e2e-"));
 
 export const E2E_ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef";
 export const E2E_WEBHOOK_TOKEN = "e2e-webhook-token-0123456789abcdef";
+/** The public URL the Setup section must show (the tests never call it). */
+export const E2E_BASE_URL = "https://tf-e2e.example.org";
 
 export default defineConfig({
   testDir: "./tests",
@@ -41,6 +43,9 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: path.join(root, "target/site"),
       BRIGHTDATA_WEBHOOK_TOKEN: E2E_WEBHOOK_TOKEN,
       WEBHOOK_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
+      BRIGHTDATA_BASE_URL: E2E_BASE_URL,
+      // Alerts are evaluated every second, so an alert a test provokes opens while it waits.
+      WEBHOOK_ALERT_INTERVAL: "1",
       RUST_LOG: "warn",
     },
   },

@@ -10,7 +10,16 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::{BoxedStream, Websocket};
 use serde::{Deserialize, Serialize};
 
-use crate::types::OverviewView;
+use crate::types::{
+    AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
+    OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
+    SnapshotPage,
+};
+
+/// The header a state-changing call made with the session cookie must carry (a cross-site form
+/// cannot set it), and its value: the REST API's rule, which the dashboard's writes follow too.
+pub const CSRF_HEADER: &str = "x-requested-with";
+pub const CSRF_VALUE: &str = "track-futura";
 
 /// Where the server functions live (outside `/api`, whose unknown paths are JSON 404s). The
 /// `#[server]` attributes below spell it out, as the macro takes only a literal.
@@ -28,6 +37,10 @@ pub enum DashboardError {
     RateLimited,
     /// A parameter the server does not accept.
     Invalid(String),
+    /// No such event, snapshot or alert (any more).
+    NotFound(String),
+    /// The thing cannot do that now (e.g. a replay of a delivery whose body was not kept).
+    Conflict(String),
     /// The server failed; the details are in its log.
     Internal(String),
     /// The call did not reach the server, or its answer could not be read.
@@ -41,7 +54,7 @@ impl fmt::Display for DashboardError {
             Self::Forbidden(why) => write!(f, "refused: {why}"),
             Self::InvalidToken => write!(f, "that is not the admin token"),
             Self::RateLimited => write!(f, "too many login attempts; wait a minute"),
-            Self::Invalid(why) => write!(f, "{why}"),
+            Self::Invalid(why) | Self::NotFound(why) | Self::Conflict(why) => write!(f, "{why}"),
             Self::Internal(why) => write!(f, "the server failed: {why}"),
             Self::Transport(why) => write!(f, "could not reach the server: {why}"),
         }
@@ -88,14 +101,7 @@ pub async fn overview(window: String) -> Result<OverviewView, DashboardError> {
             "window must be one of {WINDOWS:?}"
         ))));
     }
-    // Figures of one moment, for one admin: no cache may keep or replay them (this also marks the
-    // server-rendered page that calls it).
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.insert_header(
-            http::header::CACHE_CONTROL,
-            http::HeaderValue::from_static("no-store"),
-        );
-    }
+    no_store();
     backend.overview(&window).await.map_err(refuse)
 }
 
@@ -132,6 +138,175 @@ pub async fn live(
     Ok(backend.live(input))
 }
 
+/// Checks the session and says how the service is: the page's frame (login or not, the health
+/// badge) reads this.
+#[server(prefix = "/dashboard/api", endpoint = "status", input = GetUrl)]
+pub async fn status() -> Result<HealthView, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    backend
+        .health()
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// One page of events, newest first (the monitor API's `GET events/`).
+#[server(prefix = "/dashboard/api", endpoint = "events", input = GetUrl)]
+pub async fn events(#[server(default)] filter: EventFilter) -> Result<EventPage, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    backend
+        .events(filter)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// One event in full (`GET events/{id}/`).
+#[server(prefix = "/dashboard/api", endpoint = "event", input = GetUrl)]
+pub async fn event(id: i64) -> Result<EventDetailView, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    backend
+        .event(id)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// Extracts an event's stored delivery again (`POST events/{id}/replay/`).
+#[server(prefix = "/dashboard/api", endpoint = "replay", client = client::PageClient)]
+pub async fn replay(id: i64) -> Result<ReplayView, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    backend
+        .replay(id)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// Snapshots, most recently active first (`GET snapshots/`).
+#[server(prefix = "/dashboard/api", endpoint = "snapshots", input = GetUrl)]
+pub async fn snapshots(
+    #[server(default)] filter: SnapshotFilter,
+) -> Result<SnapshotPage, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    backend
+        .snapshots(filter)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// One snapshot with its deliveries, notifications, input errors and posts (`GET snapshots/{id}/`).
+#[server(prefix = "/dashboard/api", endpoint = "snapshot", input = GetUrl)]
+pub async fn snapshot(id: String) -> Result<SnapshotDetailView, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    backend
+        .snapshot(id)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// Alerts (`GET alerts/`).
+#[server(prefix = "/dashboard/api", endpoint = "alerts", input = GetUrl)]
+pub async fn alerts(#[server(default)] filter: AlertFilter) -> Result<AlertList, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    backend
+        .alerts(filter)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// Acknowledges an alert (`POST alerts/{id}/ack/`).
+#[server(prefix = "/dashboard/api", endpoint = "acknowledge", client = client::PageClient)]
+pub async fn acknowledge(id: i64, by: String) -> Result<AlertView, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    backend
+        .acknowledge(id, by)
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// Runs the security self-test (`POST test/`).
+#[server(prefix = "/dashboard/api", endpoint = "self_test", client = client::PageClient)]
+pub async fn self_test() -> Result<SelfTestReport, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    backend
+        .self_test()
+        .await
+        .map_err(|error| backend::refuse(&parts, error))
+}
+
+/// What to paste into BrightData and the configuration in effect (`GET config/`).
+#[server(prefix = "/dashboard/api", endpoint = "setup", input = GetUrl)]
+pub async fn setup() -> Result<SetupView, DashboardError> {
+    let (backend, parts) = backend::authorized()?;
+    no_store();
+    Ok(backend.setup(&parts))
+}
+
+/// Figures of one moment, for one admin: no cache may keep or replay them (this also marks the
+/// server-rendered page that calls it).
+#[cfg(feature = "ssr")]
+fn no_store() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+    }
+}
+
+/// The client of the dashboard's writes: the browser's, with the CSRF header added (the session
+/// cookie alone does not authorise a write).
+pub mod client {
+    use leptos::server_fn::client::Client;
+    use leptos::server_fn::client::browser::BrowserClient;
+    use leptos::server_fn::error::FromServerFnError;
+    use leptos::server_fn::request::browser::BrowserRequest;
+    use leptos::server_fn::response::browser::BrowserResponse;
+
+    pub struct PageClient;
+
+    impl<E, IS, OS> Client<E, IS, OS> for PageClient
+    where
+        E: FromServerFnError,
+        IS: FromServerFnError,
+        OS: FromServerFnError,
+    {
+        type Request = BrowserRequest;
+        type Response = BrowserResponse;
+
+        fn send(req: BrowserRequest) -> impl Future<Output = Result<BrowserResponse, E>> + Send {
+            // Only ever called in the browser: on the server a server function runs in-process.
+            req.headers().set(super::CSRF_HEADER, super::CSRF_VALUE);
+            <BrowserClient as Client<E, IS, OS>>::send(req)
+        }
+
+        #[allow(clippy::type_complexity)]
+        fn open_websocket(
+            path: &str,
+        ) -> impl Future<
+            Output = Result<
+                (
+                    impl futures::Stream<
+                        Item = Result<leptos::server_fn::Bytes, leptos::server_fn::Bytes>,
+                    > + Send
+                    + 'static,
+                    impl futures::Sink<leptos::server_fn::Bytes> + Send + 'static,
+                ),
+                E,
+            >,
+        > + Send {
+            <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+        }
+
+        fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+            <BrowserClient as Client<E, IS, OS>>::spawn(future)
+        }
+    }
+}
+
 /// What the server provides to the server functions (in context, as `Arc<dyn Backend>`).
 #[cfg(feature = "ssr")]
 pub mod backend {
@@ -145,7 +320,16 @@ pub mod backend {
     use leptos::server_fn::BoxedStream;
 
     use super::{DashboardError, LiveUpdate};
-    use crate::types::OverviewView;
+    use crate::types::{
+        AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
+        OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
+        SnapshotPage,
+    };
+
+    /// The header a state-changing call made with the session cookie must carry (a cross-site form
+    /// cannot set it), and its value: the REST API's rule, which the dashboard's writes follow too.
+    pub const CSRF_HEADER: &str = "x-requested-with";
+    pub const CSRF_VALUE: &str = "track-futura";
 
     pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -161,6 +345,25 @@ pub mod backend {
             &'a self,
             window: &'a str,
         ) -> BoxFuture<'a, Result<OverviewView, DashboardError>>;
+        fn health(&self) -> BoxFuture<'_, Result<HealthView, DashboardError>>;
+        fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, DashboardError>>;
+        fn event(&self, id: i64) -> BoxFuture<'_, Result<EventDetailView, DashboardError>>;
+        fn replay(&self, id: i64) -> BoxFuture<'_, Result<ReplayView, DashboardError>>;
+        fn snapshots(
+            &self,
+            filter: SnapshotFilter,
+        ) -> BoxFuture<'_, Result<SnapshotPage, DashboardError>>;
+        fn snapshot(&self, id: String)
+        -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>>;
+        fn alerts(&self, filter: AlertFilter) -> BoxFuture<'_, Result<AlertList, DashboardError>>;
+        fn acknowledge(
+            &self,
+            id: i64,
+            by: String,
+        ) -> BoxFuture<'_, Result<AlertView, DashboardError>>;
+        fn self_test(&self) -> BoxFuture<'_, Result<SelfTestReport, DashboardError>>;
+        /// The setup as seen from this request (its host, when no public URL is configured).
+        fn setup(&self, request: &Parts) -> SetupView;
         /// The live hub's messages from now on. `input` is the page's half of the socket: it
         /// sends nothing, but it must be read for as long as the stream runs.
         fn live(
@@ -180,6 +383,15 @@ pub mod backend {
         Ok((backend, parts))
     }
 
+    /// The backend and the request, once the request is known to carry the admin credential.
+    pub fn authorized() -> Result<(SharedBackend, Parts), DashboardError> {
+        let (backend, parts) = context()?;
+        backend
+            .authorize(&parts)
+            .map_err(|error| refuse(&parts, error))?;
+        Ok((backend, parts))
+    }
+
     /// Sets the answer's status for an error (401, 403, 429, 400, 500) and passes it on; only
     /// when answering a call of the function itself: a page rendered on the server that shows the
     /// login form instead of data is still a page, answered 200.
@@ -192,6 +404,8 @@ pub mod backend {
             DashboardError::Forbidden(_) => 403,
             DashboardError::RateLimited => 429,
             DashboardError::Invalid(_) => 400,
+            DashboardError::NotFound(_) => 404,
+            DashboardError::Conflict(_) => 409,
             DashboardError::Internal(_) | DashboardError::Transport(_) => 500,
         };
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

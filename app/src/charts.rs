@@ -116,6 +116,16 @@ pub fn utc_date_time(at_ms: i64) -> String {
     format!("{year}-{month:02}-{day:02} {} UTC", time_of_day(at_ms, 0))
 }
 
+/// `2026-12-02 14:05:09` in the viewer's zone: the full time, for detail views.
+pub fn local_date_time(at_ms: i64, utc_offset_min: i32) -> String {
+    let local = at_ms + i64::from(utc_offset_min) * MINUTE;
+    let (year, month, day) = civil_from_days(local.div_euclid(DAY));
+    format!(
+        "{year}-{month:02}-{day:02} {}",
+        time_of_day(at_ms, utc_offset_min)
+    )
+}
+
 /// (year, month 1-12, day 1-31) of a day counted from 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -5,17 +5,20 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
-    components::{Route, Router, Routes},
+    ParamSegment, SsrMode, StaticSegment,
+    components::{ParentRoute, Route, Router, Routes},
 };
 
 pub mod api;
 pub mod charts;
-mod dashboard;
 pub mod live;
+pub mod pretty;
+mod sections;
+mod shell;
 pub mod types;
+mod ui;
 
-pub use dashboard::Dashboard;
+use sections::{alerts, events, overview, setup, snapshots};
 
 /// The product's name as shown to users.
 pub const PRODUCT_NAME: &str = "Track-Futura Webhook Monitor";
@@ -46,11 +49,27 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/track-futura.css" />
         <Title text=PRODUCT_NAME />
+        // Async everywhere: the server waits for each section's data, so the first paint carries
+        // real numbers even before (or without) any script.
         <Router>
             <Routes fallback=NotFound>
-                // Async: the server waits for the overview, so the first paint carries real
-                // numbers and charts even before (or without) any script.
-                <Route path=StaticSegment("webhook-monitor") view=Dashboard ssr=SsrMode::Async />
+                <ParentRoute path=StaticSegment("webhook-monitor") view=shell::Monitor ssr=SsrMode::Async>
+                    <Route path=StaticSegment("") view=overview::OverviewPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("events") view=events::EventsPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("events"), ParamSegment("id"))
+                        view=events::EventDetailPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("snapshots") view=snapshots::SnapshotsPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("snapshots"), ParamSegment("id"))
+                        view=snapshots::SnapshotDetailPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("alerts") view=alerts::AlertsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("setup") view=setup::SetupPage ssr=SsrMode::Async />
+                </ParentRoute>
             </Routes>
         </Router>
     }

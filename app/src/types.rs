@@ -234,3 +234,314 @@ pub struct OverviewView {
     /// Open alerts, most recently seen first (at most 10).
     pub alerts: Vec<AlertView>,
 }
+
+/// The events list's filters (the monitor API's query parameters, and the dashboard's URL).
+/// Absent or empty means "any".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventFilter {
+    /// One outcome, or several separated by commas.
+    pub outcome: Option<String>,
+    /// `webhook` or `notify`.
+    pub endpoint: Option<String>,
+    pub platform: Option<String>,
+    pub snapshot: Option<String>,
+    pub ip: Option<String>,
+    /// Unix milliseconds or RFC 3339.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Free text, matched in the error, user agent, snapshot and client IP.
+    pub q: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+    /// Export only: `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+impl EventFilter {
+    /// The filter's parameters as `name=value` pairs (empty ones left out), in a fixed order:
+    /// the dashboard's links and the export's URL are built from them.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let fields = [
+            ("outcome", &self.outcome),
+            ("endpoint", &self.endpoint),
+            ("platform", &self.platform),
+            ("snapshot", &self.snapshot),
+            ("ip", &self.ip),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+            ("cursor", &self.cursor),
+            ("format", &self.format),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let value = value.as_deref()?.trim();
+                (!value.is_empty()).then(|| (name, value.to_owned()))
+            })
+            .chain(self.limit.map(|l| ("limit", l.to_string())))
+            .collect()
+    }
+
+    /// The filter as a URL query (`a=1&b=two%20words`), without the `?`.
+    pub fn query(&self) -> String {
+        self.pairs()
+            .into_iter()
+            .map(|(name, value)| format!("{name}={}", url_encode(&value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Whether the filter selects anything narrower than every event.
+    pub fn narrows(&self) -> bool {
+        self.pairs()
+            .iter()
+            .any(|(name, _)| !matches!(*name, "cursor" | "limit" | "format"))
+    }
+}
+
+/// Percent-encodes everything but the unreserved characters of RFC 3986.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// One page of events, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<EventView>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A header's value, or its values when it was repeated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A stored delivery (one request's body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub snapshot_id: Option<String>,
+    pub filename: Option<String>,
+    /// `receiving`, `queued`, `stored` or `aborted`.
+    pub state: String,
+    /// `json`, `ndjson` or `csv`.
+    pub format: String,
+    pub compressed: bool,
+    pub wire_bytes: i64,
+    pub inflated_bytes: i64,
+    /// Posts stored from it.
+    pub records: i64,
+    pub input_errors: i64,
+    pub malformed: i64,
+    pub duplicates: Option<i64>,
+    pub received_ms: i64,
+    pub processed_ms: Option<i64>,
+    pub error: Option<String>,
+    /// Whether the raw body is kept (for replay and the detail view).
+    pub body_kept: bool,
+}
+
+/// The start of a stored body, inflated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BodyView {
+    /// How it was stored: `gzip` or `identity`.
+    pub encoding: String,
+    pub stored_bytes: u64,
+    /// False when the stored gzip could not be inflated.
+    pub readable: bool,
+    /// True when only the first MiB is shown.
+    pub truncated: bool,
+    pub text: String,
+}
+
+/// One stored post, without its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostView {
+    pub platform: String,
+    pub post_id: String,
+    pub url: Option<String>,
+    pub author: Option<String>,
+    pub posted_ms: Option<i64>,
+    pub likes: Option<i64>,
+    pub comments: Option<i64>,
+    pub shares: Option<i64>,
+    pub views: Option<i64>,
+    pub times_delivered: i32,
+}
+
+/// One event in full: its headers (secrets redacted), the delivery it stored, the body and the
+/// posts that delivery produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDetailView {
+    pub event: EventView,
+    pub headers: Option<std::collections::BTreeMap<String, HeaderValues>>,
+    pub delivery: Option<DeliveryView>,
+    pub body: Option<BodyView>,
+    /// Posts stored from the delivery, newest first (at most 20).
+    pub posts: Vec<PostView>,
+}
+
+/// A replay queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayView {
+    /// `queued`.
+    pub status: String,
+    pub delivery_id: i64,
+}
+
+/// The alerts list's filters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertFilter {
+    /// `active` (default), `resolved` or `all`.
+    pub status: Option<String>,
+    /// `warning` or `critical`.
+    pub severity: Option<String>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertList {
+    pub alerts: Vec<AlertView>,
+}
+
+/// The snapshots list's filters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotFilter {
+    pub status: Option<String>,
+    pub platform: Option<String>,
+    /// `<updated_ms>:<id>` from the previous page.
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+/// A BrightData collection (snapshot) and where it is in its lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotView {
+    pub id: String,
+    pub dataset_id: Option<String>,
+    pub platform: Option<String>,
+    /// `running`, `ready`, `delivered`, `failed` or `cancelled`.
+    pub status: String,
+    pub error: Option<String>,
+    pub records: i64,
+    pub input_errors: i64,
+    pub deliveries: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub notified_ms: Option<i64>,
+    pub ready_ms: Option<i64>,
+    pub delivered_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotPage {
+    pub snapshots: Vec<SnapshotView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A status notification BrightData sent for a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: i64,
+    /// The lifecycle status it meant.
+    pub status: String,
+    /// The status word as BrightData sent it.
+    pub notified_status: String,
+    pub error: Option<String>,
+    pub received_ms: i64,
+}
+
+/// An input that produced no post (a `warning` or `error` record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputErrorView {
+    pub id: i64,
+    pub delivery_id: i64,
+    /// `warning` or `error`.
+    pub kind: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub input_url: Option<String>,
+    pub at_ms: i64,
+}
+
+/// One snapshot with what arrived for it (each list newest first, at most 100; posts at most 20).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotDetailView {
+    pub snapshot: SnapshotView,
+    pub stored_posts: u64,
+    pub deliveries: Vec<DeliveryView>,
+    pub notifications: Vec<NotificationView>,
+    pub input_errors: Vec<InputErrorView>,
+    pub posts: Vec<PostView>,
+}
+
+/// One check of the security self-test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfTestCheck {
+    pub name: String,
+    pub description: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+}
+
+/// A weak setting the self-test found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfTestWarning {
+    pub setting: String,
+    /// `warning` or `info`.
+    pub severity: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfTestReport {
+    /// Every check passed (warnings do not fail the test).
+    pub passed: bool,
+    pub checks: Vec<SelfTestCheck>,
+    pub warnings: Vec<SelfTestWarning>,
+}
+
+/// One setting in effect, as the Setup page shows it (secrets masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingView {
+    /// The environment variable.
+    pub name: String,
+    pub value: String,
+}
+
+/// What to paste into BrightData, and the configuration in effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetupView {
+    /// The public base URL in effect.
+    pub base_url: String,
+    /// How it was found, e.g. `BRIGHTDATA_BASE_URL`, or `local default`.
+    pub base_url_source: String,
+    /// False when BrightData cannot reach it (a local address).
+    pub reachable: bool,
+    /// BrightData's `endpoint`.
+    pub data_url: String,
+    /// BrightData's `notify`.
+    pub notify_url: String,
+    /// BrightData's `auth_header`, with the token left out (`Bearer <webhook token>`).
+    pub auth_header: String,
+    /// Where the webhook token is (the variable or the generated file), never the token.
+    pub token_source: String,
+    pub dashboard_url: String,
+    pub settings: Vec<SettingView>,
+}

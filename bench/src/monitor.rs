@@ -117,8 +117,17 @@ pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()>
         ),
         // The dashboard's first paint waits for its data (SSR async): the whole page is timed, so
         // this is an upper bound of its time to first byte.
+        // The overview's data alone (its server function), beside the page that renders it.
+        ("overview data 1h", "/dashboard/api/overview?window=1h"),
         ("dashboard page 1h", "/webhook-monitor"),
         ("dashboard page 24h", "/webhook-monitor?window=24h"),
+        ("events page", "/webhook-monitor/events"),
+        (
+            "events page, filtered",
+            "/webhook-monitor/events?outcome=rejected_auth",
+        ),
+        ("snapshots page", "/webhook-monitor/snapshots"),
+        ("alerts page", "/webhook-monitor/alerts"),
     ] {
         // The first call after start-up is timed apart: it runs against a cold server (fresh pool
         // connections, empty statement and page caches) and is much slower than the rest.

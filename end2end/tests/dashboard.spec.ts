@@ -1,84 +1,13 @@
-import { expect, request as http, test, type APIRequestContext, type Browser, type Page } from "@playwright/test";
+import { expect, request as http, test } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
 import { E2E_ADMIN_TOKEN, E2E_WEBHOOK_TOKEN } from "../playwright.config";
+import { SHOTS, deliver, logIn, loggedIn, useAdminSession, watchForErrors } from "./support";
 
-/** Screenshots land here (gitignored); the README says how to make them. */
-const SHOTS = path.resolve(__dirname, "..", "screenshots");
-
-/**
- * Fails the test on any console error or failed request: a missing asset is a bug. `expected`
- * lists URL parts whose refusals the test itself provokes.
- */
-function watchForErrors(page: Page, expected: string[] = []): string[] {
-  const problems: string[] = [];
-  page.on("console", (message) => {
-    // The browser logs every refused fetch; those the test provokes are allowed, by status.
-    const provoked = expected.length > 0 && /status of 401/.test(message.text());
-    if (message.type() === "error" && !provoked) problems.push(`console: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("response", (response) => {
-    if (response.status() >= 400 && !expected.some((part) => response.url().includes(part))) {
-      problems.push(`${response.status()} ${response.url()}`);
-    }
-  });
-  return problems;
-}
-
-/**
- * One session for the tests that start logged in (login attempts are rate-limited per address,
- * 5 at once): its cookies, taken by logging in over the API once.
- */
-let session: Awaited<ReturnType<APIRequestContext["storageState"]>>;
-
-test.beforeAll(async ({ baseURL }) => {
-  const api = await http.newContext({ baseURL });
-  const response = await api.post("/api/auth/login", { data: { token: E2E_ADMIN_TOKEN } });
-  expect(response.status()).toBe(200);
-  session = await api.storageState();
-  await api.dispose();
-});
-
-/** A page of a new browser context that already holds the session. */
-async function loggedIn(browser: Browser, options: Parameters<Browser["newContext"]>[0] = {}) {
-  const context = await browser.newContext({ ...options, storageState: session });
-  const page = await context.newPage();
-  return { context, page };
-}
-
-/** Logs in through the form, as a person does. */
-async function logIn(page: Page) {
-  await page.goto("/webhook-monitor");
-  await page.getByLabel("Admin token").fill(E2E_ADMIN_TOKEN);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByTestId("cards")).toBeVisible();
-}
-
-let delivery = 0;
-
-/** A BrightData-shaped delivery of `posts` TikTok posts, sent as BrightData would. */
-async function deliver(request: APIRequestContext, posts: number) {
-  delivery += 1;
-  const records = Array.from({ length: posts }, (_, i) => ({
-    url: `https://www.tiktok.com/@e2e/video/73${delivery}00${i}`,
-    post_id: `73${delivery}00${i}`,
-    description: "e2e ✨",
-    digg_count: 10 + i,
-  }));
-  const response = await request.post("/api/brightdata/webhook/", {
-    headers: {
-      Authorization: `Bearer ${E2E_WEBHOOK_TOKEN}`,
-      "Snapshot-Id": `s_e2e_${delivery}`,
-      "Dca-Filename": `s_e2e_${delivery}.json`,
-    },
-    data: records,
-  });
-  expect(response.status()).toBe(200);
-}
+useAdminSession();
 
 test("anonymous visitors see only the login form, and a wrong token is refused", async ({ page }) => {
   const problems = watchForErrors(page, ["/dashboard/api/login"]);

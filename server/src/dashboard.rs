@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use app::api::backend::{Backend, BoxFuture, SharedBackend};
 use app::api::{COALESCE_MS, DashboardError, LiveUpdate};
-use app::types::OverviewView;
+use app::types::{
+    AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
+    OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
+    SnapshotPage,
+};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
 use futures_util::StreamExt;
@@ -17,7 +21,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::api::auth;
+use crate::api::{self as rest, auth};
 use crate::error::ApiError;
 use crate::monitor::{analytics, health, metrics, now_ms, window};
 use crate::state::AppState;
@@ -46,6 +50,8 @@ fn dashboard_error(error: ApiError) -> DashboardError {
         (StatusCode::FORBIDDEN, _) => DashboardError::Forbidden(error.body.message),
         (StatusCode::TOO_MANY_REQUESTS, _) => DashboardError::RateLimited,
         (StatusCode::BAD_REQUEST, _) => DashboardError::Invalid(error.body.message),
+        (StatusCode::NOT_FOUND, _) => DashboardError::NotFound(error.body.message),
+        (StatusCode::CONFLICT, _) => DashboardError::Conflict(error.body.message),
         _ => DashboardError::Internal(error.body.message),
     }
 }
@@ -86,37 +92,35 @@ impl Backend for DashboardBackend {
                 .ok_or_else(|| DashboardError::Invalid(format!("no such window: {window_name}")))?
                 .as_millis() as i64;
             let now = now_ms();
-            let metrics = metrics::compute(db, window_name, window_ms, now)
-                .await
-                .map_err(|e| internal("dashboard: metrics", e))?;
-            let previous = metrics::compute(db, window_name, window_ms, now - window_ms)
-                .await
-                .map_err(|e| internal("dashboard: previous metrics", e))?;
-            let series = analytics::series(db, window_ms, now)
-                .await
-                .map_err(|e| internal("dashboard: series", e))?;
-            let open_alerts = alerts::Entity::find()
-                .filter(alerts::Column::Status.eq("active"))
-                .count(db)
-                .await
-                .map_err(|e| internal("dashboard: open alerts", e))?;
-            let alert_list = alerts::Entity::find()
-                .filter(alerts::Column::Status.eq("active"))
-                .order_by_desc(alerts::Column::LastSeenMs)
-                .limit(LATEST)
-                .all(db)
-                .await
-                .map_err(|e| internal("dashboard: alerts", e))?;
-            let latest_events = crate::api::events::page(db, Condition::all(), None, LATEST)
-                .await
-                .map_err(|e| internal("dashboard: latest events", e))?;
-            let health = health::check(
-                db,
-                &state.thresholds,
-                &state.config.storage.data_dir,
-                state.started_at.elapsed().as_secs(),
-            )
-            .await;
+            // Independent reads, run at once on the pool's connections: the page waits for the
+            // slowest of them, not for their sum.
+            let (metrics, previous, series, open_alerts, alert_list, latest_events, health) = tokio::join!(
+                metrics::compute(db, window_name, window_ms, now),
+                metrics::compute(db, window_name, window_ms, now - window_ms),
+                analytics::series(db, window_ms, now),
+                alerts::Entity::find()
+                    .filter(alerts::Column::Status.eq("active"))
+                    .count(db),
+                alerts::Entity::find()
+                    .filter(alerts::Column::Status.eq("active"))
+                    .order_by_desc(alerts::Column::LastSeenMs)
+                    .limit(LATEST)
+                    .all(db),
+                crate::api::events::page(db, Condition::all(), None, LATEST),
+                health::check(
+                    db,
+                    &state.thresholds,
+                    &state.config.storage.data_dir,
+                    state.started_at.elapsed().as_secs(),
+                ),
+            );
+            let metrics = metrics.map_err(|e| internal("dashboard: metrics", e))?;
+            let previous = previous.map_err(|e| internal("dashboard: previous metrics", e))?;
+            let series = series.map_err(|e| internal("dashboard: series", e))?;
+            let open_alerts = open_alerts.map_err(|e| internal("dashboard: open alerts", e))?;
+            let alert_list = alert_list.map_err(|e| internal("dashboard: alerts", e))?;
+            let latest_events =
+                latest_events.map_err(|e| internal("dashboard: latest events", e))?;
             Ok(OverviewView {
                 window: window_name.to_owned(),
                 metrics,
@@ -133,6 +137,94 @@ impl Backend for DashboardBackend {
                     .collect(),
             })
         })
+    }
+
+    fn health(&self) -> BoxFuture<'_, Result<HealthView, DashboardError>> {
+        Box::pin(async move {
+            let state = &self.state;
+            Ok(health::check(
+                &state.db,
+                &state.thresholds,
+                &state.config.storage.data_dir,
+                state.started_at.elapsed().as_secs(),
+            )
+            .await)
+        })
+    }
+
+    fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, DashboardError>> {
+        Box::pin(async move {
+            rest::events::list_page(&self.state.db, &filter)
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn event(&self, id: i64) -> BoxFuture<'_, Result<EventDetailView, DashboardError>> {
+        Box::pin(async move {
+            rest::events::detail_view(&self.state.db, id)
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn replay(&self, id: i64) -> BoxFuture<'_, Result<ReplayView, DashboardError>> {
+        Box::pin(async move {
+            rest::events::replay_event(&self.state, id)
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn snapshots(
+        &self,
+        filter: SnapshotFilter,
+    ) -> BoxFuture<'_, Result<SnapshotPage, DashboardError>> {
+        Box::pin(async move {
+            rest::snapshots::list_page(&self.state.db, &filter)
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn snapshot(&self, id: String) -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>> {
+        Box::pin(async move {
+            rest::snapshots::detail_view(&self.state.db, &id)
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn alerts(&self, filter: AlertFilter) -> BoxFuture<'_, Result<AlertList, DashboardError>> {
+        Box::pin(async move {
+            rest::alerts::list_alerts(&self.state.db, &filter)
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn acknowledge(&self, id: i64, by: String) -> BoxFuture<'_, Result<AlertView, DashboardError>> {
+        Box::pin(async move {
+            rest::alerts::acknowledge_alert(&self.state, id, Some(by))
+                .await
+                .map_err(dashboard_error)
+        })
+    }
+
+    fn self_test(&self) -> BoxFuture<'_, Result<SelfTestReport, DashboardError>> {
+        Box::pin(async move {
+            let state = &self.state;
+            Ok(crate::ingest::selftest::run(
+                state.ingest.clone(),
+                &state.config,
+                &state.credentials,
+            )
+            .await)
+        })
+    }
+
+    fn setup(&self, request: &Parts) -> SetupView {
+        rest::setup::setup_view(&self.state, &request.headers)
     }
 
     fn live(

@@ -1,12 +1,13 @@
 //! Alerts: list (active by default) and acknowledge.
 
+use app::types::{AlertFilter, AlertList, AlertView};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -16,27 +17,26 @@ use crate::monitor::alerts::view;
 use crate::state::AppState;
 use crate::store::entities::alerts;
 
-#[derive(Deserialize)]
-pub struct AlertFilter {
-    /// `active` (default), `resolved` or `all`.
-    status: Option<String>,
-    /// `warning` or `critical`.
-    severity: Option<String>,
-    limit: Option<u64>,
-}
-
-/// `GET alerts/?status=active|resolved|all&severity=warning|critical`
-pub async fn list(
-    State(state): State<AppState>,
-    Query(filter): Query<AlertFilter>,
-) -> Result<Response, ApiError> {
+/// Alerts, most recently seen first, for the API and the dashboard alike.
+pub async fn list_alerts(
+    db: &DatabaseConnection,
+    filter: &AlertFilter,
+) -> Result<AlertList, ApiError> {
     let mut select = alerts::Entity::find();
-    match filter.status.as_deref().unwrap_or("active") {
-        "all" => {}
-        status @ ("active" | "resolved") => {
+    match filter
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => {
+            select = select.filter(alerts::Column::Status.eq("active"));
+        }
+        Some("all") => {}
+        Some(status @ ("active" | "resolved")) => {
             select = select.filter(alerts::Column::Status.eq(status));
         }
-        other => {
+        Some(other) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_status",
@@ -44,23 +44,33 @@ pub async fn list(
             ));
         }
     }
-    if let Some(severity) = &filter.severity {
-        if !matches!(severity.as_str(), "warning" | "critical") {
+    if let Some(severity) = filter.severity.as_deref().filter(|s| !s.is_empty()) {
+        if !matches!(severity, "warning" | "critical") {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_severity",
                 "severity must be warning or critical",
             ));
         }
-        select = select.filter(alerts::Column::Severity.eq(severity.as_str()));
+        select = select.filter(alerts::Column::Severity.eq(severity));
     }
     let rows = select
         .order_by_desc(alerts::Column::LastSeenMs)
         .limit(filter.limit.unwrap_or(200).clamp(1, 1000))
-        .all(&state.db)
+        .all(db)
         .await
         .map_err(|e| ApiError::internal("listing alerts", e))?;
-    Ok(Json(json!({"alerts": rows.into_iter().map(view).collect::<Vec<_>>()})).into_response())
+    Ok(AlertList {
+        alerts: rows.into_iter().map(view).collect(),
+    })
+}
+
+/// `GET alerts/?status=active|resolved|all&severity=warning|critical`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(filter): Query<AlertFilter>,
+) -> Result<Response, ApiError> {
+    Ok(Json(list_alerts(&state.db, &filter).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -69,14 +79,14 @@ pub struct Ack {
     by: Option<String>,
 }
 
-/// `POST alerts/{id}/ack/` with an optional `{"by": "name"}`.
-pub async fn acknowledge(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    body: Option<Json<Ack>>,
-) -> Result<Response, ApiError> {
-    let by: String = body
-        .and_then(|Json(ack)| ack.by)
+/// Marks an alert acknowledged by `by` (trimmed, at most 128 characters; `admin` when empty), logs
+/// it and publishes it on the live hub, for the API and the dashboard alike.
+pub async fn acknowledge_alert(
+    state: &AppState,
+    id: i64,
+    by: Option<String>,
+) -> Result<AlertView, ApiError> {
+    let by: String = by
         .map(|b| b.trim().chars().take(128).collect::<String>())
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| "admin".to_owned());
@@ -105,5 +115,15 @@ pub async fn acknowledge(
     state
         .hub
         .publish(app::types::LiveMessage::Alert(alert.clone()));
-    Ok(Json(alert).into_response())
+    Ok(alert)
+}
+
+/// `POST alerts/{id}/ack/` with an optional `{"by": "name"}`.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<Ack>>,
+) -> Result<Response, ApiError> {
+    let by = body.and_then(|Json(ack)| ack.by);
+    Ok(Json(acknowledge_alert(&state, id, by).await?).into_response())
 }

@@ -32,8 +32,8 @@ use crate::secret::Secret;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "tf_session";
-pub const CSRF_HEADER: &str = "x-requested-with";
-pub const CSRF_VALUE: &str = "track-futura";
+/// The CSRF rule's header, shared with the dashboard's client.
+pub use app::api::{CSRF_HEADER, CSRF_VALUE};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 
+use app::types::{BodyView, DeliveryView, EventDetailView, EventPage, PostView, ReplayView};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -12,42 +13,25 @@ use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::events::view;
 use crate::ingest::outcome::Outcome;
 use crate::state::AppState;
-use crate::store::entities::{deliveries, delivery_chunks, events};
+use crate::store::entities::{deliveries, delivery_chunks, events, posts};
 use crate::store::ingestion;
 
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 500;
 /// Rows fetched per page while exporting.
 const EXPORT_PAGE: u64 = 2000;
+/// Posts listed in an event's detail at most.
+const DETAIL_POSTS: u64 = 20;
 /// Body text shown in an event's detail at most.
 const BODY_PREVIEW: u64 = 1 << 20;
 
-/// The filters of the list and the export.
-#[derive(Debug, Default, Deserialize)]
-pub struct Filter {
-    pub outcome: Option<String>,
-    pub endpoint: Option<String>,
-    pub platform: Option<String>,
-    pub snapshot: Option<String>,
-    pub ip: Option<String>,
-    /// Unix milliseconds or RFC 3339.
-    pub from: Option<String>,
-    pub to: Option<String>,
-    /// Free text, matched in the error, user agent, snapshot and client IP.
-    pub q: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    pub limit: Option<u64>,
-    /// Export only: `csv` (default) or `json`.
-    pub format: Option<String>,
-}
+/// The filters of the list and the export: the type the dashboard sends too.
+pub use app::types::EventFilter as Filter;
 
 fn bad(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
@@ -70,65 +54,69 @@ fn time_param(name: &str, value: &str) -> Result<i64, ApiError> {
         })
 }
 
-impl Filter {
-    fn condition(&self) -> Result<Condition, ApiError> {
-        let mut c = Condition::all();
-        if let Some(outcome) = &self.outcome {
-            let known = outcome
-                .split(',')
-                .map(|o| {
-                    Outcome::parse(o.trim())
-                        .map(Outcome::as_str)
-                        .ok_or_else(|| bad("invalid_outcome", format!("unknown outcome {o:?}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            c = c.add(events::Column::Outcome.is_in(known));
-        }
-        if let Some(endpoint) = &self.endpoint {
-            c = c.add(events::Column::Endpoint.eq(endpoint.as_str()));
-        }
-        if let Some(platform) = &self.platform {
-            c = c.add(events::Column::Platform.eq(platform.as_str()));
-        }
-        if let Some(snapshot) = &self.snapshot {
-            c = c.add(events::Column::SnapshotId.eq(snapshot.as_str()));
-        }
-        if let Some(ip) = &self.ip {
-            c = c.add(events::Column::ClientIp.eq(ip.as_str()));
-        }
-        if let Some(from) = &self.from {
-            c = c.add(events::Column::AtMs.gte(time_param("from", from)?));
-        }
-        if let Some(to) = &self.to {
-            c = c.add(events::Column::AtMs.lt(time_param("to", to)?));
-        }
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            // The text is matched literally: LIKE's wildcards in it are escaped.
-            let escaped = q
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let like = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
-            c = c.add(
-                Condition::any()
-                    .add(events::Column::Error.like(like()))
-                    .add(events::Column::UserAgent.like(like()))
-                    .add(events::Column::SnapshotId.like(like()))
-                    .add(events::Column::ClientIp.like(like())),
-            );
-        }
-        Ok(c)
-    }
+/// A filter's value, with an empty one (an unset field of the dashboard's form) taken as unset.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
 
-    fn before_id(&self) -> Result<Option<i64>, ApiError> {
-        self.cursor
-            .as_deref()
-            .map(|c| {
-                c.parse::<i64>()
-                    .map_err(|_| bad("invalid_cursor", format!("invalid cursor {c:?}")))
+/// The filter as a condition on the events table.
+fn condition(filter: &Filter) -> Result<Condition, ApiError> {
+    let mut c = Condition::all();
+    if let Some(outcome) = given(&filter.outcome) {
+        let known = outcome
+            .split(',')
+            .map(|o| {
+                Outcome::parse(o.trim())
+                    .map(Outcome::as_str)
+                    .ok_or_else(|| bad("invalid_outcome", format!("unknown outcome {o:?}")))
             })
-            .transpose()
+            .collect::<Result<Vec<_>, _>>()?;
+        c = c.add(events::Column::Outcome.is_in(known));
     }
+    if let Some(endpoint) = given(&filter.endpoint) {
+        c = c.add(events::Column::Endpoint.eq(endpoint));
+    }
+    if let Some(platform) = given(&filter.platform) {
+        c = c.add(events::Column::Platform.eq(platform));
+    }
+    if let Some(snapshot) = given(&filter.snapshot) {
+        c = c.add(events::Column::SnapshotId.eq(snapshot));
+    }
+    if let Some(ip) = given(&filter.ip) {
+        c = c.add(events::Column::ClientIp.eq(ip));
+    }
+    if let Some(from) = given(&filter.from) {
+        c = c.add(events::Column::AtMs.gte(time_param("from", from)?));
+    }
+    if let Some(to) = given(&filter.to) {
+        c = c.add(events::Column::AtMs.lt(time_param("to", to)?));
+    }
+    if let Some(q) = given(&filter.q) {
+        // The text is matched literally: LIKE's wildcards in it are escaped.
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let like = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        c = c.add(
+            Condition::any()
+                .add(events::Column::Error.like(like()))
+                .add(events::Column::UserAgent.like(like()))
+                .add(events::Column::SnapshotId.like(like()))
+                .add(events::Column::ClientIp.like(like())),
+        );
+    }
+    Ok(c)
+}
+
+/// Where the page starts: below the cursor's event id.
+fn before_id(filter: &Filter) -> Result<Option<i64>, ApiError> {
+    given(&filter.cursor)
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| bad("invalid_cursor", format!("invalid cursor {c:?}")))
+        })
+        .transpose()
 }
 
 /// One page, newest first, starting below `before`.
@@ -149,95 +137,137 @@ pub async fn page(
         .await
 }
 
-/// `GET events/?outcome=&endpoint=&platform=&snapshot=&ip=&from=&to=&q=&cursor=&limit=`
-pub async fn list(
-    State(state): State<AppState>,
-    Query(filter): Query<Filter>,
-) -> Result<Response, ApiError> {
+/// One page of the list, for the API and the dashboard alike.
+pub async fn list_page(db: &DatabaseConnection, filter: &Filter) -> Result<EventPage, ApiError> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let mut rows = page(
-        &state.db,
-        filter.condition()?,
-        filter.before_id()?,
-        limit + 1,
-    )
-    .await
-    .map_err(|e| ApiError::internal("listing events", e))?;
+    let mut rows = page(db, condition(filter)?, before_id(filter)?, limit + 1)
+        .await
+        .map_err(|e| ApiError::internal("listing events", e))?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more
         .then(|| rows.last().map(|e| e.id.to_string()))
         .flatten();
-    Ok(Json(json!({
-        "events": rows.into_iter().map(view).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    }))
-    .into_response())
+    Ok(EventPage {
+        events: rows.into_iter().map(view).collect(),
+        next_cursor,
+    })
+}
+
+/// `GET events/?outcome=&endpoint=&platform=&snapshot=&ip=&from=&to=&q=&cursor=&limit=`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    Ok(Json(list_page(&state.db, &filter).await?).into_response())
 }
 
 /// The event with this id, or 404.
-async fn find_event(state: &AppState, id: i64) -> Result<events::Model, ApiError> {
+async fn find_event(db: &DatabaseConnection, id: i64) -> Result<events::Model, ApiError> {
     events::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(db)
         .await
         .map_err(|e| ApiError::internal("reading an event", e))?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))
 }
 
-/// `GET events/{id}/`: the event with its (redacted) headers, its delivery and the stored body.
+/// One event in full, for the API and the dashboard alike.
+pub async fn detail_view(db: &DatabaseConnection, id: i64) -> Result<EventDetailView, ApiError> {
+    let event = find_event(db, id).await?;
+    // Written by the server as a JSON object (`request::redacted_headers`).
+    let headers = event
+        .headers
+        .as_deref()
+        .and_then(|h| serde_json::from_str(h).ok());
+    let fail = |e| ApiError::internal("reading a delivery", e);
+    let (delivery, body, posts) = match event.delivery_id {
+        Some(delivery_id) => match deliveries::Entity::find_by_id(delivery_id)
+            .one(db)
+            .await
+            .map_err(fail)?
+        {
+            Some(delivery) => {
+                let body = if delivery.body_kept {
+                    Some(body_preview(db, delivery_id).await.map_err(fail)?)
+                } else {
+                    None
+                };
+                let posts = posts::Entity::find()
+                    .filter(posts::Column::DeliveryId.eq(delivery_id))
+                    .order_by_desc(posts::Column::Id)
+                    .limit(DETAIL_POSTS)
+                    .all(db)
+                    .await
+                    .map_err(fail)?;
+                (
+                    Some(delivery_view(delivery)),
+                    body,
+                    posts.into_iter().map(post_view).collect(),
+                )
+            }
+            None => (None, None, Vec::new()),
+        },
+        None => (None, None, Vec::new()),
+    };
+    Ok(EventDetailView {
+        event: view(event),
+        headers,
+        delivery,
+        body,
+        posts,
+    })
+}
+
+/// `GET events/{id}/`: the event with its (redacted) headers, its delivery, the stored body and
+/// the posts it produced.
 pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let event = find_event(&state, id).await?;
-    let headers: Value = event
-        .headers
-        .as_deref()
-        .and_then(|h| serde_json::from_str(h).ok())
-        .unwrap_or(Value::Null);
-    let (delivery, body) = match event.delivery_id {
-        Some(delivery_id) => delivery_and_body(&state.db, delivery_id)
-            .await
-            .map_err(|e| ApiError::internal("reading a delivery", e))?,
-        None => (Value::Null, Value::Null),
-    };
-    Ok(Json(json!({
-        "event": view(event),
-        "headers": headers,
-        "delivery": delivery,
-        "body": body,
-    }))
-    .into_response())
+    Ok(Json(detail_view(&state.db, id).await?).into_response())
 }
 
-async fn delivery_and_body(
+pub fn delivery_view(d: deliveries::Model) -> DeliveryView {
+    DeliveryView {
+        id: d.id,
+        snapshot_id: d.snapshot_id,
+        filename: d.filename,
+        state: d.state,
+        format: d.format,
+        compressed: d.compressed,
+        wire_bytes: d.wire_bytes,
+        inflated_bytes: d.inflated_bytes,
+        records: d.posts,
+        input_errors: d.input_errors,
+        malformed: d.malformed,
+        duplicates: d.duplicates,
+        received_ms: d.received_ms,
+        processed_ms: d.processed_ms,
+        error: d.error,
+        body_kept: d.body_kept,
+    }
+}
+
+pub fn post_view(p: posts::Model) -> PostView {
+    PostView {
+        platform: p.platform,
+        post_id: p.post_id,
+        url: p.url,
+        author: p.author,
+        posted_ms: p.posted_ms,
+        likes: p.likes,
+        comments: p.comments,
+        shares: p.shares,
+        views: p.views,
+        times_delivered: p.times_delivered,
+    }
+}
+
+/// The first [`BODY_PREVIEW`] bytes of a kept body, inflated.
+async fn body_preview(
     db: &DatabaseConnection,
     delivery_id: i64,
-) -> Result<(Value, Value), sea_orm::DbErr> {
-    let Some(delivery) = deliveries::Entity::find_by_id(delivery_id).one(db).await? else {
-        return Ok((Value::Null, Value::Null));
-    };
-    let summary = json!({
-        "id": delivery.id,
-        "snapshot_id": delivery.snapshot_id,
-        "filename": delivery.filename,
-        "state": delivery.state,
-        "format": delivery.format,
-        "compressed": delivery.compressed,
-        "wire_bytes": delivery.wire_bytes,
-        "inflated_bytes": delivery.inflated_bytes,
-        "records": delivery.posts,
-        "input_errors": delivery.input_errors,
-        "malformed": delivery.malformed,
-        "duplicates": delivery.duplicates,
-        "received_ms": delivery.received_ms,
-        "processed_ms": delivery.processed_ms,
-        "error": delivery.error,
-        "body_kept": delivery.body_kept,
-    });
-    if !delivery.body_kept {
-        return Ok((summary, Value::Null));
-    }
+) -> Result<BodyView, sea_orm::DbErr> {
     let chunks = delivery_chunks::Entity::find()
         .filter(delivery_chunks::Column::DeliveryId.eq(delivery_id))
         .order_by_asc(delivery_chunks::Column::Seq)
@@ -257,25 +287,18 @@ async fn delivery_and_body(
     };
     let truncated = text.len() as u64 > BODY_PREVIEW;
     text.truncate(BODY_PREVIEW as usize);
-    Ok((
-        summary,
-        json!({
-            "encoding": if gzip { "gzip" } else { "identity" },
-            "stored_bytes": raw.len(),
-            "readable": readable,
-            "truncated": truncated,
-            "text": String::from_utf8_lossy(&text),
-        }),
-    ))
+    Ok(BodyView {
+        encoding: if gzip { "gzip" } else { "identity" }.to_owned(),
+        stored_bytes: raw.len() as u64,
+        readable,
+        truncated,
+        text: String::from_utf8_lossy(&text).into_owned(),
+    })
 }
 
-/// `POST events/{id}/replay/`: extracts the event's stored delivery again (posts are upserts, input
-/// errors are replaced: replaying twice changes nothing more).
-pub async fn replay(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Response, ApiError> {
-    let event = find_event(&state, id).await?;
+/// Queues the event's stored delivery for extraction again, for the API and the dashboard alike.
+pub async fn replay_event(state: &AppState, id: i64) -> Result<ReplayView, ApiError> {
+    let event = find_event(&state.db, id).await?;
     let Some(delivery_id) = event.delivery_id else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -291,11 +314,10 @@ pub async fn replay(
     match queued {
         ingestion::Requeue::Queued => {
             state.ingest.processor.wake();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({"status": "queued", "delivery_id": delivery_id})),
-            )
-                .into_response())
+            Ok(ReplayView {
+                status: "queued".to_owned(),
+                delivery_id,
+            })
         }
         ingestion::Requeue::Missing => Err(ApiError::not_found(format!(
             "delivery {delivery_id} is no longer stored"
@@ -311,6 +333,16 @@ pub async fn replay(
             format!("the delivery is {state}; try again when it is stored"),
         )),
     }
+}
+
+/// `POST events/{id}/replay/`: extracts the event's stored delivery again (posts are upserts, input
+/// errors are replaced: replaying twice changes nothing more).
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let queued = replay_event(&state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
 }
 
 /// The export's columns, in order (documented in the README and the OpenAPI document).
@@ -390,8 +422,8 @@ pub async fn export(
             ));
         }
     };
-    let condition = filter.condition()?;
-    let start = filter.before_id()?;
+    let condition = condition(&filter)?;
+    let start = before_id(&filter)?;
     let db = state.db.clone();
 
     struct Cursor {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod events;
 pub mod monitor;
 pub mod openapi;
+pub mod setup;
 pub mod snapshots;
 
 use axum::Router;
@@ -17,11 +18,12 @@ use crate::state::AppState;
 
 /// Under `/api`.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 12] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 13] = [
         ("/brightdata/webhook/metrics/", get(monitor::metrics)),
         ("/brightdata/webhook/health/", get(monitor::health)),
         ("/brightdata/webhook/analytics/", get(monitor::analytics)),
         ("/brightdata/webhook/test/", post(monitor::self_test)),
+        ("/brightdata/webhook/config/", get(setup::config)),
         ("/brightdata/webhook/events/", get(events::list)),
         ("/brightdata/webhook/events/{id}/", get(events::detail)),
         (

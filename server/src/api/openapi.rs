@@ -87,7 +87,7 @@ pub fn spec() -> Value {
             format!("{base}/health/"): {"get": op("Health with every check's reason", vec![], "HealthView")},
             format!("{base}/analytics/"): {"get": op("Time series, top errors and clients, per platform and snapshot", vec![query("range", "1h, 24h (default), 7d, 30d")], "AnalyticsView")},
             format!("{base}/events/"): {"get": op("Events, newest first, cursor-paginated", event_filters(), "{events: [EventView], next_cursor}")},
-            format!("{base}/events/{{id}}/"): {"get": op("One event with redacted headers, its delivery and stored body", vec![path_id("event id")], "{event, headers, delivery, body}")},
+            format!("{base}/events/{{id}}/"): {"get": op("One event with redacted headers, its delivery, stored body and the posts it stored", vec![path_id("event id")], "{event, headers, delivery, body, posts}")},
             format!("{base}/events/{{id}}/replay/"): {"post": op("Extract the event's stored delivery again (idempotent)", vec![path_id("event id")], "202 {status: queued, delivery_id}")},
             format!("{base}/export-events/"): {"get": {
                 "summary": "Every matching event, streamed",
@@ -100,6 +100,7 @@ pub fn spec() -> Value {
             format!("{base}/alerts/{{id}}/ack/"): {"post": op("Acknowledge an alert; body {\"by\": name} optional", vec![path_id("alert id")], "AlertView")},
             format!("{base}/snapshots/"): {"get": op("Snapshots, most recently active first", vec![query("status", "running, ready, delivered, failed, cancelled"), query("platform", "platform"), query("cursor", "next_cursor"), query("limit", "1 to 500")], "{snapshots, next_cursor}")},
             format!("{base}/snapshots/{{id}}/"): {"get": op("One snapshot with deliveries, notifications, input errors and posts", vec![path_id("snapshot id")], "snapshot detail")},
+            format!("{base}/config/"): {"get": op("The public URL in effect, the data and notify URLs and auth_header form for BrightData, and every setting (secrets masked)", vec![], "SetupView")},
             format!("{base}/test/"): {"post": op("Security self-test of the running configuration", vec![], "{passed, checks: [{name, expected, actual, passed}], warnings}")},
             "/api/auth/login": {"post": {"summary": "Log in with {\"token\": admin token}; sets the session cookie", "responses": {"200": {"description": "{authenticated, expires_ms}"}, "401": {"description": "wrong token"}, "429": {"description": "too many attempts"}}}},
             "/api/auth/logout": {"post": {"summary": "Clear the session cookie", "responses": {"200": {"description": "{authenticated: false}"}}}},

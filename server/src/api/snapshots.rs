@@ -1,62 +1,67 @@
 //! Snapshots: the list (most recently active first) and one snapshot with its deliveries,
 //! notifications, input errors and a sample of its posts.
 
+use app::types::{
+    InputErrorView, NotificationView, SnapshotDetailView, SnapshotFilter, SnapshotPage,
+    SnapshotView,
+};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::events::{delivery_view, post_view};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::entities::{deliveries, input_errors, notifications, posts, snapshots};
 
-#[derive(Deserialize)]
-pub struct SnapshotFilter {
-    status: Option<String>,
-    platform: Option<String>,
-    /// `<updated_ms>:<id>` from the previous page.
-    cursor: Option<String>,
-    limit: Option<u64>,
+/// Rows of each kind a snapshot's detail lists at most (posts: [`DETAIL_POSTS`]).
+const DETAIL_ROWS: u64 = 100;
+const DETAIL_POSTS: u64 = 20;
+
+fn snapshot_view(s: snapshots::Model) -> SnapshotView {
+    SnapshotView {
+        id: s.id,
+        dataset_id: s.dataset_id,
+        platform: s.platform,
+        status: s.status,
+        error: s.error,
+        records: s.posts,
+        input_errors: s.input_errors,
+        deliveries: s.deliveries,
+        created_ms: s.created_ms,
+        updated_ms: s.updated_ms,
+        notified_ms: s.notified_ms,
+        ready_ms: s.ready_ms,
+        delivered_ms: s.delivered_ms,
+        finished_ms: s.finished_ms,
+    }
 }
 
-fn snapshot_json(s: snapshots::Model) -> Value {
-    json!({
-        "id": s.id,
-        "dataset_id": s.dataset_id,
-        "platform": s.platform,
-        "status": s.status,
-        "error": s.error,
-        "records": s.posts,
-        "input_errors": s.input_errors,
-        "deliveries": s.deliveries,
-        "created_ms": s.created_ms,
-        "updated_ms": s.updated_ms,
-        "notified_ms": s.notified_ms,
-        "ready_ms": s.ready_ms,
-        "delivered_ms": s.delivered_ms,
-        "finished_ms": s.finished_ms,
-    })
-}
-
-/// `GET snapshots/?status=&platform=&cursor=&limit=`
-pub async fn list(
-    State(state): State<AppState>,
-    Query(filter): Query<SnapshotFilter>,
-) -> Result<Response, ApiError> {
+/// One page of snapshots, for the API and the dashboard alike. Empty filter values are unset.
+pub async fn list_page(
+    db: &DatabaseConnection,
+    filter: &SnapshotFilter,
+) -> Result<SnapshotPage, ApiError> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     let limit = filter.limit.unwrap_or(50).clamp(1, 500);
     let mut select = snapshots::Entity::find();
-    if let Some(status) = &filter.status {
-        select = select.filter(snapshots::Column::Status.eq(status.as_str()));
+    if let Some(status) = given(&filter.status) {
+        select = select.filter(snapshots::Column::Status.eq(status));
     }
-    if let Some(platform) = &filter.platform {
-        select = select.filter(snapshots::Column::Platform.eq(platform.as_str()));
+    if let Some(platform) = given(&filter.platform) {
+        select = select.filter(snapshots::Column::Platform.eq(platform));
     }
-    if let Some(cursor) = &filter.cursor {
+    if let Some(cursor) = given(&filter.cursor) {
         let (at, id) = cursor
             .split_once(':')
             .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
@@ -77,19 +82,100 @@ pub async fn list(
         .order_by_desc(snapshots::Column::UpdatedMs)
         .order_by_desc(snapshots::Column::Id)
         .limit(limit + 1)
-        .all(&state.db)
+        .all(db)
         .await
         .map_err(|e| ApiError::internal("listing snapshots", e))?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let next = more
+    let next_cursor = more
         .then(|| rows.last().map(|s| format!("{}:{}", s.updated_ms, s.id)))
         .flatten();
-    Ok(Json(json!({
-        "snapshots": rows.into_iter().map(snapshot_json).collect::<Vec<_>>(),
-        "next_cursor": next,
-    }))
-    .into_response())
+    Ok(SnapshotPage {
+        snapshots: rows.into_iter().map(snapshot_view).collect(),
+        next_cursor,
+    })
+}
+
+/// `GET snapshots/?status=&platform=&cursor=&limit=`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(filter): Query<SnapshotFilter>,
+) -> Result<Response, ApiError> {
+    Ok(Json(list_page(&state.db, &filter).await?).into_response())
+}
+
+/// One snapshot with what arrived for it, for the API and the dashboard alike.
+pub async fn detail_view(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<SnapshotDetailView, ApiError> {
+    let fail = |e: sea_orm::DbErr| ApiError::internal("reading a snapshot", e);
+    let snapshot = snapshots::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(fail)?
+        .ok_or_else(|| ApiError::not_found(format!("no snapshot {id}")))?;
+    let delivery_rows = deliveries::Entity::find()
+        .filter(deliveries::Column::SnapshotId.eq(id))
+        .order_by_desc(deliveries::Column::Id)
+        .limit(DETAIL_ROWS)
+        .all(db)
+        .await
+        .map_err(fail)?;
+    let notification_rows = notifications::Entity::find()
+        .filter(notifications::Column::SnapshotId.eq(id))
+        .order_by_desc(notifications::Column::Id)
+        .limit(DETAIL_ROWS)
+        .all(db)
+        .await
+        .map_err(fail)?;
+    let error_rows = input_errors::Entity::find()
+        .filter(input_errors::Column::SnapshotId.eq(id))
+        .order_by_desc(input_errors::Column::Id)
+        .limit(DETAIL_ROWS)
+        .all(db)
+        .await
+        .map_err(fail)?;
+    let stored_posts = posts::Entity::find()
+        .filter(posts::Column::SnapshotId.eq(id))
+        .count(db)
+        .await
+        .map_err(fail)?;
+    let sample = posts::Entity::find()
+        .filter(posts::Column::SnapshotId.eq(id))
+        .order_by_desc(posts::Column::Id)
+        .limit(DETAIL_POSTS)
+        .all(db)
+        .await
+        .map_err(fail)?;
+    Ok(SnapshotDetailView {
+        snapshot: snapshot_view(snapshot),
+        stored_posts,
+        deliveries: delivery_rows.into_iter().map(delivery_view).collect(),
+        notifications: notification_rows
+            .into_iter()
+            .map(|n| NotificationView {
+                id: n.id,
+                status: n.status,
+                notified_status: n.status_raw,
+                error: n.error,
+                received_ms: n.received_ms,
+            })
+            .collect(),
+        input_errors: error_rows
+            .into_iter()
+            .map(|e| InputErrorView {
+                id: e.id,
+                delivery_id: e.delivery_id,
+                kind: e.kind,
+                code: e.code,
+                message: e.message,
+                input_url: e.input_url,
+                at_ms: e.at_ms,
+            })
+            .collect(),
+        posts: sample.into_iter().map(post_view).collect(),
+    })
 }
 
 /// `GET snapshots/{id}/`
@@ -97,68 +183,5 @@ pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let db = &state.db;
-    let fail = |e: sea_orm::DbErr| ApiError::internal("reading a snapshot", e);
-    let snapshot = snapshots::Entity::find_by_id(id.clone())
-        .one(db)
-        .await
-        .map_err(fail)?
-        .ok_or_else(|| ApiError::not_found(format!("no snapshot {id}")))?;
-    let delivery_rows = deliveries::Entity::find()
-        .filter(deliveries::Column::SnapshotId.eq(id.as_str()))
-        .order_by_desc(deliveries::Column::Id)
-        .limit(100)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    let notification_rows = notifications::Entity::find()
-        .filter(notifications::Column::SnapshotId.eq(id.as_str()))
-        .order_by_desc(notifications::Column::Id)
-        .limit(100)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    let error_rows = input_errors::Entity::find()
-        .filter(input_errors::Column::SnapshotId.eq(id.as_str()))
-        .order_by_desc(input_errors::Column::Id)
-        .limit(100)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    let stored_posts = posts::Entity::find()
-        .filter(posts::Column::SnapshotId.eq(id.as_str()))
-        .count(db)
-        .await
-        .map_err(fail)?;
-    let sample = posts::Entity::find()
-        .filter(posts::Column::SnapshotId.eq(id.as_str()))
-        .order_by_desc(posts::Column::Id)
-        .limit(20)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    Ok(Json(json!({
-        "snapshot": snapshot_json(snapshot),
-        "stored_posts": stored_posts,
-        "deliveries": delivery_rows.into_iter().map(|d| json!({
-            "id": d.id, "filename": d.filename, "state": d.state, "format": d.format,
-            "compressed": d.compressed, "wire_bytes": d.wire_bytes, "records": d.posts,
-            "input_errors": d.input_errors, "malformed": d.malformed, "duplicates": d.duplicates,
-            "received_ms": d.received_ms, "processed_ms": d.processed_ms, "error": d.error,
-        })).collect::<Vec<_>>(),
-        "notifications": notification_rows.into_iter().map(|n| json!({
-            "id": n.id, "status": n.status, "notified_status": n.status_raw, "error": n.error,
-            "received_ms": n.received_ms,
-        })).collect::<Vec<_>>(),
-        "input_errors": error_rows.into_iter().map(|e| json!({
-            "id": e.id, "delivery_id": e.delivery_id, "kind": e.kind, "code": e.code,
-            "message": e.message, "input_url": e.input_url, "at_ms": e.at_ms,
-        })).collect::<Vec<_>>(),
-        "posts": sample.into_iter().map(|p| json!({
-            "platform": p.platform, "post_id": p.post_id, "url": p.url, "author": p.author,
-            "posted_ms": p.posted_ms, "likes": p.likes, "comments": p.comments,
-            "shares": p.shares, "views": p.views, "times_delivered": p.times_delivered,
-        })).collect::<Vec<_>>(),
-    }))
-    .into_response())
+    Ok(Json(detail_view(&state.db, &id).await?).into_response())
 }

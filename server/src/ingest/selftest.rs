@@ -14,7 +14,6 @@ use axum::http::{Request, StatusCode};
 use axum::middleware;
 use axum::routing::post;
 use hmac::{Hmac, Mac};
-use serde::Serialize;
 use sha2::Sha256;
 use tower::ServiceExt;
 
@@ -23,30 +22,9 @@ use super::{Ingest, guarded, size_limit, webhook};
 use crate::config::Config;
 use crate::credentials::Credentials;
 
-#[derive(Debug, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub description: String,
-    pub expected: String,
-    pub actual: String,
-    pub passed: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Warning {
-    pub setting: &'static str,
-    /// `warning` or `info`.
-    pub severity: &'static str,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Report {
-    /// Every check passed (warnings do not fail the test).
-    pub passed: bool,
-    pub checks: Vec<Check>,
-    pub warnings: Vec<Warning>,
-}
+pub use app::types::{
+    SelfTestCheck as Check, SelfTestReport as Report, SelfTestWarning as Warning,
+};
 
 /// A burst larger than this is not exercised (it would take too many requests).
 const MAX_BURST_TESTED: u32 = 2000;
@@ -225,7 +203,7 @@ pub async fn run(ingest: Arc<Ingest>, config: &Config, credentials: &Credentials
         ));
     } else {
         checks.push(Check {
-            name: "rate_limit",
+            name: "rate_limit".into(),
             description: format!("burst {burst} is above {MAX_BURST_TESTED}: not exercised"),
             expected: "429".into(),
             actual: "not run".into(),
@@ -243,7 +221,7 @@ pub async fn run(ingest: Arc<Ingest>, config: &Config, credentials: &Credentials
 
 fn check(name: &'static str, description: &str, expected: StatusCode, actual: StatusCode) -> Check {
     Check {
-        name,
+        name: name.into(),
         description: description.to_owned(),
         expected: expected.as_u16().to_string(),
         actual: actual.as_u16().to_string(),
@@ -321,14 +299,14 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
         let value = token.expose();
         if PLACEHOLDERS.iter().any(|p| value.eq_ignore_ascii_case(p)) {
             out.push(Warning {
-                setting: "BRIGHTDATA_WEBHOOK_TOKEN",
-                severity: "warning",
+                setting: "BRIGHTDATA_WEBHOOK_TOKEN".into(),
+                severity: "warning".into(),
                 message: "a webhook token is a documentation placeholder: anyone who read the guide knows it".into(),
             });
         } else if value.len() < 24 {
             out.push(Warning {
-                setting: "BRIGHTDATA_WEBHOOK_TOKEN",
-                severity: "warning",
+                setting: "BRIGHTDATA_WEBHOOK_TOKEN".into(),
+                severity: "warning".into(),
                 message: format!(
                     "a webhook token has only {} characters: use at least 32 random characters",
                     value.len()
@@ -337,16 +315,16 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
         }
         if token == &credentials.admin_token {
             out.push(Warning {
-                setting: "WEBHOOK_ADMIN_TOKEN",
-                severity: "warning",
+                setting: "WEBHOOK_ADMIN_TOKEN".into(),
+                severity: "warning".into(),
                 message: "the admin token equals a webhook token: whoever sends data can read the monitor".into(),
             });
         }
     }
     if credentials.admin_token.expose().len() < 24 {
         out.push(Warning {
-            setting: "WEBHOOK_ADMIN_TOKEN",
-            severity: "warning",
+            setting: "WEBHOOK_ADMIN_TOKEN".into(),
+            severity: "warning".into(),
             message: "the admin token is shorter than 24 characters".into(),
         });
     }
@@ -358,8 +336,8 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
             .is_some_and(|u| u.scheme() == "https");
     if security.allowed_ips.is_empty() && production {
         out.push(Warning {
-            setting: "WEBHOOK_ALLOWED_IPS",
-            severity: "warning",
+            setting: "WEBHOOK_ALLOWED_IPS".into(),
+            severity: "warning".into(),
             message:
                 "the allow-list is empty in production: set it to BrightData's published addresses"
                     .into(),
@@ -367,8 +345,8 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
     }
     if !security.require_signature {
         out.push(Warning {
-            setting: "WEBHOOK_REQUIRE_SIGNATURE",
-            severity: "info",
+            setting: "WEBHOOK_REQUIRE_SIGNATURE".into(),
+            severity: "info".into(),
             message: "signatures are optional; BrightData does not sign, so the token is its only credential".into(),
         });
     }
@@ -376,8 +354,8 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
         && security.trusted_proxies.is_empty()
     {
         out.push(Warning {
-            setting: "WEBHOOK_TRUSTED_PROXIES",
-            severity: "warning",
+            setting: "WEBHOOK_TRUSTED_PROXIES".into(),
+            severity: "warning".into(),
             message: format!(
                 "running on {platform} behind its router but no trusted proxies are set: every client looks like the router (one rate-limit bucket, allow-list useless)"
             ),
@@ -385,8 +363,8 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
     }
     if security.cert_pinning {
         out.push(Warning {
-            setting: "WEBHOOK_ENABLE_CERT_PINNING",
-            severity: "info",
+            setting: "WEBHOOK_ENABLE_CERT_PINNING".into(),
+            severity: "info".into(),
             message: "certificate pinning is on, but the service makes no outbound calls yet"
                 .into(),
         });

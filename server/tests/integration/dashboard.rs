@@ -149,3 +149,304 @@ async fn unknown_pages_are_404() {
     assert_eq!(response.status(), 404);
     app.stop().await;
 }
+
+/// Logs in through the dashboard's own function; the session cookie (`name=value`).
+async fn session_cookie(app: &crate::helpers::TestApp) -> String {
+    let accepted = app
+        .client
+        .post(app.url("/dashboard/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    accepted.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Each section's server function answers exactly what the REST monitor API answers for the same
+/// question: one implementation behind both doors.
+#[tokio::test]
+async fn every_section_reads_what_the_monitor_api_reads() {
+    let app = spawn_app().await;
+    for (snapshot, shape) in [
+        ("s_sections_a", Shape::InstagramDeadPages),
+        ("s_sections_b", Shape::LinkedinPosts),
+    ] {
+        let r = app
+            .webhook()
+            .header("snapshot-id", snapshot)
+            .header("dca-filename", format!("{snapshot}_0.json"))
+            .body(sample(shape))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let refused = app
+        .client
+        .post(app.url("/api/brightdata/webhook/"))
+        .bearer_auth("not-the-token")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    app.settle().await;
+    let event_id = app
+        .number("SELECT max(id) FROM events WHERE outcome = 'accepted'")
+        .await;
+    let session = session_cookie(&app).await;
+    let dashboard = |path: String| {
+        let request = app
+            .client
+            .get(app.url(&format!("/dashboard/api/{path}")))
+            .header("cookie", session.clone());
+        async move {
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{path}");
+            assert_eq!(answer.headers()["cache-control"], "no-store", "{path}");
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let rest = |path: String| {
+        let request = app
+            .client
+            .get(app.url(&format!("/api/brightdata/webhook/{path}")))
+            .bearer_auth(ADMIN_TOKEN);
+        async move {
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{path}");
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let pairs = [
+        ("events?".to_owned(), "events/".to_owned()),
+        (
+            "events?filter[outcome]=rejected_auth".to_owned(),
+            "events/?outcome=rejected_auth".to_owned(),
+        ),
+        (
+            "events?filter[snapshot]=s_sections_b&filter[outcome]=".to_owned(),
+            "events/?snapshot=s_sections_b".to_owned(),
+        ),
+        (
+            format!("event?id={event_id}"),
+            format!("events/{event_id}/"),
+        ),
+        ("snapshots?".to_owned(), "snapshots/".to_owned()),
+        (
+            "snapshot?id=s_sections_a".to_owned(),
+            "snapshots/s_sections_a/".to_owned(),
+        ),
+        (
+            "alerts?filter[status]=all".to_owned(),
+            "alerts/?status=all".to_owned(),
+        ),
+        ("setup".to_owned(), "config/".to_owned()),
+    ];
+    for (function, path) in pairs {
+        assert_eq!(
+            dashboard(function.clone()).await,
+            rest(path).await,
+            "{function}"
+        );
+    }
+    let refusals = dashboard("events?filter[outcome]=rejected_auth".into()).await;
+    assert_eq!(refusals["events"].as_array().unwrap().len(), 1);
+    let detail = dashboard(format!("event?id={event_id}")).await;
+    assert_eq!(detail["delivery"]["records"], 3, "{detail}");
+    assert_eq!(detail["posts"].as_array().unwrap().len(), 3);
+    assert_eq!(detail["headers"]["authorization"], "[redacted]");
+    assert!(
+        detail["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("linkedin.com")
+    );
+    let snapshot = dashboard("snapshot?id=s_sections_a".into()).await;
+    assert_eq!(snapshot["snapshot"]["status"], "delivered");
+    assert_eq!(snapshot["input_errors"].as_array().unwrap().len(), 4);
+    assert_eq!(snapshot["stored_posts"], 6);
+    // Without BRIGHTDATA_BASE_URL the URLs are this request's host, flagged unreachable; the
+    // token is never in them.
+    let setup = dashboard("setup".into()).await;
+    assert_eq!(
+        setup["data_url"],
+        format!("{}/api/brightdata/webhook/", app.address)
+    );
+    assert_eq!(setup["reachable"], false);
+    assert_eq!(setup["auth_header"], "Bearer <webhook token>");
+    assert!(!setup.to_string().contains(crate::helpers::WEBHOOK_TOKEN));
+    assert!(!setup.to_string().contains(ADMIN_TOKEN));
+    // Unknown things are 404, bad filters 400, as in the API.
+    let missing = app
+        .client
+        .get(app.url("/dashboard/api/snapshot?id=s_nope"))
+        .header("cookie", session.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = app
+        .client
+        .get(app.url("/dashboard/api/events?filter[outcome]=nonsense"))
+        .header("cookie", session.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    app.stop().await;
+}
+
+/// Anonymous callers get nothing from any section; writes with the session cookie need the CSRF
+/// header (the dashboard's client sends it), exactly as the REST API's writes do.
+#[tokio::test]
+async fn section_functions_refuse_anonymous_use_and_writes_keep_the_csrf_rule() {
+    let app = spawn_app().await;
+    let r = app
+        .webhook()
+        .header("snapshot-id", "s_writes")
+        .body(sample(Shape::InstagramFull))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.settle().await;
+    let event_id = app.number("SELECT max(id) FROM events").await;
+    for path in [
+        "status".to_owned(),
+        "events?".to_owned(),
+        format!("event?id={event_id}"),
+        "snapshots?".to_owned(),
+        "snapshot?id=s_writes".to_owned(),
+        "alerts?".to_owned(),
+        "setup".to_owned(),
+    ] {
+        let anonymous = app.get(&format!("/dashboard/api/{path}")).await.status();
+        assert_eq!(anonymous, 401, "{path}");
+        let webhook_token = app
+            .client
+            .get(app.url(&format!("/dashboard/api/{path}")))
+            .bearer_auth(crate::helpers::WEBHOOK_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(webhook_token, 401, "{path}: not the admin token");
+    }
+    let session = session_cookie(&app).await;
+    let write = |function: &str, body: String, cookie: Option<&str>, csrf: bool| {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/dashboard/api/{function}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie.to_owned());
+        }
+        if csrf {
+            request = request.header("x-requested-with", "track-futura");
+        }
+        request.send()
+    };
+    let replay = format!("id={event_id}");
+    for (function, body) in [
+        ("replay", replay.clone()),
+        ("acknowledge", "id=1&by=me".to_owned()),
+        ("self_test", String::new()),
+    ] {
+        let anonymous = write(function, body.clone(), None, true).await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{function}");
+        let forged = write(function, body.clone(), Some(&session), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            forged.status(),
+            403,
+            "{function}: the cookie alone is no proof"
+        );
+    }
+    let replayed = write("replay", replay, Some(&session), true).await.unwrap();
+    assert_eq!(replayed.status(), 200);
+    let replayed: serde_json::Value = replayed.json().await.unwrap();
+    assert_eq!(replayed["status"], "queued");
+    let report = write("self_test", String::new(), Some(&session), true)
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 200);
+    let report: serde_json::Value = report.json().await.unwrap();
+    assert_eq!(report["passed"], true, "{report}");
+    assert!(report["checks"].as_array().unwrap().len() >= 8);
+    let no_alert = write("acknowledge", "id=999&by=me".into(), Some(&session), true)
+        .await
+        .unwrap();
+    assert_eq!(no_alert.status(), 404);
+    app.stop().await;
+}
+
+/// Every section is a page of its own, rendered by the server with its data (the first paint is
+/// complete without a script); attacker-controlled text in a stored body stays text.
+#[tokio::test]
+async fn each_section_is_rendered_on_the_server_with_its_data() {
+    let app = spawn_app().await;
+    let hostile = br#"[{"url":"https://www.instagram.com/p/XSS1/","post_id":"XSS1","description":"<script>alert(1)</script><img src=x onerror=alert(2)>"}]"#;
+    let r = app
+        .webhook()
+        .header("snapshot-id", "s_render")
+        .body(&hostile[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.settle().await;
+    let event_id = app.number("SELECT max(id) FROM events").await;
+    let page = |path: String| {
+        let request = app
+            .client
+            .get(app.url(&format!("/webhook-monitor{path}")))
+            .bearer_auth(ADMIN_TOKEN);
+        async move {
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{path}");
+            answer.text().await.unwrap()
+        }
+    };
+    let events = page("/events?outcome=accepted".into()).await;
+    assert!(events.contains(r#"data-testid="events-table""#), "{events}");
+    assert!(events.contains("s_render"));
+    let detail = page(format!("/events/{event_id}")).await;
+    assert!(detail.contains(r#"data-testid="event-body""#), "{detail}");
+    assert!(detail.contains("&lt;script"), "escaped in the body");
+    assert!(!detail.contains("<script>alert(1)"));
+    assert!(!detail.contains("<img src=x"));
+    let snapshots = page("/snapshots".into()).await;
+    assert!(snapshots.contains("s_render") && snapshots.contains("delivered"));
+    let snapshot = page("/snapshots/s_render".into()).await;
+    assert!(
+        snapshot.contains(r#"data-testid="lifecycle""#),
+        "{snapshot}"
+    );
+    let alerts = page("/alerts".into()).await;
+    assert!(alerts.contains(r#"data-testid="alerts-empty""#), "{alerts}");
+    let setup = page("/setup".into()).await;
+    assert!(setup.contains(&format!("{}/api/brightdata/webhook/", app.address)));
+    assert!(setup.contains("WEBHOOK_RATE_LIMIT"));
+    assert!(!setup.contains(ADMIN_TOKEN) && !setup.contains(crate::helpers::WEBHOOK_TOKEN));
+    // Anonymous: the login form, on every section.
+    let anonymous = app
+        .get("/webhook-monitor/setup")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(anonymous.contains(r#"data-testid="login""#));
+    assert!(!anonymous.contains("WEBHOOK_RATE_LIMIT"));
+    app.stop().await;
+}

@@ -61,8 +61,9 @@ impl TestApp {
     }
 }
 
-const GETS: [&str; 9] = [
+const GETS: [&str; 10] = [
     "/metrics/",
+    "/config/",
     "/health/",
     "/analytics/",
     "/events/",

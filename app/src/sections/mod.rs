@@ -1,0 +1,7 @@
+//! The monitor's sections, one module each; the frame around them is `shell`.
+
+pub mod alerts;
+pub mod events;
+pub mod overview;
+pub mod setup;
+pub mod snapshots;

@@ -1,0 +1,213 @@
+//! Setup (`/webhook-monitor/setup`): the exact values to paste into BrightData, the configuration
+//! in effect (secrets masked), and the security self-test.
+
+use leptos::prelude::*;
+
+use crate::api::{self, SelfTest};
+use crate::shell::Problem;
+use crate::types::{SelfTestReport, SetupView};
+use crate::ui::CopyButton;
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let setup = Resource::new(|| (), |_| api::setup());
+    let self_test = ServerAction::<SelfTest>::new();
+    view! {
+        <div class="section-head">
+            <h2>"Setup"</h2>
+        </div>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                setup
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(setup) => view! { <Setup setup /> }.into_any(),
+                        Err(error) => view! { <Problem error /> }.into_any(),
+                    })
+            }}
+        </Transition>
+        <section class="panel" aria-labelledby="self-test-title">
+            <h3 id="self-test-title">"Security self-test"</h3>
+            <p class="muted">
+                "Sends crafted requests through the real checks (nothing is stored): a good token, a wrong one, a bad signature, a stale timestamp, a refused address, an oversize body, gzip, a gzip bomb and a burst past the rate limit."
+            </p>
+            <button
+                type="button"
+                data-testid="run-self-test"
+                disabled=move || self_test.pending().get()
+                on:click=move |_| {
+                    self_test.dispatch(SelfTest {});
+                }
+            >
+                {move || if self_test.pending().get() { "Running…" } else { "Run the self-test" }}
+            </button>
+            {move || {
+                self_test
+                    .value()
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(report) => view! { <Report report /> }.into_any(),
+                        Err(error) => view! { <Problem error /> }.into_any(),
+                    })
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Setup(setup: SetupView) -> impl IntoView {
+    let SetupView {
+        base_url,
+        base_url_source,
+        reachable,
+        data_url,
+        notify_url,
+        auth_header,
+        token_source,
+        dashboard_url,
+        settings,
+    } = setup;
+    let rows = [
+        ("Data URL (endpoint)", "setup-data-url", data_url),
+        ("Status URL (notify)", "setup-notify-url", notify_url),
+        ("Header (auth_header)", "setup-auth-header", auth_header),
+    ];
+    view! {
+        <section class="panel" aria-labelledby="brightdata-title">
+            <h3 id="brightdata-title">"Paste into BrightData"</h3>
+            <p class="muted">
+                "In the collection's delivery settings (or the trigger API's "
+                <code>"endpoint"</code> ", " <code>"notify"</code> " and " <code>"auth_header"</code>
+                " parameters). The token itself is in " {token_source} "."
+            </p>
+            <dl class="paste">
+                {rows
+                    .into_iter()
+                    .map(|(label, testid, value)| {
+                        let copy_label = format!("Copy {label}");
+                        view! {
+                            <dt>{label}</dt>
+                            <dd>
+                                <code data-testid=testid>{value.clone()}</code>
+                                <CopyButton text=value label=copy_label />
+                            </dd>
+                        }
+                    })
+                    .collect_view()}
+            </dl>
+            <p data-testid="setup-base-url">
+                "Public URL: " <code>{base_url}</code> " (" {base_url_source} ")."
+            </p>
+            {(!reachable)
+                .then(|| {
+                    view! {
+                        <p class="callout" data-testid="setup-unreachable">
+                            "BrightData cannot reach this address. Set BRIGHTDATA_BASE_URL to the service's public https URL, or run a tunnel (ngrok) in development."
+                        </p>
+                    }
+                })}
+            <p class="muted">"Dashboard: " <code>{dashboard_url}</code></p>
+        </section>
+        <section class="panel" aria-labelledby="settings-title">
+            <h3 id="settings-title">"Configuration in effect"</h3>
+            <div class="table-scroll">
+                <table class="plain" data-testid="settings">
+                    <tbody>
+                        {settings
+                            .into_iter()
+                            .map(|s| {
+                                view! {
+                                    <tr>
+                                        <th scope="row" class="mono">
+                                            {s.name}
+                                        </th>
+                                        <td class="wrap">{s.value}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Report(report: SelfTestReport) -> impl IntoView {
+    let verdict = if report.passed {
+        "Every check gave the expected answer."
+    } else {
+        "Some checks did not give the expected answer: see below."
+    };
+    view! {
+        <p
+            class=if report.passed { "verdict is-good" } else { "verdict is-bad" }
+            data-testid="self-test-verdict"
+            role="status"
+        >
+            {verdict}
+        </p>
+        <div class="table-scroll">
+            <table class="plain" data-testid="self-test-checks">
+                <thead>
+                    <tr>
+                        <th scope="col">"Check"</th>
+                        <th scope="col">"What was sent"</th>
+                        <th scope="col">"Expected"</th>
+                        <th scope="col">"Got"</th>
+                        <th scope="col">"Result"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {report
+                        .checks
+                        .into_iter()
+                        .map(|c| {
+                            let check = c.name.clone();
+                            view! {
+                                <tr data-check=check>
+                                    <td class="mono">{c.name}</td>
+                                    <td class="reason-text">{c.description}</td>
+                                    <td class="mono">{c.expected}</td>
+                                    <td class="mono">{c.actual}</td>
+                                    <td>
+                                        <span class=if c.passed {
+                                            "pill outcome-accepted"
+                                        } else {
+                                            "pill outcome-error"
+                                        }>{if c.passed { "pass" } else { "FAIL" }}</span>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {(!report.warnings.is_empty())
+            .then(|| {
+                view! {
+                    <h4>"Settings to look at"</h4>
+                    <ul class="warnings" data-testid="self-test-warnings">
+                        {report
+                            .warnings
+                            .into_iter()
+                            .map(|w| {
+                                let pill = format!("pill severity-{}", w.severity);
+                                view! {
+                                    <li>
+                                        <span class=pill>{w.severity}</span>
+                                        " "
+                                        <code>{w.setting}</code>
+                                        " "
+                                        {w.message}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+            })}
+    }
+}

@@ -1,0 +1,624 @@
+//! Snapshots (`/webhook-monitor/snapshots`): every BrightData collection and where it is in its
+//! lifecycle; one snapshot (`/webhook-monitor/snapshots/{id}`) with its notifications,
+//! deliveries, input errors and posts.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::events::PostTable;
+use crate::api;
+use crate::charts::thousands;
+use crate::shell::{BASE, Problem, use_live};
+use crate::types::{
+    DeliveryView, EventFilter, InputErrorView, NotificationView, SnapshotDetailView,
+    SnapshotFilter, SnapshotPage, SnapshotView,
+};
+use crate::ui::{LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count};
+
+/// The statuses a snapshot can have, in lifecycle order.
+const STATUSES: [&str; 5] = ["running", "ready", "delivered", "failed", "cancelled"];
+
+/// The colour class of a snapshot's status (the word is always shown too).
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "delivered" => "pill outcome-accepted",
+        "ready" | "running" => "pill outcome-duplicate",
+        _ => "pill outcome-error",
+    }
+}
+
+/// One step of a snapshot's lifecycle as the detail shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    name: &'static str,
+    /// When it was reached; `None` when not (yet).
+    at_ms: Option<i64>,
+    /// Whether the snapshot has reached this step.
+    reached: bool,
+}
+
+/// running → ready → delivered, or running → failed / cancelled (then with its time).
+fn lifecycle(s: &SnapshotView) -> Vec<Step> {
+    let ended = matches!(s.status.as_str(), "failed" | "cancelled");
+    let rank = |status: &str| STATUSES.iter().position(|x| *x == status).unwrap_or(0);
+    let now = rank(&s.status);
+    let mut steps = vec![Step {
+        name: "running",
+        at_ms: Some(s.created_ms),
+        reached: true,
+    }];
+    steps.push(Step {
+        name: "ready",
+        at_ms: s.ready_ms,
+        reached: s.ready_ms.is_some() || (!ended && now >= rank("ready")),
+    });
+    if ended {
+        steps.push(Step {
+            name: if s.status == "failed" {
+                "failed"
+            } else {
+                "cancelled"
+            },
+            at_ms: s.finished_ms,
+            reached: true,
+        });
+    } else {
+        steps.push(Step {
+            name: "delivered",
+            at_ms: s.delivered_ms,
+            reached: now >= rank("delivered"),
+        });
+    }
+    steps
+}
+
+fn filter_from(query: &leptos_router::params::ParamsMap) -> SnapshotFilter {
+    let get = |name| query.get(name).filter(|v| !v.trim().is_empty());
+    SnapshotFilter {
+        status: get("status"),
+        platform: get("platform"),
+        cursor: get("cursor"),
+        limit: None,
+    }
+}
+
+fn snapshots_href(filter: &SnapshotFilter) -> String {
+    let pairs: Vec<String> = [
+        ("status", &filter.status),
+        ("platform", &filter.platform),
+        ("cursor", &filter.cursor),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        value
+            .as_deref()
+            .map(|v| format!("{name}={}", crate::types::url_encode(v)))
+    })
+    .collect();
+    format!("{BASE}/snapshots?{}", pairs.join("&"))
+}
+
+#[component]
+pub fn SnapshotsPage() -> impl IntoView {
+    let live = use_live();
+    let query = use_query_map();
+    let filter = Memo::new(move |_| query.with(filter_from));
+    let page = Resource::new(
+        move || {
+            let filter = filter.get();
+            let tick = if filter.cursor.is_none() {
+                live.tick.get()
+            } else {
+                0
+            };
+            (filter, tick)
+        },
+        |(filter, _)| api::snapshots(filter),
+    );
+    let chosen = move |pick: fn(&SnapshotFilter) -> Option<String>, value: &'static str| {
+        move || pick(&filter.get()).as_deref() == Some(value)
+    };
+    view! {
+        <div class="section-head">
+            <h2>"Snapshots"</h2>
+        </div>
+        <Form method="GET" action=format!("{BASE}/snapshots")>
+            <fieldset class="filters" data-testid="snapshot-filters">
+                <legend>"Filter snapshots"</legend>
+                <span class="field">
+                <label for="snapshot-status">"Status"</label>
+                <select
+                    id="snapshot-status"
+                    name="status"
+                    prop:value=move || filter.get().status.unwrap_or_default()
+                >
+                    <option value="">"any"</option>
+                    {STATUSES
+                        .iter()
+                        .map(|s| {
+                            view! {
+                                <option value=*s selected=chosen(|f| f.status.clone(), s)>
+                                    {*s}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                </span>
+                <span class="field">
+                <label for="snapshot-platform">"Platform"</label>
+                <select
+                    id="snapshot-platform"
+                    name="platform"
+                    prop:value=move || filter.get().platform.unwrap_or_default()
+                >
+                    <option value="">"any"</option>
+                    {PLATFORMS
+                        .iter()
+                        .map(|p| {
+                            view! {
+                                <option value=*p selected=chosen(|f| f.platform.clone(), p)>
+                                    {*p}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                </span>
+                <div class="filter-actions">
+                    <button type="submit">"Apply"</button>
+                    <a href=format!("{BASE}/snapshots")>"Clear"</a>
+                </div>
+            </fieldset>
+        </Form>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                page.get()
+                    .map(|answer| match answer {
+                        Ok(page) => {
+                            view! { <SnapshotList page filter=filter.get_untracked() /> }
+                                .into_any()
+                        }
+                        Err(error) => view! { <Problem error /> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
+    if page.snapshots.is_empty() {
+        return view! {
+            <p class="empty-state" data-testid="snapshots-empty">
+                "No snapshots yet. A snapshot appears here when BrightData notifies its status or delivers its first file (the Snapshot-Id header)."
+            </p>
+        }
+        .into_any();
+    }
+    let older = page.next_cursor.map(|cursor| {
+        snapshots_href(&SnapshotFilter {
+            cursor: Some(cursor),
+            ..filter.clone()
+        })
+    });
+    view! {
+        <div class="table-scroll">
+            <table class="plain" data-testid="snapshots-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Snapshot"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Platform"</th>
+                        <th scope="col" class="num">
+                            "Records"
+                        </th>
+                        <th scope="col" class="num">
+                            "Input errors"
+                        </th>
+                        <th scope="col" class="num">
+                            "Deliveries"
+                        </th>
+                        <th scope="col">"Last activity"</th>
+                        <th scope="col">"Error"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page
+                        .snapshots
+                        .into_iter()
+                        .map(|s| {
+                            let status = s.status.clone();
+                            let pill = status_class(&s.status);
+                            view! {
+                                <tr data-status=status>
+                                    <td>
+                                        <SnapshotLink id=Some(s.id) />
+                                    </td>
+                                    <td>
+                                        <span class=pill>{s.status}</span>
+                                    </td>
+                                    <td>{s.platform.unwrap_or_default()}</td>
+                                    <td class="num">{thousands(s.records)}</td>
+                                    <td class="num">{thousands(s.input_errors)}</td>
+                                    <td class="num">{thousands(s.deliveries)}</td>
+                                    <td>
+                                        <LocalTime at_ms=s.updated_ms />
+                                    </td>
+                                    <td class="reason-text">{s.error.unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {filter
+                .cursor
+                .is_some()
+                .then(|| {
+                    let first = snapshots_href(&SnapshotFilter {
+                        cursor: None,
+                        ..filter.clone()
+                    });
+                    view! { <a href=first>"← Most recent"</a> }
+                })}
+            {older.map(|href| view! { <a href=href>"Older →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn SnapshotDetailPage() -> impl IntoView {
+    let live = use_live();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let detail = Resource::new(
+        move || (id.get(), live.tick.get()),
+        |(id, _)| api::snapshot(id),
+    );
+    view! {
+        <p class="crumbs">
+            <a href=format!("{BASE}/snapshots")>"← Snapshots"</a>
+        </p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                detail
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(detail) => view! { <SnapshotDetail detail /> }.into_any(),
+                        Err(error) => view! { <Problem error /> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn SnapshotDetail(detail: SnapshotDetailView) -> impl IntoView {
+    let SnapshotDetailView {
+        snapshot,
+        stored_posts,
+        deliveries,
+        notifications,
+        input_errors,
+        posts,
+    } = detail;
+    let steps = lifecycle(&snapshot);
+    let events = format!(
+        "{BASE}/events?{}",
+        EventFilter {
+            snapshot: Some(snapshot.id.clone()),
+            ..EventFilter::default()
+        }
+        .query()
+    );
+    view! {
+        <div class="section-head">
+            <h2 class="mono">{snapshot.id.clone()}</h2>
+            <span class=status_class(&snapshot.status) data-testid="snapshot-status">
+                {snapshot.status.clone()}
+            </span>
+            <a href=events>"Its events →"</a>
+        </div>
+        <ol class="lifecycle" aria-label="Lifecycle" data-testid="lifecycle">
+            {steps
+                .into_iter()
+                .map(|step| {
+                    view! {
+                        <li
+                            class=if step.reached { "is-reached" } else { "" }
+                            data-step=step.name
+                        >
+                            <span class="step-name">{step.name}</span>
+                            <MaybeTime at_ms=step.at_ms />
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+        {snapshot
+            .error
+            .clone()
+            .map(|error| {
+                view! {
+                    <section class="callout" data-testid="snapshot-error">
+                        <h3>"BrightData reported"</h3>
+                        <p>{error}</p>
+                    </section>
+                }
+            })}
+        <section class="cards" aria-label="Snapshot figures">
+            <div class="card">
+                <div class="card-label">"Records"</div>
+                <div class="card-value" data-testid="snapshot-records">
+                    {thousands(snapshot.records)}
+                </div>
+                <div class="card-change">{format!("{} posts stored", thousands(stored_posts as i64))}</div>
+            </div>
+            <div class="card">
+                <div class="card-label">"Input errors"</div>
+                <div class="card-value">{thousands(snapshot.input_errors)}</div>
+                <div class="card-change">"inputs that produced no post"</div>
+            </div>
+            <div class="card">
+                <div class="card-label">"Deliveries"</div>
+                <div class="card-value">{thousands(snapshot.deliveries)}</div>
+                <div class="card-change">"files received"</div>
+            </div>
+            <div class="card">
+                <div class="card-label">"Platform"</div>
+                <div class="card-value">{snapshot.platform.clone().unwrap_or_else(|| "–".into())}</div>
+                <div class="card-change mono">{snapshot.dataset_id.clone().unwrap_or_default()}</div>
+            </div>
+        </section>
+        <Notifications notifications />
+        <Deliveries deliveries />
+        <InputErrors input_errors />
+        {(!posts.is_empty())
+            .then(|| {
+                view! {
+                    <section class="panel" aria-labelledby="snapshot-posts">
+                        <h3 id="snapshot-posts">"Posts (newest 20)"</h3>
+                        <PostTable posts />
+                    </section>
+                }
+            })}
+    }
+}
+
+#[component]
+fn Notifications(notifications: Vec<NotificationView>) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="notifications-title">
+            <h3 id="notifications-title">"Notifications"</h3>
+            {if notifications.is_empty() {
+                view! { <p class="muted">"BrightData has not notified a status for this snapshot."</p> }
+                    .into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table class="plain" data-testid="notifications">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Received"</th>
+                                    <th scope="col">"Sent"</th>
+                                    <th scope="col">"Meaning"</th>
+                                    <th scope="col">"Error"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {notifications
+                                    .into_iter()
+                                    .map(|n| {
+                                        view! {
+                                            <tr>
+                                                <td>
+                                                    <LocalTime at_ms=n.received_ms />
+                                                </td>
+                                                <td class="mono">{n.notified_status}</td>
+                                                <td>{n.status}</td>
+                                                <td class="reason-text">{n.error.unwrap_or_default()}</td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Deliveries(deliveries: Vec<DeliveryView>) -> impl IntoView {
+    if deliveries.is_empty() {
+        return view! {
+            <section class="panel">
+                <h3>"Deliveries"</h3>
+                <p class="muted">"No file has arrived for this snapshot yet."</p>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="panel" aria-labelledby="deliveries-title">
+            <h3 id="deliveries-title">"Deliveries"</h3>
+            <div class="table-scroll">
+                <table class="plain" data-testid="deliveries">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Received"</th>
+                            <th scope="col">"File"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col">"Format"</th>
+                            <th scope="col" class="num">
+                                "Size"
+                            </th>
+                            <th scope="col" class="num">
+                                "Posts"
+                            </th>
+                            <th scope="col" class="num">
+                                "Seen before"
+                            </th>
+                            <th scope="col" class="num">
+                                "Input errors"
+                            </th>
+                            <th scope="col" class="num">
+                                "Malformed"
+                            </th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {deliveries
+                            .into_iter()
+                            .map(|d| {
+                                view! {
+                                    <tr>
+                                        <td>
+                                            <LocalTime at_ms=d.received_ms />
+                                        </td>
+                                        <td class="mono">{d.filename.unwrap_or_default()}</td>
+                                        <td>{d.state}</td>
+                                        <td>{d.format} {if d.compressed { " (gzip)" } else { "" }}</td>
+                                        <td class="num">{bytes(d.wire_bytes)}</td>
+                                        <td class="num">{thousands(d.records)}</td>
+                                        <td class="num">{count(d.duplicates)}</td>
+                                        <td class="num">{thousands(d.input_errors)}</td>
+                                        <td class="num">{thousands(d.malformed)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn InputErrors(input_errors: Vec<InputErrorView>) -> impl IntoView {
+    if input_errors.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="panel" aria-labelledby="input-errors-title">
+            <h3 id="input-errors-title">"Input errors"</h3>
+            <p class="muted">"Inputs BrightData could not turn into a post (dead pages, private profiles, …)."</p>
+            <div class="table-scroll">
+                <table class="plain" data-testid="input-errors">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Kind"</th>
+                            <th scope="col">"Code"</th>
+                            <th scope="col">"Input"</th>
+                            <th scope="col">"Message"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {input_errors
+                            .into_iter()
+                            .map(|e| {
+                                view! {
+                                    <tr>
+                                        <td>{e.kind}</td>
+                                        <td class="mono">{e.code.unwrap_or_default()}</td>
+                                        <td class="mono wrap">{e.input_url.unwrap_or_default()}</td>
+                                        <td class="reason-text">{e.message}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(status: &str) -> SnapshotView {
+        SnapshotView {
+            id: "s_1".into(),
+            dataset_id: None,
+            platform: None,
+            status: status.into(),
+            error: None,
+            records: 0,
+            input_errors: 0,
+            deliveries: 0,
+            created_ms: 1_000,
+            updated_ms: 1_000,
+            notified_ms: None,
+            ready_ms: None,
+            delivered_ms: None,
+            finished_ms: None,
+        }
+    }
+
+    fn reached(steps: &[Step]) -> Vec<(&str, bool)> {
+        steps.iter().map(|s| (s.name, s.reached)).collect()
+    }
+
+    #[test]
+    fn a_delivered_snapshot_went_through_every_step() {
+        let mut s = snapshot("delivered");
+        s.ready_ms = Some(2_000);
+        s.delivered_ms = Some(3_000);
+        let steps = lifecycle(&s);
+        assert_eq!(
+            reached(&steps),
+            [("running", true), ("ready", true), ("delivered", true)]
+        );
+        assert_eq!(steps[2].at_ms, Some(3_000));
+    }
+
+    #[test]
+    fn a_running_snapshot_has_its_next_steps_ahead() {
+        assert_eq!(
+            reached(&lifecycle(&snapshot("running"))),
+            [("running", true), ("ready", false), ("delivered", false)]
+        );
+    }
+
+    #[test]
+    fn a_failed_snapshot_ends_in_failure_with_its_time() {
+        let mut s = snapshot("failed");
+        s.finished_ms = Some(5_000);
+        let steps = lifecycle(&s);
+        assert_eq!(
+            reached(&steps),
+            [("running", true), ("ready", false), ("failed", true)]
+        );
+        assert_eq!(steps[2].at_ms, Some(5_000));
+        assert_eq!(
+            reached(&lifecycle(&snapshot("cancelled")))[2],
+            ("cancelled", true)
+        );
+    }
+
+    #[test]
+    fn list_links_keep_the_filter() {
+        let filter = SnapshotFilter {
+            status: Some("failed".into()),
+            cursor: Some("12:s_b".into()),
+            ..SnapshotFilter::default()
+        };
+        assert_eq!(
+            snapshots_href(&filter),
+            "/webhook-monitor/snapshots?status=failed&cursor=12%3As_b"
+        );
+    }
+}

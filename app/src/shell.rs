@@ -1,0 +1,450 @@
+//! The monitor's frame around every section: the top bar (live indicator, health badge, log out),
+//! the section tabs, the login form for anonymous visitors, and the live link that tells every
+//! section when something changed.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+
+use crate::PRODUCT_NAME;
+use crate::api::{self, DashboardError, Login, Logout};
+use crate::charts;
+use crate::live::LinkState;
+use crate::types::HealthView;
+
+/// Where the monitor lives; its sections are below it.
+pub const BASE: &str = "/webhook-monitor";
+
+/// What the live link tells the sections, in context.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub state: RwSignal<LinkState>,
+    /// When the link last heard from the server, Unix ms.
+    pub last_ms: RwSignal<Option<i64>>,
+    /// Goes up whenever the server reported a change, and after every reconnection (a re-sync):
+    /// a section whose data is live reads it in its resource's source, so it reloads then.
+    pub tick: RwSignal<u64>,
+    /// The viewer's offset from UTC in minutes.
+    pub utc_offset: RwSignal<i32>,
+}
+
+pub fn use_live() -> Live {
+    expect_context::<Live>()
+}
+
+/// The viewer's offset from UTC in minutes, known to the server from the `tf_tz` cookie the page
+/// sets (so the first paint is in the viewer's zone from the second visit on).
+const TZ_COOKIE: &str = "tf_tz";
+
+/// The offset in a `Cookie` header's text (`a=1; tf_tz=120`), the same on server and browser.
+fn offset_from_cookies(cookies: &str) -> Option<i32> {
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TZ_COOKIE)
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+/// The sections, as the tabs list them.
+const SECTIONS: [(&str, &str); 5] = [
+    ("", "Overview"),
+    ("/events", "Events"),
+    ("/snapshots", "Snapshots"),
+    ("/alerts", "Alerts"),
+    ("/setup", "Setup"),
+];
+
+#[component]
+pub fn Monitor() -> impl IntoView {
+    let live = Live {
+        state: RwSignal::new(LinkState::Offline),
+        last_ms: RwSignal::new(None),
+        tick: RwSignal::new(0),
+        utc_offset: RwSignal::new(initial_utc_offset()),
+    };
+    provide_context(live);
+    // Whether this visitor is signed in. Not live: its answer decides between the login form and
+    // the sections, which must not be rebuilt on every change.
+    let session = Resource::new(|| (), |_| api::status());
+    // The badge's health, live.
+    let health = Resource::new(move || live.tick.get(), |_| api::status());
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move |_| {
+        if matches!(login.value().get(), Some(Ok(()))) {
+            session.refetch();
+            health.refetch();
+        }
+    });
+    #[cfg(feature = "hydrate")]
+    {
+        Effect::new(move |_| {
+            if logout.version().get() > 0 {
+                browser::reload();
+            }
+        });
+        browser::start(session, live);
+    }
+
+    view! {
+        <header class="topbar">
+            <h1 class="brand">{PRODUCT_NAME}</h1>
+            <LiveIndicator live />
+            <Transition fallback=|| ()>
+                {move || {
+                    health
+                        .get()
+                        .and_then(Result::ok)
+                        .map(|h| {
+                            view! {
+                                <HealthBadge health=h />
+                                <ActionForm action=logout attr:class="logout">
+                                    <button type="submit">"Log out"</button>
+                                </ActionForm>
+                            }
+                        })
+                }}
+            </Transition>
+        </header>
+        <Suspense fallback=|| view! { <p class="loading page">"Loading…"</p> }>
+            {move || {
+                session
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(_) => {
+                            view! {
+                                <Sections />
+                                <main class="page">
+                                    <Outlet />
+                                </main>
+                            }
+                                .into_any()
+                        }
+                        Err(DashboardError::Unauthorized) => {
+                            view! {
+                                <main class="page">
+                                    <LoginForm login />
+                                </main>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => {
+                            view! {
+                                <main class="page">
+                                    <Problem error />
+                                </main>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Sections() -> impl IntoView {
+    view! {
+        <nav class="sections" aria-label="Sections">
+            {SECTIONS
+                .into_iter()
+                .map(|(path, name)| {
+                    let href = format!("{BASE}{path}");
+                    // The overview's tab is current on its own path only; the others on theirs
+                    // and below (an event's detail is under Events).
+                    view! {
+                        <A href=href exact=path.is_empty()>
+                            {name}
+                        </A>
+                    }
+                })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// A call that failed, said in words; a session that ended says how to log in again.
+#[component]
+pub fn Problem(error: DashboardError) -> impl IntoView {
+    let text = match &error {
+        DashboardError::Unauthorized => {
+            "Your session has ended: reload the page to log in again.".to_owned()
+        }
+        other => other.to_string(),
+    };
+    view! {
+        <p class="problem" role="alert" data-testid="problem">
+            {text}
+        </p>
+    }
+}
+
+/// The offset the page starts with: the cookie's, on the server and (so hydration matches) in the
+/// browser; the browser then corrects it from its own clock.
+fn initial_utc_offset() -> i32 {
+    #[cfg(feature = "ssr")]
+    let cookies = use_context::<http::request::Parts>().map(|parts| {
+        // HTTP/2 may split cookies over several headers.
+        let all: Vec<&str> = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        all.join("; ")
+    });
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    let cookies = browser::cookies();
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let cookies: Option<String> = None;
+    cookies
+        .as_deref()
+        .and_then(offset_from_cookies)
+        .unwrap_or(0)
+}
+
+#[component]
+fn LoginForm(login: ServerAction<Login>) -> impl IntoView {
+    let problem = move || match login.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+    view! {
+        <section class="login" data-testid="login">
+            <h2>"Log in"</h2>
+            <p>
+                "Enter the admin token (" <code>"WEBHOOK_ADMIN_TOKEN"</code>
+                ", or the file " <code>"data/admin_token"</code>
+                " written at the first start)."
+            </p>
+            <ActionForm action=login>
+                <label for="admin-token">"Admin token"</label>
+                <input
+                    id="admin-token"
+                    name="token"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                />
+                <button type="submit" disabled=move || login.pending().get()>
+                    "Log in"
+                </button>
+            </ActionForm>
+            <p class="problem" role="alert" data-testid="login-problem">
+                {problem}
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn HealthBadge(health: HealthView) -> impl IntoView {
+    let worst = health
+        .reasons
+        .first()
+        .map(|r| r.message.clone())
+        .unwrap_or_else(|| "every check passed".to_owned());
+    let class = format!("health-badge health-{}", health.status);
+    let label = format!("health: {}, {}", health.status, worst);
+    view! {
+        <a
+            href=BASE
+            class=class
+            data-testid="health-badge"
+            title=worst.clone()
+            aria-label=label
+        >
+            {health.status}
+        </a>
+    }
+}
+
+#[component]
+fn LiveIndicator(live: Live) -> impl IntoView {
+    let state = live.state;
+    // Empty until the link has heard from the server (so on the server's first paint too).
+    let last = move || {
+        live.last_ms
+            .get()
+            .map(|at| charts::time_of_day(at, live.utc_offset.get()))
+            .unwrap_or_default()
+    };
+    view! {
+        <div
+            class=move || format!("live-indicator {}", state.get().class())
+            data-testid="live-indicator"
+            data-state=move || state.get().label().to_lowercase()
+            role="status"
+        >
+            <span class="dot" aria-hidden="true"></span>
+            <span class="label">{move || state.get().label()}</span>
+            <span class="last-update" data-testid="live-last">{last}</span>
+        </div>
+    }
+}
+
+/// What only the browser does: the live link, the viewer's clock and zone, the clipboard.
+#[cfg(feature = "hydrate")]
+pub mod browser {
+    use futures::StreamExt;
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+    use leptos::web_sys::js_sys;
+
+    use super::{Live, TZ_COOKIE};
+    use crate::api::{self, DashboardError};
+    use crate::live::{LinkState, REFRESH_AFTER_MS, Reconnect, changes_overview};
+    use crate::types::HealthView;
+
+    /// Minutes east of UTC, now, by the browser's clock.
+    fn utc_offset_now() -> i32 {
+        -(js_sys::Date::new_0().get_timezone_offset() as i32)
+    }
+
+    fn document() -> Option<leptos::web_sys::Document> {
+        leptos::web_sys::window().and_then(|w| w.document())
+    }
+
+    /// The page's cookies as `document.cookie` gives them.
+    pub fn cookies() -> Option<String> {
+        js_sys::Reflect::get(&document()?.into(), &"cookie".into())
+            .ok()?
+            .as_string()
+    }
+
+    fn remember_offset(offset: i32) {
+        if let Some(document) = document() {
+            let cookie = format!("{TZ_COOKIE}={offset}; path=/; max-age=31536000; samesite=strict");
+            let _ = js_sys::Reflect::set(&document, &"cookie".into(), &cookie.into());
+        }
+    }
+
+    /// Puts `text` on the clipboard (`navigator.clipboard.writeText`); false when the browser
+    /// refuses (no permission, not a secure context).
+    pub async fn copy(text: String) -> bool {
+        let Some(window) = leptos::web_sys::window() else {
+            return false;
+        };
+        let call = || -> Option<js_sys::Promise> {
+            let navigator = js_sys::Reflect::get(&window, &"navigator".into()).ok()?;
+            let clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).ok()?;
+            let write: js_sys::Function = js_sys::Reflect::get(&clipboard, &"writeText".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            write
+                .call1(&clipboard, &text.as_str().into())
+                .ok()?
+                .dyn_into()
+                .ok()
+        };
+        match call() {
+            Some(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.is_ok(),
+            None => false,
+        }
+    }
+
+    use leptos::wasm_bindgen::JsCast;
+
+    async fn sleep(ms: u32) {
+        let (done, wait) = futures::channel::oneshot::channel::<()>();
+        set_timeout(
+            move || {
+                let _ = done.send(());
+            },
+            std::time::Duration::from_millis(u64::from(ms)),
+        );
+        let _ = wait.await;
+    }
+
+    /// Starts the live link once the page is hydrated and signed in (effects run only in the
+    /// browser), and puts the viewer's zone into the times shown and the cookie.
+    pub fn start(session: Resource<Result<HealthView, DashboardError>>, live: Live) {
+        let offset = utc_offset_now();
+        Effect::new(move |_| {
+            if live.utc_offset.get_untracked() != offset {
+                live.utc_offset.set(offset);
+            }
+            remember_offset(offset);
+        });
+        // Owned by the page, not by the effect below: an effect's own values are disposed each
+        // time it runs again, and the link outlives every run.
+        let started = StoredValue::new(false);
+        let pending = StoredValue::new(false);
+        Effect::new(move |_| {
+            let signed_in = matches!(session.get(), Some(Ok(_)));
+            if !signed_in || started.get_value() {
+                return;
+            }
+            started.set_value(true);
+            let refresh = move || {
+                if pending.get_value() {
+                    return;
+                }
+                pending.set_value(true);
+                set_timeout(
+                    move || {
+                        pending.set_value(false);
+                        live.tick.update(|t| *t += 1);
+                    },
+                    std::time::Duration::from_millis(REFRESH_AFTER_MS),
+                );
+            };
+            spawn_local(run(live, refresh));
+        });
+    }
+
+    /// After logging out the page starts over: the live link belongs to the session that ended.
+    pub fn reload() {
+        if let Some(window) = leptos::web_sys::window() {
+            let _ = window.location().reload();
+        }
+    }
+
+    /// Connects, reads updates until the link drops, waits, reconnects: for as long as the page
+    /// lives. Without a session the server refuses; the link retries slowly until a login.
+    async fn run(live: Live, refresh: impl Fn() + Copy + 'static) {
+        let mut reconnect = Reconnect::default();
+        loop {
+            live.state.set(if live.last_ms.get_untracked().is_some() {
+                LinkState::Reconnecting
+            } else {
+                LinkState::Connecting
+            });
+            // The page's half of the socket: it sends nothing, but keeping it open keeps the link.
+            let (_keep_open, input) =
+                futures::channel::mpsc::channel::<Result<(), DashboardError>>(1);
+            // A refused or failed connection ends up below, like a dropped one: wait, retry.
+            if let Ok(mut updates) = api::live(input.into()).await {
+                let mut first = true;
+                while let Some(Ok(update)) = updates.next().await {
+                    if first {
+                        first = false;
+                        live.state.set(LinkState::Live);
+                        if reconnect.connected() {
+                            refresh();
+                        }
+                    }
+                    live.last_ms.set(Some(js_sys::Date::now() as i64));
+                    if changes_overview(&update) {
+                        refresh();
+                    }
+                }
+            }
+            live.state.set(LinkState::Reconnecting);
+            sleep(reconnect.failed()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_comes_from_its_cookie_among_others() {
+        assert_eq!(offset_from_cookies("a=1; tf_tz=120; b=2"), Some(120));
+        assert_eq!(offset_from_cookies("tf_tz=-300"), Some(-300));
+        assert_eq!(offset_from_cookies("tf_tz=abc; x=1"), None);
+        assert_eq!(offset_from_cookies(""), None);
+    }
+}

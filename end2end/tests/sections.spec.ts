@@ -1,0 +1,278 @@
+// The sections beyond the overview: events (filters, live rows, detail, replay), snapshots,
+// alerts, setup; each in the real browser against the release build.
+import { expect, test, type Page } from "@playwright/test";
+import * as path from "node:path";
+
+import { E2E_BASE_URL } from "../playwright.config";
+import {
+  SHOTS,
+  deliver,
+  expectNoOverflow,
+  loggedIn,
+  notify,
+  refusedDelivery,
+  snapshotId,
+  useAdminSession,
+  watchForErrors,
+} from "./support";
+
+useAdminSession();
+
+/** Opens a section and waits until the page is hydrated and its live link is up. */
+async function open(page: Page, path: string) {
+  await page.goto(`/webhook-monitor${path}`);
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+}
+
+test("filters narrow the events table, the URL keeps them, the export follows them", async ({ browser, request }) => {
+  const snapshot = await deliver(request, 2);
+  await deliver(request, 1);
+  await refusedDelivery(request);
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await open(page, "/events");
+  const table = page.getByTestId("events-table");
+  await expect(table.locator("tr[data-outcome=accepted]").first()).toBeVisible();
+  await expect(table.locator("tr[data-outcome=rejected_auth]").first()).toBeVisible();
+
+  // By outcome: only refusals remain.
+  await page.getByLabel("Outcome").selectOption("rejected_auth");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/outcome=rejected_auth/);
+  await expect(table.locator("tr[data-outcome=accepted]")).toHaveCount(0);
+  await expect(table.locator("tbody tr").first()).toHaveAttribute("data-outcome", "rejected_auth");
+
+  // By snapshot (outcome back to any): only that snapshot's delivery.
+  await page.getByLabel("Outcome").selectOption("");
+  await page.getByLabel("Snapshot").fill(snapshot);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(new RegExp(`snapshot=${snapshot}`));
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+  await expect(table).toContainText(snapshot);
+
+  // A reload keeps the filter (it is in the URL) and the server renders it.
+  await page.reload();
+  await expect(page.getByLabel("Snapshot")).toHaveValue(snapshot);
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+
+  // The export is of the same filter, with the session's cookie.
+  const href = await page.getByTestId("export-csv").getAttribute("href");
+  expect(href).toContain(`snapshot=${snapshot}`);
+  const csv = await page.request.get(href!);
+  expect(csv.status()).toBe(200);
+  const lines = (await csv.text()).trim().split("\r\n");
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain(snapshot);
+
+  // Clear: every event again.
+  await page.getByRole("link", { name: "Clear" }).click();
+  await expect(page.getByLabel("Snapshot")).toHaveValue("");
+  await expect(table.locator("tr[data-outcome=rejected_auth]").first()).toBeVisible();
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("new events slide into the events table live, at the top", async ({ browser, request }) => {
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await open(page, "/events");
+  const snapshot = await deliver(request, 1);
+  const first = page.getByTestId("events-table").locator("tbody tr").first();
+  await expect(first).toContainText(snapshot);
+  await expect(first).toHaveClass(/is-new/);
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("an event's detail shows headers, body and posts; hostile markup stays inert; replay", async ({ browser, request }) => {
+  const hostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
+  const snapshot = await deliver(request, 1, {
+    records: [
+      { url: "https://www.tiktok.com/@e2e/video/hostile1", post_id: `hostile_${snapshotId("h")}`, description: hostile },
+    ],
+  });
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await open(page, `/events?snapshot=${snapshot}`);
+  await page.getByTestId("events-table").locator("tbody tr").first().getByRole("link").first().click();
+  await expect(page).toHaveURL(/\/webhook-monitor\/events\/\d+$/);
+  await expect(page.getByTestId("event-outcome")).toHaveText("accepted");
+  // The secret header is stored redacted; the others as sent.
+  const headers = page.getByTestId("event-headers");
+  await expect(headers.locator("tr", { hasText: "authorization" })).toContainText("[redacted]");
+  await expect(headers.locator("tr", { hasText: "snapshot-id" })).toContainText(snapshot);
+  // The body, pretty-printed, with the markup as characters that never ran.
+  const body = page.getByTestId("event-body");
+  await expect(body).toContainText(`"description": "<img src=x onerror=`);
+  await expect(body).toContainText("<script>window.__pwned=2</script>");
+  await expect(body.locator("img, script")).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  await expect(page.getByTestId("posts").locator("tbody tr")).toHaveCount(2);
+  await expect(page.getByTestId("delivery-records")).toHaveText("2");
+
+  // Replay: queued, extracted again, nothing duplicated.
+  await page.getByTestId("replay").click();
+  await expect(page.getByTestId("replay-result")).toContainText("Queued");
+  // Extraction runs in the background; the server's page after it (its first paint escapes the
+  // body too) shows the delivery stored again with the same two posts.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("delivery-state")).toHaveText("stored", { timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  await expect(page.getByTestId("posts").locator("tbody tr")).toHaveCount(2);
+  await expect(page.getByTestId("event-body")).toContainText("<script>window.__pwned=2</script>");
+  await expect(page.getByTestId("event-body").locator("img, script")).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: path.join(SHOTS, "event-detail-wide-light.png"), fullPage: true });
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("a refused request's detail says why it was refused", async ({ browser, request }) => {
+  await refusedDelivery(request);
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await open(page, "/events?outcome=rejected_auth");
+  await page.getByTestId("events-table").locator("tbody tr").first().getByRole("link").first().click();
+  await expect(page.getByTestId("event-outcome")).toHaveText("rejected_auth");
+  await expect(page.getByTestId("event-reason")).toContainText("invalid_token");
+  // Nothing was stored: no delivery to replay.
+  await expect(page.getByTestId("replay")).toHaveCount(0);
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("the snapshot tracker shows each collection's lifecycle, notifications and input errors", async ({ browser, request }) => {
+  const snapshot = snapshotId("life");
+  await notify(request, snapshot, "running");
+  await deliver(request, 2, {
+    snapshot,
+    records: [{ warning: "Page not found", warning_code: "dead_page", input: { url: "https://www.tiktok.com/@gone" } }],
+  });
+  await notify(request, snapshot, "ready");
+  const failed = snapshotId("fail");
+  await notify(request, failed, "failed", "BrightData: <b>quota</b> exceeded");
+
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await open(page, "/snapshots");
+  const list = page.getByTestId("snapshots-table");
+  await expect(list.locator(`tr[data-status=delivered]`, { hasText: snapshot })).toBeVisible();
+  await expect(list.locator(`tr[data-status=failed]`, { hasText: failed })).toContainText("<b>quota</b> exceeded");
+  // The status filter narrows the list.
+  await page.getByLabel("Status").selectOption("failed");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(list.locator("tr[data-status=delivered]")).toHaveCount(0);
+  await expect(list).toContainText(failed);
+
+  await open(page, `/snapshots/${snapshot}`);
+  await expect(page.getByTestId("snapshot-status")).toHaveText("delivered");
+  for (const step of ["running", "ready", "delivered"]) {
+    await expect(page.getByTestId("lifecycle").locator(`li[data-step=${step}]`)).toHaveClass(/is-reached/);
+  }
+  await expect(page.getByTestId("snapshot-records")).toHaveText("2");
+  await expect(page.getByTestId("notifications").locator("tbody tr")).toHaveCount(2);
+  await expect(page.getByTestId("input-errors")).toContainText("dead_page");
+  await expect(page.getByTestId("deliveries").locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByTestId("posts").locator("tbody tr")).toHaveCount(2);
+  await page.screenshot({ path: path.join(SHOTS, "snapshot-wide-light.png"), fullPage: true });
+
+  await open(page, `/snapshots/${failed}`);
+  await expect(page.getByTestId("snapshot-status")).toHaveText("failed");
+  await expect(page.getByTestId("lifecycle").locator("li[data-step=failed]")).toHaveClass(/is-reached/);
+  await expect(page.getByTestId("snapshot-error")).toContainText("<b>quota</b> exceeded");
+  await expect(page.getByTestId("snapshot-error").locator("b")).toHaveCount(0);
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("acknowledging an alert records who and when", async ({ browser, request }) => {
+  const failed = snapshotId("alert");
+  await notify(request, failed, "failed", "collector crashed");
+  const { context, page } = await loggedIn(browser);
+  const problems = watchForErrors(page);
+  await open(page, "/alerts");
+  // Alerts are evaluated every second here; the page shows the new one live.
+  const alert = page.getByTestId("alert").filter({ hasText: failed });
+  await expect(alert).toBeVisible({ timeout: 15_000 });
+  await expect(alert).toHaveAttribute("data-rule", "snapshot_failed");
+  await alert.getByLabel("Your name").fill("e2e-operator");
+  await alert.getByRole("button", { name: "Acknowledge" }).click();
+  await expect(alert.getByTestId("acknowledged")).toContainText("Acknowledged by e2e-operator at");
+  // Stored: the server's page says so too.
+  await page.reload();
+  await expect(page.getByTestId("alert").filter({ hasText: failed }).getByTestId("acknowledged")).toContainText(
+    "e2e-operator",
+  );
+  await page.screenshot({ path: path.join(SHOTS, "alerts-wide-light.png"), fullPage: true });
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("setup shows what to paste into BrightData and runs the self-test", async ({ browser }) => {
+  const { context, page } = await loggedIn(browser);
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  const problems = watchForErrors(page);
+  await open(page, "/setup");
+  await expect(page.getByTestId("setup-data-url")).toHaveText(`${E2E_BASE_URL}/api/brightdata/webhook/`);
+  await expect(page.getByTestId("setup-notify-url")).toHaveText(`${E2E_BASE_URL}/api/brightdata/notify/`);
+  await expect(page.getByTestId("setup-auth-header")).toHaveText("Bearer <webhook token>");
+  await expect(page.getByTestId("setup-base-url")).toContainText("BRIGHTDATA_BASE_URL");
+  await expect(page.getByTestId("setup-unreachable")).toHaveCount(0);
+  // Secrets are masked; the page never carries a token.
+  const settings = page.getByTestId("settings");
+  await expect(settings.locator("tr", { hasText: "WEBHOOK_ADMIN_TOKEN" })).toContainText("hidden");
+  expect(await page.content()).not.toContain("e2e-admin-token");
+  expect(await page.content()).not.toContain("e2e-webhook-token");
+
+  // The copy button puts the exact URL on the clipboard.
+  await page.getByRole("button", { name: "Copy Data URL (endpoint)" }).click();
+  await expect(page.getByText("Copied")).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`${E2E_BASE_URL}/api/brightdata/webhook/`);
+
+  await page.getByTestId("run-self-test").click();
+  await expect(page.getByTestId("self-test-verdict")).toHaveText("Every check gave the expected answer.");
+  const checks = page.getByTestId("self-test-checks").locator("tbody tr");
+  expect(await checks.count()).toBeGreaterThanOrEqual(8);
+  for (const row of await checks.all()) await expect(row).toContainText("pass");
+  await expect(page.getByTestId("self-test-checks").locator("tr[data-check=bad_token]")).toContainText("401");
+  await page.screenshot({ path: path.join(SHOTS, "setup-wide-light.png"), fullPage: true });
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("the sections are reachable by keyboard and fit a 375 px screen, light and dark", async ({ browser, request }) => {
+  const snapshot = await deliver(request, 2);
+  for (const scheme of ["light", "dark"] as const) {
+    const { context, page } = await loggedIn(browser, { viewport: { width: 375, height: 800 }, colorScheme: scheme });
+    const problems = watchForErrors(page);
+    await open(page, "");
+    // Tab to the Events tab and follow it with Enter.
+    const tab = page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Events" });
+    for (let i = 0; i < 20 && !(await tab.evaluate((e) => e === document.activeElement)); i++) {
+      await page.keyboard.press("Tab");
+    }
+    await expect(tab).toBeFocused();
+    await page.keyboard.press("Enter");
+    await expect(page).toHaveURL(/\/webhook-monitor\/events$/);
+    await expect(tab).toHaveAttribute("aria-current", "page");
+    for (const [name, section] of [
+      ["events", "/events"],
+      ["snapshot", `/snapshots/${snapshot}`],
+      ["setup", "/setup"],
+      ["alerts", "/alerts?status=all"],
+    ]) {
+      await open(page, section);
+      await expectNoOverflow(page);
+      await page.screenshot({ path: path.join(SHOTS, `${name}-narrow-${scheme}.png`), fullPage: true });
+    }
+    expect(problems).toEqual([]);
+    await context.close();
+  }
+  // And the events list, wide.
+  const { context, page } = await loggedIn(browser, { viewport: { width: 1280, height: 900 } });
+  await open(page, "/events");
+  await page.screenshot({ path: path.join(SHOTS, "events-wide-light.png"), fullPage: true });
+  await context.close();
+});

@@ -1,0 +1,263 @@
+//! What to paste into BrightData and the configuration in effect (secrets masked): the dashboard's
+//! Setup page and `GET /api/brightdata/webhook/config/`, one implementation for both.
+
+use app::types::{SettingView, SetupView};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::{Config, LogFormat, ProxyHeader};
+use crate::credentials::TokenSource;
+use crate::routes::DASHBOARD_PATH;
+use crate::state::AppState;
+
+/// The setup as seen by a request with these headers: without `BRIGHTDATA_BASE_URL` the base URL
+/// is the host the request named (what the operator's browser reached), flagged unreachable.
+pub fn setup_view(state: &AppState, headers: &HeaderMap) -> SetupView {
+    let config = &state.config;
+    let (base_url, base_url_source) = match &config.http.public_url {
+        Some(url) => (
+            url.as_str().trim_end_matches('/').to_owned(),
+            "BRIGHTDATA_BASE_URL".to_owned(),
+        ),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("localhost:{}", config.http.port));
+            (
+                format!("http://{host}"),
+                "not configured: this page's own address (set BRIGHTDATA_BASE_URL)".to_owned(),
+            )
+        }
+    };
+    let reachable = config.http.public_url.is_some() && !is_local(&base_url);
+    let token_source = match &state.credentials.webhook_source {
+        TokenSource::Environment => "BRIGHTDATA_WEBHOOK_TOKEN".to_owned(),
+        TokenSource::File(path) | TokenSource::Generated(path) => {
+            format!("the file {}", path.display())
+        }
+    };
+    SetupView {
+        data_url: format!("{base_url}/api/brightdata/webhook/"),
+        notify_url: format!("{base_url}/api/brightdata/notify/"),
+        dashboard_url: format!("{base_url}{DASHBOARD_PATH}"),
+        auth_header: "Bearer <webhook token>".to_owned(),
+        token_source,
+        base_url,
+        base_url_source,
+        reachable,
+        settings: settings(config),
+    }
+}
+
+/// Whether a URL points at this machine or a private network, where BrightData cannot call.
+fn is_local(url: &str) -> bool {
+    let Some(host) = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+    else {
+        return true;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
+    }
+}
+
+/// Every setting in effect, by its variable; secrets say only whether they are set.
+fn settings(config: &Config) -> Vec<SettingView> {
+    let secret = |set: bool, what: &str| {
+        if set {
+            format!("set ({what}, hidden)")
+        } else {
+            "not set".to_owned()
+        }
+    };
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "empty".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let seconds = |d: std::time::Duration| format!("{} s", d.as_secs());
+    let s = &config.security;
+    let i = &config.ingest;
+    let m = &config.monitor;
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "BRIGHTDATA_BASE_URL",
+            config
+                .http
+                .public_url
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "not set".into()),
+        ),
+        (
+            "BRIGHTDATA_WEBHOOK_TOKEN",
+            secret(
+                !s.webhook_tokens.is_empty(),
+                &format!("{} token(s)", s.webhook_tokens.len()),
+            ),
+        ),
+        (
+            "WEBHOOK_ADMIN_TOKEN",
+            secret(s.admin_token.is_some(), "1 token"),
+        ),
+        (
+            "WEBHOOK_SIGNING_SECRET",
+            secret(
+                !s.signing_secrets.is_empty(),
+                &format!("{} secret(s)", s.signing_secrets.len()),
+            ),
+        ),
+        ("WEBHOOK_REQUIRE_SIGNATURE", s.require_signature.to_string()),
+        (
+            "WEBHOOK_RATE_LIMIT",
+            format!("{} per minute", s.rate_limit_per_minute),
+        ),
+        ("WEBHOOK_RATE_BURST", s.rate_burst.to_string()),
+        ("WEBHOOK_MAX_TIMESTAMP_AGE", seconds(s.max_timestamp_age)),
+        (
+            "WEBHOOK_ALLOWED_IPS",
+            if s.allowed_ips.is_empty() {
+                "empty (every address)".to_owned()
+            } else {
+                list(s.allowed_ips.iter().map(|n| n.to_string()).collect())
+            },
+        ),
+        (
+            "WEBHOOK_TRUSTED_PROXIES",
+            list(s.trusted_proxies.iter().map(|n| n.to_string()).collect()),
+        ),
+        (
+            "WEBHOOK_PROXY_HEADER",
+            match s.proxy_header {
+                ProxyHeader::XForwardedFor => "x-forwarded-for",
+                ProxyHeader::Forwarded => "forwarded",
+            }
+            .to_owned(),
+        ),
+        ("WEBHOOK_ENABLE_CERT_PINNING", s.cert_pinning.to_string()),
+        (
+            "WEBHOOK_MAX_BODY_BYTES",
+            format!("{} bytes", i.max_body_bytes),
+        ),
+        (
+            "WEBHOOK_MAX_INFLATED_BYTES",
+            format!("{} bytes", i.max_inflated_bytes),
+        ),
+        (
+            "WEBHOOK_MAX_STORED_BODY_BYTES",
+            format!("{} bytes", i.max_stored_body_bytes),
+        ),
+        (
+            "WEBHOOK_DATASET_PLATFORMS",
+            list(
+                i.dataset_platforms
+                    .iter()
+                    .map(|(id, p)| format!("{id}={p}"))
+                    .collect(),
+            ),
+        ),
+        ("WEBHOOK_MAX_EVENTS", m.max_events.to_string()),
+        ("WEBHOOK_METRICS_RETENTION", seconds(m.metrics_retention)),
+        ("WEBHOOK_ERROR_THRESHOLD", m.error_threshold.to_string()),
+        (
+            "WEBHOOK_RESPONSE_TIME_THRESHOLD",
+            format!("{} s", m.response_time_threshold.as_secs_f64()),
+        ),
+        (
+            "METRICS_TOKEN",
+            secret(m.metrics_token.is_some(), "1 token"),
+        ),
+        ("WEBHOOK_SESSION_TTL", seconds(m.session_ttl)),
+        ("WEBHOOK_ALERT_INTERVAL", seconds(m.alert_interval)),
+        ("WEBHOOK_ALERT_WINDOW", seconds(m.alert_window)),
+        ("WEBHOOK_ALERT_MIN_SAMPLE", m.alert_min_sample.to_string()),
+        (
+            "WEBHOOK_SECURITY_SPIKE_PER_MINUTE",
+            m.security_spike_per_minute.to_string(),
+        ),
+        (
+            "WEBHOOK_SNAPSHOT_STALL_AFTER",
+            seconds(m.snapshot_stall_after),
+        ),
+        (
+            "WEBHOOK_DELIVERY_STALE_AFTER",
+            seconds(m.delivery_stale_after),
+        ),
+        ("WEBHOOK_RETENTION_INTERVAL", seconds(m.retention_interval)),
+        ("NGROK_ENABLED", config.ngrok.enabled.to_string()),
+        (
+            "NGROK_AUTH_TOKEN",
+            secret(config.ngrok.auth_token.is_some(), "1 token"),
+        ),
+        ("NGROK_REGION", config.ngrok.region.code().to_owned()),
+        ("DATABASE_URL", config.storage.database_url.redacted()),
+        ("DATA_DIR", config.storage.data_dir.display().to_string()),
+        ("HOST", config.http.host.to_string()),
+        ("PORT", config.http.port.to_string()),
+        (
+            "platform",
+            config
+                .http
+                .platform
+                .clone()
+                .unwrap_or_else(|| "none detected".into()),
+        ),
+        ("LOG_DIR", config.logging.dir.display().to_string()),
+        (
+            "LOG_FORMAT",
+            match config.logging.format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            }
+            .to_owned(),
+        ),
+        ("DEBUG", config.logging.debug.to_string()),
+    ];
+    rows.into_iter()
+        .map(|(name, value)| SettingView {
+            name: name.to_owned(),
+            value,
+        })
+        .collect()
+}
+
+/// `GET config/` (admin only): the same as the Setup page.
+pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    Json(setup_view(&state, &headers)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local;
+
+    #[test]
+    fn local_and_private_addresses_are_not_reachable_from_brightdata() {
+        for url in [
+            "http://localhost:8000",
+            "http://127.0.0.1:3917",
+            "http://10.1.2.3",
+            "http://192.168.0.4:80",
+            "http://[::1]:8000",
+            "http://box.local",
+            "not a url",
+        ] {
+            assert!(is_local(url), "{url}");
+        }
+        for url in ["https://tf.example.org", "https://203.0.113.9"] {
+            assert!(!is_local(url), "{url}");
+        }
+    }
+}
