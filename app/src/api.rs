@@ -117,12 +117,12 @@ pub async fn login(token: String) -> Result<(), DashboardError> {
     Ok(())
 }
 
-/// Ends the session: clears the cookie.
+/// Ends the session: a copy of its cookie is refused from now on, and the cookie is cleared.
 #[server(prefix = "/dashboard/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), DashboardError> {
-    let (backend, _) = backend::context()?;
+    let (backend, parts) = backend::context()?;
     expect_context::<leptos_axum::ResponseOptions>()
-        .insert_header(http::header::SET_COOKIE, backend.logout_cookie());
+        .insert_header(http::header::SET_COOKIE, backend.logout(&parts));
     Ok(())
 }
 
@@ -339,8 +339,8 @@ pub mod backend {
         fn authorize(&self, request: &Parts) -> Result<(), DashboardError>;
         /// Checks the admin token (rate-limited per address); the session cookie to set.
         fn login(&self, request: &Parts, token: &str) -> Result<HeaderValue, DashboardError>;
-        /// The cookie that ends a session.
-        fn logout_cookie(&self) -> HeaderValue;
+        /// Ends the request's session (on the server side too): the cookie that clears it.
+        fn logout(&self, request: &Parts) -> HeaderValue;
         fn overview<'a>(
             &'a self,
             window: &'a str,

@@ -6,8 +6,9 @@
 
 use leptos::prelude::*;
 
+use crate::api::DashboardError;
 use crate::charts;
-use crate::shell::{BASE, use_live};
+use crate::shell::{BASE, Problem, use_live};
 use crate::types::EventView;
 
 /// The colour class of an outcome (the same meaning everywhere: accepted blue, duplicate sky,
@@ -114,6 +115,53 @@ pub fn SnapshotLink(id: Option<String>) -> impl IntoView {
     })
 }
 
+/// A table's header row: each column's name and the class of its cells (`num` right-aligns,
+/// `wide-only` hides it on narrow screens).
+#[component]
+pub fn Columns(columns: &'static [(&'static str, &'static str)]) -> impl IntoView {
+    view! {
+        <thead>
+            <tr>
+                {columns
+                    .iter()
+                    .map(|(name, class)| {
+                        view! {
+                            <th scope="col" class=*class>
+                                {*name}
+                            </th>
+                        }
+                    })
+                    .collect_view()}
+            </tr>
+        </thead>
+    }
+}
+
+/// A section's data as it loads: "Loading…" the first time, then the data, which stays on screen
+/// while it reloads (a transition: no flicker, no jump); a failure said in words.
+pub fn loaded<T, V>(
+    resource: Resource<Result<T, DashboardError>>,
+    show: impl Fn(T) -> V + Send + Sync + Clone + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let show = show.clone();
+                resource
+                    .get()
+                    .map(move |answer| match answer {
+                        Ok(value) => show(value).into_any(),
+                        Err(error) => view! { <Problem error /> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
 /// Events, newest first. Rows whose id is above `fresh_after` arrived since the table was last
 /// shown: they slide in.
 #[component]
@@ -125,25 +173,7 @@ pub fn EventTable(
     view! {
         <div class="table-scroll">
             <table class="events" data-testid=testid>
-                <thead>
-                    <tr>
-                        <th scope="col">"Time"</th>
-                        <th scope="col">"Outcome"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Endpoint"</th>
-                        <th scope="col">"Snapshot"</th>
-                        <th scope="col" class="num">
-                            "Records"
-                        </th>
-                        <th scope="col" class="wide-only">
-                            "Platform"
-                        </th>
-                        <th scope="col" class="wide-only">
-                            "Client IP"
-                        </th>
-                        <th scope="col">"Reason"</th>
-                    </tr>
-                </thead>
+                <Columns columns=&[("Time", ""), ("Outcome", ""), ("Status", ""), ("Endpoint", ""), ("Snapshot", ""), ("Records", "num"), ("Platform", "wide-only"), ("Client IP", "wide-only"), ("Reason", "")] />
                 <tbody>
                     {events
                         .into_iter()

@@ -212,14 +212,44 @@ impl DatabaseUrl {
     }
 
     /// The URL with any password replaced, safe to log.
+    /// The URL with its password masked, in the user part and in any query parameter that
+    /// carries a secret (`?password=`, `sslpassword=`, `passfile=`, `token=`, `secret=`, …).
     pub fn redacted(&self) -> String {
-        match Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("***"));
-                url.to_string()
-            }
-            _ => self.0.clone(),
+        let Ok(mut url) = Url::parse(&self.0) else {
+            return self.0.clone();
+        };
+        let mut masked = false;
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
+            masked = true;
         }
+        let secret = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            ["pass", "pwd", "secret", "token", "key"]
+                .iter()
+                .any(|word| name.contains(word))
+        };
+        if url.query_pairs().any(|(name, _)| secret(&name)) {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(name, value)| {
+                    let value = if secret(&name) {
+                        "***".into()
+                    } else {
+                        value.into_owned()
+                    };
+                    (name.into_owned(), value)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+            masked = true;
+        }
+        if !masked {
+            return self.0.clone();
+        }
+        // Keep the asterisks readable (the query encoder writes them as they are; the user part
+        // may not).
+        url.to_string().replace("%2A%2A%2A", "***")
     }
 
     fn parse(value: &str) -> Option<Self> {
@@ -1041,6 +1071,32 @@ mod tests {
             assert!(!printed.contains(secret), "{secret} leaked");
         }
         assert!(printed.contains("postgres://app:***@db:5432/tf"));
+    }
+
+    #[test]
+    fn database_url_secrets_in_the_query_are_masked_too() {
+        for (url, shown) in [
+            (
+                "postgres://db:5432/tf?user=app&password=pw-eeeeeeee",
+                "postgres://db:5432/tf?user=app&password=***",
+            ),
+            (
+                "postgres://app@db/tf?sslmode=require&sslpassword=pw-ffffffff&PassFile=/x",
+                "postgres://app@db/tf?sslmode=require&sslpassword=***&PassFile=***",
+            ),
+            (
+                "postgres://app:pw-gggggggg@db/tf?application_name=tf",
+                "postgres://app:***@db/tf?application_name=tf",
+            ),
+            (
+                "sqlite://data/track-futura.db",
+                "sqlite://data/track-futura.db",
+            ),
+        ] {
+            let parsed: DatabaseUrl = url.parse().unwrap();
+            assert_eq!(parsed.redacted(), shown, "{url}");
+            assert!(!format!("{parsed:?}").contains("pw-"), "{url}");
+        }
     }
 
     #[test]

@@ -77,8 +77,8 @@ impl Backend for DashboardBackend {
             .map_err(dashboard_error)
     }
 
-    fn logout_cookie(&self) -> HeaderValue {
-        auth::logout_cookie(&self.state)
+    fn logout(&self, request: &Parts) -> HeaderValue {
+        auth::logout(&self.state, &request.headers)
     }
 
     fn overview<'a>(

@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, Acknowledge};
-use crate::shell::{BASE, Problem, use_live};
+use crate::shell::{BASE, use_live};
 use crate::types::{AlertFilter, AlertView};
-use crate::ui::{LocalTime, MaybeTime};
+use crate::ui::{LocalTime, MaybeTime, loaded};
 
 /// The lists the tabs offer: (status parameter, label).
 const LISTS: [(&str, &str); 3] = [("active", "Open"), ("resolved", "Resolved"), ("all", "All")];
@@ -67,38 +67,34 @@ pub fn AlertsPage() -> impl IntoView {
                     }
                 })
         }}
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                list.get()
-                    .map(|answer| match answer {
-                        Ok(list) if list.alerts.is_empty() => {
-                            view! {
-                                <p class="empty-state" data-testid="alerts-empty">
-                                    {if status.get_untracked() == "active" {
-                                        "No open alert: the error rate, response time, refusals and snapshots are within their limits."
-                                    } else {
-                                        "No alert in this list."
-                                    }}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Ok(list) => {
-                            view! {
-                                <ul class="alert-list" data-testid="alerts">
-                                    {list
-                                        .alerts
-                                        .into_iter()
-                                        .map(|alert| view! { <AlertItem alert acknowledge /> })
-                                        .collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(
+            list,
+            move |list| {
+                if list.alerts.is_empty() {
+                    let text = if status.get_untracked() == "active" {
+                        "No open alert: the error rate, response time, refusals and snapshots are within their limits."
+                    } else {
+                        "No alert in this list."
+                    };
+                    return view! {
+                        <p class="empty-state" data-testid="alerts-empty">
+                            {text}
+                        </p>
+                    }
+                    .into_any();
+                }
+                view! {
+                    <ul class="alert-list" data-testid="alerts">
+                        {list
+                            .alerts
+                            .into_iter()
+                            .map(|alert| view! { <AlertItem alert acknowledge /> })
+                            .collect_view()}
+                    </ul>
+                }
+                .into_any()
+            },
+        )}
     }
 }
 

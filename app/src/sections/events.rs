@@ -10,11 +10,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{self, Replay};
 use crate::charts::thousands;
 use crate::pretty;
-use crate::shell::{BASE, Problem, use_live};
+use crate::shell::{BASE, use_live};
 use crate::types::{DeliveryView, EventDetailView, EventFilter, HeaderValues, PostView};
 use crate::ui::{
-    EventTable, LocalTime, MaybeTime, OUTCOMES, PLATFORMS, SnapshotLink, bytes, count, latency,
-    outcome_class,
+    Columns, EventTable, LocalTime, MaybeTime, OUTCOMES, PLATFORMS, SnapshotLink, bytes, count,
+    latency, loaded, outcome_class,
 };
 
 /// The export's path in the monitor API (the session cookie authorises a GET).
@@ -70,23 +70,18 @@ pub fn EventsPage() -> impl IntoView {
             <ExportLinks filter />
         </div>
         <EventFilters filter />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                page.get()
-                    .map(|answer| match answer {
-                        Ok(page) => {
-                            let current = filter.get_untracked();
-                            let fresh_after = slide_in_after(&shown.get_value(), &current);
-                            if let Some(newest) = page.events.first().map(|e| e.id) {
-                                let keep = fresh_after.map_or(newest, |seen| seen.max(newest));
-                                shown.set_value(Some((current.clone(), keep)));
-                            }
-                            view! { <EventList page filter=current fresh_after /> }.into_any()
-                        }
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(
+            page,
+            move |page| {
+                let current = filter.get_untracked();
+                let fresh_after = slide_in_after(&shown.get_value(), &current);
+                if let Some(newest) = page.events.first().map(|e| e.id) {
+                    let keep = fresh_after.map_or(newest, |seen| seen.max(newest));
+                    shown.set_value(Some((current.clone(), keep)));
+                }
+                view! { <EventList page filter=current fresh_after /> }
+            },
+        )}
     }
 }
 
@@ -259,16 +254,7 @@ pub fn EventDetailPage() -> impl IntoView {
         <p class="crumbs">
             <a href=format!("{BASE}/events")>"← Events"</a>
         </p>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                detail
-                    .get()
-                    .map(|answer| match answer {
-                        Ok(detail) => view! { <EventDetail detail replay /> }.into_any(),
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(detail, move |detail| view! { <EventDetail detail replay /> })}
     }
 }
 
@@ -497,29 +483,7 @@ pub fn PostTable(posts: Vec<PostView>) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="plain" data-testid="posts">
-                <thead>
-                    <tr>
-                        <th scope="col">"Platform"</th>
-                        <th scope="col">"Post"</th>
-                        <th scope="col">"Author"</th>
-                        <th scope="col">"Posted"</th>
-                        <th scope="col" class="num">
-                            "Likes"
-                        </th>
-                        <th scope="col" class="num">
-                            "Comments"
-                        </th>
-                        <th scope="col" class="num">
-                            "Shares"
-                        </th>
-                        <th scope="col" class="num">
-                            "Views"
-                        </th>
-                        <th scope="col" class="num">
-                            "Deliveries"
-                        </th>
-                    </tr>
-                </thead>
+                <Columns columns=&[("Platform", ""), ("Post", ""), ("Author", ""), ("Posted", ""), ("Likes", "num"), ("Comments", "num"), ("Shares", "num"), ("Views", "num"), ("Deliveries", "num")] />
                 <tbody>
                     {posts
                         .into_iter()

@@ -7,9 +7,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, WINDOWS};
 use crate::charts::{self, Frame};
-use crate::shell::{Problem, use_live};
+use crate::shell::use_live;
 use crate::types::{AlertView, MetricsView, OverviewView};
-use crate::ui::EventTable;
+use crate::ui::{EventTable, loaded};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -33,16 +33,7 @@ pub fn OverviewPage() -> impl IntoView {
             <RangeSelector window />
         </div>
         // A transition: a reload keeps the figures on screen until the new ones are there.
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                overview
-                    .get()
-                    .map(|answer| match answer {
-                        Ok(o) => view! { <Overview overview=o utc_offset /> }.into_any(),
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(overview, move |o| view! { <Overview overview=o utc_offset /> })}
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::{self, SelfTest};
 use crate::shell::Problem;
 use crate::types::{SelfTestReport, SetupView};
-use crate::ui::CopyButton;
+use crate::ui::{Columns, CopyButton, loaded};
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
@@ -16,16 +16,7 @@ pub fn SetupPage() -> impl IntoView {
         <div class="section-head">
             <h2>"Setup"</h2>
         </div>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                setup
-                    .get()
-                    .map(|answer| match answer {
-                        Ok(setup) => view! { <Setup setup /> }.into_any(),
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(setup, move |setup| view! { <Setup setup /> })}
         <section class="panel" aria-labelledby="self-test-title">
             <h3 id="self-test-title">"Security self-test"</h3>
             <p class="muted">
@@ -150,15 +141,7 @@ fn Report(report: SelfTestReport) -> impl IntoView {
         </p>
         <div class="table-scroll">
             <table class="plain" data-testid="self-test-checks">
-                <thead>
-                    <tr>
-                        <th scope="col">"Check"</th>
-                        <th scope="col">"What was sent"</th>
-                        <th scope="col">"Expected"</th>
-                        <th scope="col">"Got"</th>
-                        <th scope="col">"Result"</th>
-                    </tr>
-                </thead>
+                <Columns columns=&[("Check", ""), ("What was sent", ""), ("Expected", ""), ("Got", ""), ("Result", "")] />
                 <tbody>
                     {report
                         .checks

@@ -9,12 +9,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::events::PostTable;
 use crate::api;
 use crate::charts::thousands;
-use crate::shell::{BASE, Problem, use_live};
+use crate::shell::{BASE, use_live};
 use crate::types::{
     DeliveryView, EventFilter, InputErrorView, NotificationView, SnapshotDetailView,
     SnapshotFilter, SnapshotPage, SnapshotView,
 };
-use crate::ui::{LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count};
+use crate::ui::{Columns, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count, loaded};
 
 /// The statuses a snapshot can have, in lifecycle order.
 const STATUSES: [&str; 5] = ["running", "ready", "delivered", "failed", "cancelled"];
@@ -172,18 +172,7 @@ pub fn SnapshotsPage() -> impl IntoView {
                 </div>
             </fieldset>
         </Form>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                page.get()
-                    .map(|answer| match answer {
-                        Ok(page) => {
-                            view! { <SnapshotList page filter=filter.get_untracked() /> }
-                                .into_any()
-                        }
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(page, move |page| view! { <SnapshotList page filter=filter.get_untracked() /> })}
     }
 }
 
@@ -206,24 +195,7 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="plain" data-testid="snapshots-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Snapshot"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Platform"</th>
-                        <th scope="col" class="num">
-                            "Records"
-                        </th>
-                        <th scope="col" class="num">
-                            "Input errors"
-                        </th>
-                        <th scope="col" class="num">
-                            "Deliveries"
-                        </th>
-                        <th scope="col">"Last activity"</th>
-                        <th scope="col">"Error"</th>
-                    </tr>
-                </thead>
+                <Columns columns=&[("Snapshot", ""), ("Status", ""), ("Platform", ""), ("Records", "num"), ("Input errors", "num"), ("Deliveries", "num"), ("Last activity", ""), ("Error", "")] />
                 <tbody>
                     {page
                         .snapshots
@@ -284,16 +256,7 @@ pub fn SnapshotDetailPage() -> impl IntoView {
         <p class="crumbs">
             <a href=format!("{BASE}/snapshots")>"← Snapshots"</a>
         </p>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                detail
-                    .get()
-                    .map(|answer| match answer {
-                        Ok(detail) => view! { <SnapshotDetail detail /> }.into_any(),
-                        Err(error) => view! { <Problem error /> }.into_any(),
-                    })
-            }}
-        </Transition>
+        {loaded(detail, move |detail| view! { <SnapshotDetail detail /> })}
     }
 }
 
@@ -402,14 +365,7 @@ fn Notifications(notifications: Vec<NotificationView>) -> impl IntoView {
                 view! {
                     <div class="table-scroll">
                         <table class="plain" data-testid="notifications">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Received"</th>
-                                    <th scope="col">"Sent"</th>
-                                    <th scope="col">"Meaning"</th>
-                                    <th scope="col">"Error"</th>
-                                </tr>
-                            </thead>
+                            <Columns columns=&[("Received", ""), ("Sent", ""), ("Meaning", ""), ("Error", "")] />
                             <tbody>
                                 {notifications
                                     .into_iter()
@@ -452,29 +408,7 @@ fn Deliveries(deliveries: Vec<DeliveryView>) -> impl IntoView {
             <h3 id="deliveries-title">"Deliveries"</h3>
             <div class="table-scroll">
                 <table class="plain" data-testid="deliveries">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Received"</th>
-                            <th scope="col">"File"</th>
-                            <th scope="col">"State"</th>
-                            <th scope="col">"Format"</th>
-                            <th scope="col" class="num">
-                                "Size"
-                            </th>
-                            <th scope="col" class="num">
-                                "Posts"
-                            </th>
-                            <th scope="col" class="num">
-                                "Seen before"
-                            </th>
-                            <th scope="col" class="num">
-                                "Input errors"
-                            </th>
-                            <th scope="col" class="num">
-                                "Malformed"
-                            </th>
-                        </tr>
-                    </thead>
+                    <Columns columns=&[("Received", ""), ("File", ""), ("State", ""), ("Format", ""), ("Size", "num"), ("Posts", "num"), ("Seen before", "num"), ("Input errors", "num"), ("Malformed", "num")] />
                     <tbody>
                         {deliveries
                             .into_iter()
@@ -515,14 +449,7 @@ fn InputErrors(input_errors: Vec<InputErrorView>) -> impl IntoView {
             <p class="muted">"Inputs BrightData could not turn into a post (dead pages, private profiles, …)."</p>
             <div class="table-scroll">
                 <table class="plain" data-testid="input-errors">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Kind"</th>
-                            <th scope="col">"Code"</th>
-                            <th scope="col">"Input"</th>
-                            <th scope="col">"Message"</th>
-                        </tr>
-                    </thead>
+                    <Columns columns=&[("Kind", ""), ("Code", ""), ("Input", ""), ("Message", "")] />
                     <tbody>
                         {input_errors
                             .into_iter()

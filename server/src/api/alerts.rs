@@ -12,6 +12,7 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::json;
 
+use super::events::given;
 use crate::error::ApiError;
 use crate::monitor::alerts::view;
 use crate::state::AppState;
@@ -44,7 +45,7 @@ pub async fn list_alerts(
             ));
         }
     }
-    if let Some(severity) = filter.severity.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(severity) = given(&filter.severity) {
         if !matches!(severity, "warning" | "critical") {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -7,10 +7,11 @@
 //! must also carry `X-Requested-With: track-futura`: a cross-site form cannot set that header, and
 //! no CORS is offered, so cookie-authenticated writes cannot be forged from another site.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
@@ -42,7 +43,30 @@ pub struct Sessions {
     ttl: Duration,
     secure: bool,
     /// Login attempts per client address: 10 a minute, 5 at once.
-    attempts: DefaultKeyedRateLimiter<IpAddr>,
+    attempts: Mutex<LoginLimiter>,
+    /// Sessions ended by a logout before they expired (their signed payload, and when they would
+    /// have expired, Unix ms): refused from then on. Each entry goes once its session would
+    /// have expired anyway. Kept by this process: another instance sharing the database still
+    /// accepts the cookie until it expires.
+    revoked: Mutex<HashMap<String, i64>>,
+}
+
+/// The login limiter's memory: the addresses it counts, pruned of those it no longer needs.
+struct LoginLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    last_pruned: Instant,
+}
+
+/// Addresses the login limiter remembers at most: past this it starts over (whoever sends from
+/// that many addresses is not slowed by a per-address limit anyway).
+const LIMITER_KEYS: usize = 10_000;
+/// How often addresses whose allowance is full again are forgotten.
+const LIMITER_PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+fn login_limiter() -> DefaultKeyedRateLimiter<IpAddr> {
+    let quota = Quota::per_minute(NonZeroU32::new(10).expect("non-zero"))
+        .allow_burst(NonZeroU32::new(5).expect("non-zero"));
+    RateLimiter::keyed(quota)
 }
 
 impl Sessions {
@@ -51,13 +75,15 @@ impl Sessions {
         let mut hasher = Sha256::new();
         hasher.update(b"track-futura session key v1\0");
         hasher.update(admin_token.expose().as_bytes());
-        let quota = Quota::per_minute(NonZeroU32::new(10).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(5).expect("non-zero"));
         Self {
             key: hasher.finalize().into(),
             ttl,
             secure,
-            attempts: RateLimiter::keyed(quota),
+            attempts: Mutex::new(LoginLimiter {
+                limiter: login_limiter(),
+                last_pruned: Instant::now(),
+            }),
+            revoked: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,7 +113,53 @@ impl Sessions {
         let mut parts = payload.split('.');
         (parts.next()? == "v1").then_some(())?;
         let expires: i64 = parts.next()?.parse().ok()?;
-        (expires > now_ms).then_some(expires)
+        (expires > now_ms).then_some(())?;
+        let revoked = self.revoked.lock().expect("not poisoned");
+        (!revoked.contains_key(payload)).then_some(expires)
+    }
+
+    /// Ends every valid session the request's cookies carry, on the server side: a copy of the
+    /// cookie kept elsewhere is refused from now on.
+    pub fn revoke(&self, headers: &HeaderMap, now_ms: i64) {
+        let ended: Vec<(String, i64)> = session_values(headers)
+            .filter_map(|value| {
+                let expires = self.verify(value, now_ms)?;
+                let (payload, _) = value.rsplit_once('.')?;
+                Some((payload.to_owned(), expires))
+            })
+            .collect();
+        let mut revoked = self.revoked.lock().expect("not poisoned");
+        revoked.retain(|_, expires| *expires > now_ms);
+        revoked.extend(ended);
+    }
+
+    /// Sessions ended early and still remembered.
+    #[cfg(test)]
+    fn revoked_count(&self) -> usize {
+        self.revoked.lock().expect("not poisoned").len()
+    }
+
+    /// Counts a login attempt from `ip`: false when it is over the limit. Once a minute the
+    /// limiter forgets addresses whose allowance is full again, and it never remembers more than
+    /// [`LIMITER_KEYS`]: a stream of addresses cannot grow it without bound.
+    fn allow_attempt(&self, ip: IpAddr) -> bool {
+        let mut attempts = self.attempts.lock().expect("not poisoned");
+        let allowed = attempts.limiter.check_key(&ip).is_ok();
+        if attempts.last_pruned.elapsed() >= LIMITER_PRUNE_EVERY {
+            attempts.limiter.retain_recent();
+            attempts.limiter.shrink_to_fit();
+            attempts.last_pruned = Instant::now();
+        }
+        if attempts.limiter.len() > LIMITER_KEYS {
+            attempts.limiter = login_limiter();
+        }
+        allowed
+    }
+
+    /// Addresses the login limiter remembers now.
+    #[cfg(test)]
+    fn remembered_addresses(&self) -> usize {
+        self.attempts.lock().expect("not poisoned").limiter.len()
     }
 
     fn cookie(&self, value: &str, max_age: u64) -> HeaderValue {
@@ -100,15 +172,20 @@ impl Sessions {
 
     /// The session (its expiry) carried by the request's cookie, if valid.
     pub fn from_headers(&self, headers: &HeaderMap, now_ms: i64) -> Option<i64> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .filter(|(name, _)| *name == SESSION_COOKIE)
-            .find_map(|(_, value)| self.verify(value, now_ms))
+        session_values(headers).find_map(|value| self.verify(value, now_ms))
     }
+}
+
+/// The values of the session cookie in the request (HTTP/2 may split cookies over headers).
+fn session_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
 }
 
 /// Whether the request carries the admin token as a bearer (or bare) credential.
@@ -184,7 +261,7 @@ pub fn attempt_login(
     token: &str,
 ) -> Result<(HeaderValue, i64), ApiError> {
     let ip = state.ingest.client_ip.resolve(peer, headers);
-    if state.sessions.attempts.check_key(&ip).is_err() {
+    if !state.sessions.allow_attempt(ip) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -218,8 +295,10 @@ pub fn attempt_login(
     ))
 }
 
-/// The cookie that ends a session.
-pub fn logout_cookie(state: &AppState) -> HeaderValue {
+/// Ends the request's session on the server side too; the cookie that clears it in the browser.
+pub fn logout(state: &AppState, headers: &HeaderMap) -> HeaderValue {
+    let now = chrono::Utc::now().timestamp_millis();
+    state.sessions.revoke(headers, now);
     state.sessions.cookie("", 0)
 }
 
@@ -246,12 +325,12 @@ pub async fn login(
     }
 }
 
-/// `POST /api/auth/logout`: clears the cookie.
-pub async fn logout(State(state): State<AppState>) -> Response {
+/// `POST /api/auth/logout`: ends the session (a copy of its cookie is refused from now on) and
+/// clears the cookie.
+pub async fn end_session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let cookie = logout(&state, &headers);
     let mut response = Json(json!({"authenticated": false})).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, logout_cookie(&state));
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     response
 }
 
@@ -281,5 +360,44 @@ mod tests {
         assert_eq!(rotated.verify(&value, 2_000), None);
         assert_eq!(sessions.verify("garbage", 2_000), None);
         assert_eq!(sessions.verify("", 2_000), None);
+    }
+
+    fn cookie_headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("a=1; {SESSION_COOKIE}={value}")).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_session_ended_by_logout_is_refused_and_forgotten_once_it_would_have_expired() {
+        let sessions = Sessions::new(&Secret::new("admin-1"), Duration::from_secs(60), false);
+        let (ended, _) = sessions.issue(1_000);
+        let (other, _) = sessions.issue(1_000);
+        sessions.revoke(&cookie_headers(&ended), 2_000);
+        assert_eq!(sessions.verify(&ended, 3_000), None, "ended by logout");
+        assert_eq!(sessions.verify(&other, 3_000), Some(61_000), "others go on");
+        assert_eq!(sessions.revoked_count(), 1);
+        // A forged or expired cookie is not remembered.
+        sessions.revoke(&cookie_headers("v1.99999999.x.y"), 3_000);
+        assert_eq!(sessions.revoked_count(), 1);
+        // Past its expiry the entry goes at the next logout.
+        sessions.revoke(&cookie_headers(&other), 61_001);
+        assert_eq!(sessions.revoked_count(), 0);
+    }
+
+    #[test]
+    fn the_login_limiter_forgets_addresses_it_no_longer_needs() {
+        let sessions = Sessions::new(&Secret::new("admin-1"), Duration::from_secs(60), false);
+        for i in 0..(3 * LIMITER_KEYS as u32) {
+            assert!(sessions.allow_attempt(IpAddr::from(i.to_be_bytes())));
+            assert!(sessions.remembered_addresses() <= LIMITER_KEYS);
+        }
+        // Limiting still works for an address that keeps trying.
+        let guesser = IpAddr::from([203, 0, 113, 9]);
+        let allowed = (0..8).filter(|_| sessions.allow_attempt(guesser)).count();
+        assert_eq!(allowed, 5);
     }
 }

@@ -55,7 +55,7 @@ fn time_param(name: &str, value: &str) -> Result<i64, ApiError> {
 }
 
 /// A filter's value, with an empty one (an unset field of the dashboard's form) taken as unset.
-fn given(value: &Option<String>) -> Option<&str> {
+pub(crate) fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -364,46 +364,51 @@ pub const EXPORT_COLUMNS: [&str; 15] = [
     "error",
 ];
 
-fn csv_field(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
+/// A cell a spreadsheet would run as a formula (first character `=`, `+`, `-`, `@`, tab or CR)
+/// gets a `'` in front, as OWASP advises against CSV injection: the text a client chose (its user
+/// agent, a reason quoting its headers) is read in a spreadsheet, never evaluated.
+fn spreadsheet_text(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}").into()
     } else {
-        out.push_str(value);
+        value.into()
     }
 }
 
-fn csv_row(e: &events::Model) -> String {
-    let at = chrono::DateTime::from_timestamp_millis(e.at_ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default();
-    let fields = [
-        e.id.to_string(),
-        at,
-        e.at_ms.to_string(),
-        e.endpoint.clone(),
-        e.outcome.clone(),
-        e.status.to_string(),
-        format!("{:.3}", e.latency_us as f64 / 1000.0),
-        e.bytes.to_string(),
-        e.client_ip.clone().unwrap_or_default(),
-        e.user_agent.clone().unwrap_or_default(),
-        e.snapshot_id.clone().unwrap_or_default(),
-        e.platform.clone().unwrap_or_default(),
-        e.records.map(|r| r.to_string()).unwrap_or_default(),
-        e.delivery_id.map(|d| d.to_string()).unwrap_or_default(),
-        e.error.clone().unwrap_or_default(),
-    ];
-    let mut out = String::with_capacity(256);
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        csv_field(&mut out, field);
+/// One page of the export as CSV rows (the header row first when `header`), CRLF-terminated.
+fn csv_rows(rows: &[events::Model], header: bool) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(256 * rows.len() + 256));
+    if header {
+        out.write_record(EXPORT_COLUMNS)?;
     }
-    out.push_str("\r\n");
-    out
+    for e in rows {
+        let at = chrono::DateTime::from_timestamp_millis(e.at_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default();
+        let text = |value: &Option<String>| {
+            spreadsheet_text(value.as_deref().unwrap_or_default()).into_owned()
+        };
+        out.write_record([
+            e.id.to_string(),
+            at,
+            e.at_ms.to_string(),
+            spreadsheet_text(&e.endpoint).into_owned(),
+            spreadsheet_text(&e.outcome).into_owned(),
+            e.status.to_string(),
+            format!("{:.3}", e.latency_us as f64 / 1000.0),
+            e.bytes.to_string(),
+            text(&e.client_ip),
+            text(&e.user_agent),
+            text(&e.snapshot_id),
+            text(&e.platform),
+            e.records.map(|r| r.to_string()).unwrap_or_default(),
+            e.delivery_id.map(|d| d.to_string()).unwrap_or_default(),
+            text(&e.error),
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// `GET export-events/?format=csv|json&<list filters>`: every matching event, newest first,
@@ -451,25 +456,24 @@ pub async fn export(
                         return Some((Err(std::io::Error::other(error.to_string())), cursor));
                     }
                 };
-                let mut out = String::new();
-                if cursor.first {
-                    if json_format {
-                        out.push('[');
-                    } else {
-                        out.push_str(&EXPORT_COLUMNS.join(","));
-                        out.push_str("\r\n");
+                let mut out = Vec::new();
+                if json_format {
+                    if cursor.first {
+                        out.push(b'[');
                     }
-                }
-                for (i, row) in rows.iter().enumerate() {
-                    if json_format {
+                    for (i, row) in rows.iter().enumerate() {
                         if !(cursor.first && i == 0) {
-                            out.push(',');
+                            out.push(b',');
                         }
-                        out.push_str(
-                            &serde_json::to_string(&view(row.clone())).unwrap_or_default(),
-                        );
-                    } else {
-                        out.push_str(&csv_row(row));
+                        out.extend(serde_json::to_vec(&view(row.clone())).unwrap_or_default());
+                    }
+                } else {
+                    match csv_rows(&rows, cursor.first) {
+                        Ok(csv) => out = csv,
+                        Err(error) => {
+                            tracing::error!(%error, "export stopped");
+                            return Some((Err(std::io::Error::other(error.to_string())), cursor));
+                        }
                     }
                 }
                 cursor.first = cursor.first && rows.is_empty();
@@ -477,7 +481,7 @@ pub async fn export(
                 if (rows.len() as u64) < EXPORT_PAGE {
                     cursor.done = true;
                     if json_format {
-                        out.push(']');
+                        out.push(b']');
                     }
                 }
                 Some((Ok::<_, std::io::Error>(Bytes::from(out)), cursor))
@@ -500,4 +504,64 @@ pub async fn export(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(user_agent: &str, error: &str) -> events::Model {
+        events::Model {
+            id: 7,
+            at_ms: 1_764_650_000_000,
+            endpoint: "webhook".into(),
+            outcome: "rejected_auth".into(),
+            status: 401,
+            latency_us: 1_500,
+            bytes: 2,
+            client_ip: Some("203.0.113.9".into()),
+            user_agent: Some(user_agent.into()),
+            snapshot_id: None,
+            platform: None,
+            records: None,
+            delivery_id: None,
+            error: Some(error.into()),
+            headers: None,
+        }
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_are_neutralised() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_text(formula), format!("'{formula}"));
+        }
+        for text in ["curl/8", "a=b", "", "1-2", "'quoted"] {
+            assert_eq!(spreadsheet_text(text), text);
+        }
+    }
+
+    #[test]
+    fn csv_rows_are_quoted_crlf_terminated_and_parse_back() {
+        let rows = [
+            event(
+                "odd, \"quoted\"\nagent",
+                "invalid_token: the token is not valid",
+            ),
+            event("=HYPERLINK(\"x\")", "-rm"),
+        ];
+        let bytes = csv_rows(&rows, true).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("id,at,at_ms,endpoint,outcome,status,latency_ms,"));
+        assert!(text.ends_with("\r\n"));
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let parsed: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(&parsed[0][9], "odd, \"quoted\"\nagent");
+        assert_eq!(&parsed[0][6], "1.500");
+        assert_eq!(&parsed[1][9], "'=HYPERLINK(\"x\")");
+        assert_eq!(&parsed[1][14], "'-rm");
+        assert_eq!(&parsed[1][1], "2025-12-02T04:33:20.000Z");
+        let body_only = csv_rows(&rows[..1], false).unwrap();
+        assert!(body_only.starts_with(b"7,"));
+    }
 }

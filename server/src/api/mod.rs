@@ -56,7 +56,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(monitor)
         .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout", post(auth::end_session))
         .route("/auth/session", get(auth::session))
         .route("/openapi.json", get(openapi::document))
 }

@@ -14,7 +14,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::events::{delivery_view, post_view};
+use super::events::{delivery_view, given, post_view};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::entities::{deliveries, input_errors, notifications, posts, snapshots};
@@ -47,12 +47,6 @@ pub async fn list_page(
     db: &DatabaseConnection,
     filter: &SnapshotFilter,
 ) -> Result<SnapshotPage, ApiError> {
-    let given = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
     let limit = filter.limit.unwrap_or(50).clamp(1, 500);
     let mut select = snapshots::Entity::find();
     if let Some(status) = given(&filter.status) {

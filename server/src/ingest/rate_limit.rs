@@ -1,6 +1,8 @@
 //! Layer 3: `WEBHOOK_RATE_LIMIT` requests per minute per client IP (tower-governor, a GCRA token
 //! bucket), with `WEBHOOK_RATE_BURST` allowed at once. Keys are the resolved client IP, so a flood from
-//! one address never spends the budget of another, and a forged `X-Forwarded-For` buys nothing.
+//! one address never spends the budget of another, and a forged `X-Forwarded-For` buys nothing. An
+//! IPv6 client is keyed by its /64: one host usually holds a whole /64 and could otherwise take a
+//! fresh budget with every address in it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,8 +31,22 @@ impl KeyExtractor for ClientIpKey {
         request
             .extensions()
             .get::<ClientIp>()
-            .map(|ClientIp(ip)| *ip)
+            .map(|ClientIp(ip)| rate_key(*ip))
             .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+/// Whose budget a request spends: the IPv4 address (also when written IPv4-mapped, `::ffff:a.b.c.d`),
+/// or the /64 network of an IPv6 address.
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
     }
 }
 
@@ -100,5 +116,31 @@ fn refusal(error: GovernorError, per_minute: u32) -> Response<Body> {
         GovernorError::UnableToExtractKey | GovernorError::Other { .. } => {
             Rejection::internal("rate limit", "client IP was not resolved").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_key;
+    use std::net::IpAddr;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64_and_ipv4_per_address() {
+        assert_eq!(
+            rate_key(ip("2001:db8:1:2:aaaa::1")),
+            rate_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        );
+        assert_eq!(rate_key(ip("2001:db8:1:2::7")), ip("2001:db8:1:2::"));
+        assert_ne!(
+            rate_key(ip("2001:db8:1:2::1")),
+            rate_key(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(rate_key(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_ne!(rate_key(ip("203.0.113.9")), rate_key(ip("203.0.113.10")));
+        assert_eq!(rate_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

@@ -253,9 +253,11 @@ impl BodyChecks {
     }
 
     fn check_timestamps(&self, now: i64) -> Result<(), Rejection> {
-        let tolerance = self.max_timestamp_age.as_secs() as i64;
+        // In i128: `now - timestamp` of a hostile i64 (say `now - 2^63`) overflows i64, and a
+        // wrapped difference could pass the check.
+        let tolerance = i128::from(self.max_timestamp_age.as_secs());
         for &timestamp in &self.timestamps {
-            let skew = now - timestamp;
+            let skew = i128::from(now) - i128::from(timestamp);
             if skew > tolerance {
                 return Err(stale(format!(
                     "the timestamp is {skew} s old; at most {tolerance} s is accepted"
@@ -673,6 +675,29 @@ mod tests {
             ("x-timestamp", &NOW.to_string()),
         ]);
         assert_eq!(code(run(&v, &twice, b"", NOW)), "invalid_timestamp");
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_never_wrapped_into_range() {
+        let v = verifier(&[], false);
+        for extreme in [
+            i64::MIN + NOW, // now - 2^63: the difference is 2^63, one past i64::MAX
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MAX,
+            i64::MAX - 1,
+            -1,
+        ] {
+            let headers = headers(&[
+                ("authorization", "tok-1"),
+                ("x-timestamp", &extreme.to_string()),
+            ]);
+            assert_eq!(
+                code(run(&v, &headers, b"", NOW)),
+                "invalid_timestamp",
+                "{extreme}"
+            );
+        }
     }
 
     #[test]

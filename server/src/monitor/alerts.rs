@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::types::{AlertView, LiveMessage};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter,
+    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -105,13 +105,18 @@ pub async fn conditions(
     }
 
     let stall_ms = t.snapshot_stall_after.as_millis() as i64;
-    for snapshot in snapshots::Entity::find()
+    let stalled = snapshots::Entity::find()
         .filter(snapshots::Column::Status.eq("running"))
         .filter(snapshots::Column::Deliveries.eq(0))
-        .filter(snapshots::Column::NotifiedMs.lt(now - stall_ms))
-        .all(db)
-        .await?
-    {
+        .filter(snapshots::Column::NotifiedMs.lt(now - stall_ms));
+    let (stalled_shown, stalled_more) = capped(
+        db,
+        stalled
+            .order_by_desc(snapshots::Column::NotifiedMs)
+            .order_by_desc(snapshots::Column::Id),
+    )
+    .await?;
+    for snapshot in stalled_shown {
         firing.push(Firing {
             rule: "snapshot_stalled",
             subject: snapshot.id.clone(),
@@ -123,12 +128,23 @@ pub async fn conditions(
             ),
         });
     }
-    for snapshot in snapshots::Entity::find()
+    overflow(
+        &mut firing,
+        "snapshot_stalled",
+        stalled_more,
+        "are running with no delivery",
+    );
+    let failed = snapshots::Entity::find()
         .filter(snapshots::Column::Status.eq("failed"))
-        .filter(snapshots::Column::FinishedMs.gt(now - FAILED_FOR_MS))
-        .all(db)
-        .await?
-    {
+        .filter(snapshots::Column::FinishedMs.gt(now - FAILED_FOR_MS));
+    let (failed_shown, failed_more) = capped(
+        db,
+        failed
+            .order_by_desc(snapshots::Column::FinishedMs)
+            .order_by_desc(snapshots::Column::Id),
+    )
+    .await?;
+    for snapshot in failed_shown {
         firing.push(Firing {
             rule: "snapshot_failed",
             subject: snapshot.id.clone(),
@@ -140,7 +156,42 @@ pub async fn conditions(
             ),
         });
     }
+    overflow(
+        &mut firing,
+        "snapshot_failed",
+        failed_more,
+        "failed in the last day",
+    );
     Ok(firing)
+}
+
+/// Snapshots one per-snapshot rule opens alerts for at most: anyone with the webhook token can
+/// invent snapshot ids, and thousands of alerts would bury the real ones. The rest are one alert
+/// with their count.
+const SNAPSHOT_ALERTS: u64 = 50;
+
+/// The first [`SNAPSHOT_ALERTS`] snapshots of `select`, and how many more there are.
+async fn capped(
+    db: &DatabaseConnection,
+    select: sea_orm::Select<snapshots::Entity>,
+) -> Result<(Vec<snapshots::Model>, u64), DbErr> {
+    let total = select.clone().count(db).await?;
+    let shown = select.limit(SNAPSHOT_ALERTS).all(db).await?;
+    Ok((shown, total.saturating_sub(SNAPSHOT_ALERTS)))
+}
+
+/// The one alert that stands for the snapshots past the cap (subject `*`).
+fn overflow(firing: &mut Vec<Firing>, rule: &'static str, more: u64, what: &str) {
+    if more > 0 {
+        firing.push(Firing {
+            rule,
+            subject: "*".to_owned(),
+            severity: "warning",
+            message: format!(
+                "{more} more snapshots {what} (alerts are opened for {SNAPSHOT_ALERTS} at most; the Snapshots section lists them all)"
+            ),
+        });
+    }
 }
 
 /// What one evaluation changed.

@@ -230,6 +230,21 @@ async fn the_dashboard_session_is_an_httponly_strict_cookie_and_writes_need_the_
     )
     .await;
     assert_eq!(state["authenticated"], false);
+    // The logged-out cookie itself is refused from now on (ended on the server, not only cleared
+    // in the browser).
+    let r = with(app.client.get(app.url(&format!("{API}/metrics/"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a copy of the ended session's cookie");
+    let (_, state) = read(
+        with(app.client.get(app.url("/api/auth/session")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(state["authenticated"], false);
 
     // Guessing is slowed down: 5 at once, then 10 a minute.
     let mut limited = false;
@@ -422,6 +437,46 @@ async fn an_alert_opens_once_counts_repeats_is_acknowledged_and_resolves() {
     assert_eq!(log.matches("\"alert_opened\"").count(), 1, "{log}");
     assert_eq!(log.matches("\"alert_resolved\"").count(), 1);
     assert_eq!(log.matches("\"alert_acknowledged\"").count(), 1);
+}
+
+/// Anyone with the webhook token can invent snapshot ids: per-snapshot alerts stop at 50, and one
+/// more alert counts the rest.
+#[tokio::test]
+async fn per_snapshot_alerts_are_capped_and_the_rest_counted_in_one() {
+    let app = spawn().var("WEBHOOK_ALERT_INTERVAL", "1").start().await;
+    for i in 0..60 {
+        let r = app
+            .notify()
+            .json(&json!({"snapshot_id": format!("s_invented_{i:02}"), "status": "failed"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let alerts = app
+        .until(&format!("{API}/alerts/?limit=1000"), |b| {
+            // An evaluation may run while the notifications still arrive: wait for the one
+            // after the last.
+            b["alerts"].as_array().unwrap().iter().any(|a| {
+                a["subject"] == "*" && a["message"].as_str().unwrap().starts_with("10 more")
+            }) && b["alerts"].as_array().unwrap().len() == 51
+        })
+        .await;
+    let alerts = alerts["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 51, "50 snapshots and one for the rest");
+    assert!(alerts.iter().all(|a| a["rule"] == "snapshot_failed"));
+    let rest = alerts.iter().find(|a| a["subject"] == "*").unwrap();
+    assert!(
+        rest["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("10 more snapshots failed"),
+        "{rest}"
+    );
+    // The newest failures are the ones named.
+    assert!(alerts.iter().any(|a| a["subject"] == "s_invented_59"));
+    assert!(!alerts.iter().any(|a| a["subject"] == "s_invented_00"));
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -637,6 +692,62 @@ async fn events_are_paged_filtered_and_detailed() {
             .unwrap()
             .status(),
         404
+    );
+    app.stop().await;
+}
+
+/// Text a client chose that a spreadsheet would run as a formula is exported with a `'` in front
+/// (CSV injection); everything else, and the JSON export, stay as sent.
+#[tokio::test]
+async fn the_csv_export_neutralises_formulas_in_what_clients_sent() {
+    let app = spawn().start().await;
+    let agents = [
+        "=HYPERLINK(\"http://evil.example/\",\"click\")",
+        "+1+1",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "=cmd|' /C calc'!A0",
+        "curl/8.0 = fine in the middle",
+    ];
+    for agent in agents {
+        let r = app
+            .webhook()
+            .header("user-agent", agent)
+            .body("[]")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{agent}");
+    }
+    app.events(agents.len() as i64).await;
+    let text = app
+        .admin_get(&format!("{API}/export-events/?format=csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let exported: Vec<String> = reader
+        .records()
+        .map(|row| row.unwrap()[9].to_owned())
+        .collect();
+    let mut expected: Vec<String> = agents[..5].iter().map(|a| format!("'{a}")).collect();
+    expected.push(agents[5].to_owned());
+    expected.reverse();
+    assert_eq!(exported, expected, "newest first");
+    let json: Vec<Value> = app
+        .admin_get(&format!("{API}/export-events/?format=json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        json[5]["user_agent"], agents[0],
+        "JSON carries the text as sent"
     );
     app.stop().await;
 }

@@ -366,6 +366,10 @@ async fn stale_future_and_malformed_timestamps_are_rejected() {
         ),
         ("x-timestamp", "yesterday".to_owned()),
         ("webhook-timestamp", (now() - 3600).to_string()),
+        // Extreme values: `now - timestamp` overflows a 64-bit difference.
+        ("x-timestamp", (i64::MIN + now()).to_string()),
+        ("x-timestamp", i64::MIN.to_string()),
+        ("x-timestamp", i64::MAX.to_string()),
     ] {
         let r = with(name, value.clone()).send().await.unwrap();
         assert_eq!(
@@ -374,7 +378,7 @@ async fn stale_future_and_malformed_timestamps_are_rejected() {
             "{name}: {value}"
         );
     }
-    let events = app.events(7).await;
+    let events = app.events(10).await;
     assert!(
         events[2..]
             .iter()
@@ -493,6 +497,24 @@ async fn an_ipv6_peer_matches_an_ipv6_network() {
         assert_eq!(r.status(), status, "{allowed}");
         app.stop().await;
     }
+}
+
+/// One IPv6 host usually holds a whole /64: its addresses share one budget, another /64 has its own.
+#[tokio::test]
+async fn ipv6_clients_are_rate_limited_per_64() {
+    let app = spawn()
+        .var("WEBHOOK_RATE_LIMIT", "3")
+        .var("WEBHOOK_TRUSTED_PROXIES", "127.0.0.1/32")
+        .start()
+        .await;
+    let from = |ip: &str| app.webhook().header("x-forwarded-for", ip).body("[]");
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"] {
+        assert_eq!(from(ip).send().await.unwrap().status(), 200, "{ip}");
+    }
+    let fourth = from("2001:db8:1:2::4").send().await.unwrap();
+    assert_eq!(error_of(fourth).await, (429, "rate_limited".into()));
+    assert_eq!(from("2001:db8:1:3::1").send().await.unwrap().status(), 200);
+    app.stop().await;
 }
 
 #[tokio::test]
