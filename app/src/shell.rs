@@ -27,6 +27,14 @@ pub struct Live {
     pub utc_offset: RwSignal<i32>,
 }
 
+impl Live {
+    /// The live counter, read (so a resource's source follows it) unless `paused`: an older
+    /// page of a list stays as it is while new rows arrive.
+    pub fn tick_unless(self, paused: bool) -> u64 {
+        if paused { 0 } else { self.tick.get() }
+    }
+}
+
 pub fn use_live() -> Live {
     expect_context::<Live>()
 }

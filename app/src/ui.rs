@@ -115,6 +115,39 @@ pub fn SnapshotLink(id: Option<String>) -> impl IntoView {
     })
 }
 
+/// A labelled choice of a GET filter form (`<select name=…>`): "any" or one of `choices`, showing
+/// the filter's `current` value.
+#[component]
+pub fn Choice(
+    name: &'static str,
+    label: &'static str,
+    choices: &'static [&'static str],
+    current: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("filter-{name}");
+    view! {
+        <span class="field">
+            <label for=id.clone()>{label}</label>
+            <select id=id name=name prop:value=move || current.get().unwrap_or_default()>
+                <option value="">"any"</option>
+                {choices
+                    .iter()
+                    .map(|choice| {
+                        view! {
+                            <option
+                                value=*choice
+                                selected=move || current.get().as_deref() == Some(*choice)
+                            >
+                                {*choice}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </span>
+    }
+}
+
 /// A table's header row: each column's name and the class of its cells (`num` right-aligns,
 /// `wide-only` hides it on narrow screens).
 #[component]

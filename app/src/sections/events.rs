@@ -13,8 +13,8 @@ use crate::pretty;
 use crate::shell::{BASE, use_live};
 use crate::types::{DeliveryView, EventDetailView, EventFilter, HeaderValues, PostView};
 use crate::ui::{
-    Columns, EventTable, LocalTime, MaybeTime, OUTCOMES, PLATFORMS, SnapshotLink, bytes, count,
-    latency, loaded, outcome_class,
+    Choice, Columns, EventTable, LocalTime, MaybeTime, OUTCOMES, PLATFORMS, SnapshotLink, bytes,
+    count, latency, loaded, outcome_class,
 };
 
 /// The export's path in the monitor API (the session cookie authorises a GET).
@@ -53,11 +53,7 @@ pub fn EventsPage() -> impl IntoView {
     let page = Resource::new(
         move || {
             let filter = filter.get();
-            let tick = if filter.cursor.is_none() {
-                live.tick.get()
-            } else {
-                0
-            };
+            let tick = live.tick_unless(filter.cursor.is_some());
             (filter, tick)
         },
         |(filter, _)| api::events(filter),
@@ -144,33 +140,6 @@ fn EventFilters(filter: Memo<EventFilter>) -> impl IntoView {
     let value = move |pick: fn(&EventFilter) -> Option<String>| {
         move || pick(&filter.get()).unwrap_or_default()
     };
-    let select = move |name: &'static str,
-                       label: &'static str,
-                       choices: &'static [&'static str],
-                       pick: fn(&EventFilter) -> Option<String>| {
-        let id = format!("filter-{name}");
-        view! {
-            <span class="field">
-            <label for=id.clone()>{label}</label>
-            <select id=id name=name prop:value=value(pick)>
-                <option value="">"any"</option>
-                {choices
-                    .iter()
-                    .map(|choice| {
-                        view! {
-                            <option
-                                value=*choice
-                                selected=move || pick(&filter.get()).as_deref() == Some(*choice)
-                            >
-                                {*choice}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
-            </select>
-            </span>
-        }
-    };
     let text = move |name: &'static str,
                      label: &'static str,
                      placeholder: &'static str,
@@ -194,9 +163,24 @@ fn EventFilters(filter: Memo<EventFilter>) -> impl IntoView {
         <Form method="GET" action=format!("{BASE}/events")>
             <fieldset class="filters" data-testid="event-filters">
                 <legend>"Filter events"</legend>
-                {select("outcome", "Outcome", &OUTCOMES, |f| f.outcome.clone())}
-                {select("endpoint", "Endpoint", &["webhook", "notify"], |f| f.endpoint.clone())}
-                {select("platform", "Platform", &PLATFORMS, |f| f.platform.clone())}
+                <Choice
+                    name="outcome"
+                    label="Outcome"
+                    choices=&OUTCOMES
+                    current=Signal::derive(move || filter.get().outcome)
+                />
+                <Choice
+                    name="endpoint"
+                    label="Endpoint"
+                    choices=&["webhook", "notify"]
+                    current=Signal::derive(move || filter.get().endpoint)
+                />
+                <Choice
+                    name="platform"
+                    label="Platform"
+                    choices=&PLATFORMS
+                    current=Signal::derive(move || filter.get().platform)
+                />
                 {text("snapshot", "Snapshot", "s_…", |f| f.snapshot.clone())}
                 {text("ip", "Client IP", "203.0.113.9", |f| f.ip.clone())}
                 {text("q", "Text", "reason, user agent…", |f| f.q.clone())}

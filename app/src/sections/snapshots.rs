@@ -14,7 +14,9 @@ use crate::types::{
     DeliveryView, EventFilter, InputErrorView, NotificationView, SnapshotDetailView,
     SnapshotFilter, SnapshotPage, SnapshotView,
 };
-use crate::ui::{Columns, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count, loaded};
+use crate::ui::{
+    Choice, Columns, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count, loaded,
+};
 
 /// The statuses a snapshot can have, in lifecycle order.
 const STATUSES: [&str; 5] = ["running", "ready", "delivered", "failed", "cancelled"];
@@ -107,18 +109,11 @@ pub fn SnapshotsPage() -> impl IntoView {
     let page = Resource::new(
         move || {
             let filter = filter.get();
-            let tick = if filter.cursor.is_none() {
-                live.tick.get()
-            } else {
-                0
-            };
+            let tick = live.tick_unless(filter.cursor.is_some());
             (filter, tick)
         },
         |(filter, _)| api::snapshots(filter),
     );
-    let chosen = move |pick: fn(&SnapshotFilter) -> Option<String>, value: &'static str| {
-        move || pick(&filter.get()).as_deref() == Some(value)
-    };
     view! {
         <div class="section-head">
             <h2>"Snapshots"</h2>
@@ -126,46 +121,18 @@ pub fn SnapshotsPage() -> impl IntoView {
         <Form method="GET" action=format!("{BASE}/snapshots")>
             <fieldset class="filters" data-testid="snapshot-filters">
                 <legend>"Filter snapshots"</legend>
-                <span class="field">
-                <label for="snapshot-status">"Status"</label>
-                <select
-                    id="snapshot-status"
+                <Choice
                     name="status"
-                    prop:value=move || filter.get().status.unwrap_or_default()
-                >
-                    <option value="">"any"</option>
-                    {STATUSES
-                        .iter()
-                        .map(|s| {
-                            view! {
-                                <option value=*s selected=chosen(|f| f.status.clone(), s)>
-                                    {*s}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-                </span>
-                <span class="field">
-                <label for="snapshot-platform">"Platform"</label>
-                <select
-                    id="snapshot-platform"
+                    label="Status"
+                    choices=&STATUSES
+                    current=Signal::derive(move || filter.get().status)
+                />
+                <Choice
                     name="platform"
-                    prop:value=move || filter.get().platform.unwrap_or_default()
-                >
-                    <option value="">"any"</option>
-                    {PLATFORMS
-                        .iter()
-                        .map(|p| {
-                            view! {
-                                <option value=*p selected=chosen(|f| f.platform.clone(), p)>
-                                    {*p}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-                </span>
+                    label="Platform"
+                    choices=&PLATFORMS
+                    current=Signal::derive(move || filter.get().platform)
+                />
                 <div class="filter-actions">
                     <button type="submit">"Apply"</button>
                     <a href=format!("{BASE}/snapshots")>"Clear"</a>
