@@ -41,6 +41,37 @@ pub struct HttpConfig {
     /// The hosting platform, detected from the variables it sets (`PLATFORM_APPLICATION_NAME`:
     /// Upsun / Platform.sh, `RAILWAY_ENVIRONMENT`: Railway, `DYNO`: Heroku); `None` elsewhere.
     pub platform: Option<String>,
+    /// Connection limits and timeouts (see `http_server`).
+    pub limits: HttpLimits,
+}
+
+/// What one client connection may take from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// `HTTP_HEADER_TIMEOUT` (default 30 s): a request's headers must be complete this long after
+    /// the connection opened or the previous answer was sent; also how long an idle keep-alive
+    /// connection is kept (hyper measures both on one clock).
+    pub header_timeout: Duration,
+    /// `HTTP_BODY_IDLE_TIMEOUT` (default 60 s): a body that sends nothing for this long while the
+    /// server waits for it is cut off (408). A slow but steady upload is never cut.
+    pub body_idle_timeout: Duration,
+    /// `HTTP_MAX_CONNECTIONS` (default 1024): open connections served at once; more are answered
+    /// 503 and closed.
+    pub max_connections: usize,
+    /// `HTTP_SHUTDOWN_TIMEOUT` (default 30 s): on shutdown, how long in-flight requests may take
+    /// to finish before their connections are closed.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl HttpConfig {
@@ -346,6 +377,17 @@ impl Config {
                 .iter()
                 .find(|(var, _)| (vars.lookup)(var).is_some_and(|v| !v.is_empty()))
                 .map(|(_, name)| (*name).to_owned()),
+                limits: HttpLimits {
+                    header_timeout: vars.parse("HTTP_HEADER_TIMEOUT", SECONDS, HttpLimits::default().header_timeout, parse_positive_seconds)?,
+                    body_idle_timeout: vars.parse("HTTP_BODY_IDLE_TIMEOUT", SECONDS, HttpLimits::default().body_idle_timeout, parse_positive_seconds)?,
+                    max_connections: vars.parse(
+                        "HTTP_MAX_CONNECTIONS",
+                        "a whole number of connections, at least 1 (e.g. 1024)",
+                        HttpLimits::default().max_connections,
+                        |v| v.parse::<usize>().ok().filter(|n| (1..=1_000_000).contains(n)),
+                    )?,
+                    shutdown_timeout: vars.parse("HTTP_SHUTDOWN_TIMEOUT", SECONDS, HttpLimits::default().shutdown_timeout, parse_positive_seconds)?,
+                },
             },
             storage: StorageConfig {
                 database_url: vars.parse(

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod http_server;
 pub mod ingest;
 pub mod live;
 pub mod log_file;

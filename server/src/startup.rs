@@ -27,7 +27,7 @@ use crate::monitor::alerts::Evaluator;
 use crate::monitor::{Thresholds, retention};
 use crate::state::AppState;
 use crate::store::{Writer, checkpoint};
-use crate::{db, routes};
+use crate::{db, http_server, routes};
 
 /// The name cargo-leptos gives the site's JS, WASM and CSS (`[[workspace.metadata.leptos]] name`).
 const SITE_OUTPUT_NAME: &str = "track-futura";
@@ -184,6 +184,7 @@ impl Application {
             rate_limit,
             sessions,
             thresholds,
+            connections: Default::default(),
         };
 
         let app = Self {
@@ -250,14 +251,10 @@ impl Application {
         } = self;
         let logs = state.logs.clone();
         let db = state.db.clone();
+        let limits = state.config.http.limits;
+        let connections = state.connections.clone();
         let router = routes::router(state);
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("serving HTTP")?;
+        http_server::serve(listener, router, limits, connections, shutdown).await;
 
         background_stop.cancel();
         for task in background {

@@ -11,6 +11,7 @@ use crate::api::auth::Sessions;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::events::EventRecorder;
+use crate::http_server::ConnectionStats;
 use crate::ingest::Ingest;
 use crate::ingest::rate_limit::RateLimit;
 use crate::live::LiveHub;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub rate_limit: RateLimit,
     pub sessions: Arc<Sessions>,
     pub thresholds: Thresholds,
+    pub connections: Arc<ConnectionStats>,
 }
 
 impl FromRef<AppState> for Arc<Ingest> {

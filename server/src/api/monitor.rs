@@ -115,6 +115,8 @@ pub async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> Re
         alerts_warning: open("warning").await.unwrap_or(0) as i64,
         alerts_critical: open("critical").await.unwrap_or(0) as i64,
         uptime_s: state.started_at.elapsed().as_secs(),
+        connections_open: state.connections.open(),
+        connections_refused: state.connections.refused(),
     };
     (
         [(

@@ -45,12 +45,7 @@ async fn receive_notification(
     let mut raw = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            Rejection::bad_payload(
-                "body_unreadable",
-                format!("the body could not be read: {e}"),
-            )
-        })?;
+        let chunk = chunk.map_err(|e| Rejection::unreadable(&e))?;
         if (raw.len() + chunk.len()) as u64 > MAX_NOTIFY_BYTES {
             return Err(Rejection::too_large(format!(
                 "a notification is at most {MAX_NOTIFY_BYTES} bytes"

@@ -109,6 +109,24 @@ impl Rejection {
         )
     }
 
+    /// The body could not be read to its end: 408 when it stopped arriving (the connection is
+    /// closed), 400 when the client broke it off or sent it malformed.
+    pub fn unreadable(error: &(dyn std::error::Error + 'static)) -> Self {
+        if crate::http_server::BodyIdleTimeout::caused(error) {
+            Self::new(
+                Outcome::BadPayload,
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the body stopped arriving: {error}"),
+            )
+        } else {
+            Self::bad_payload(
+                "body_unreadable",
+                format!("the body could not be read completely: {error}"),
+            )
+        }
+    }
+
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "{context}");
         Self::new(
@@ -149,6 +167,12 @@ impl IntoResponse for Rejection {
             }),
         )
             .into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come; this connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = self.retry_after_secs {
             response
                 .headers_mut()

@@ -152,18 +152,11 @@ async fn read_all(body: Body, length: u64, checks: &mut BodyChecks) -> Result<By
     let mut stream = body.into_data_stream();
     let mut raw = BytesMut::with_capacity(length as usize);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(unreadable)?;
+        let chunk = chunk.map_err(|e| Rejection::unreadable(&e))?;
         checks.update(&chunk);
         raw.extend_from_slice(&chunk);
     }
     Ok(raw.freeze())
-}
-
-fn unreadable(error: impl std::fmt::Display) -> Rejection {
-    Rejection::bad_payload(
-        "body_unreadable",
-        format!("the body could not be read completely: {error}"),
-    )
 }
 
 /// Records as parsed, plus samples of why some were malformed.
@@ -314,7 +307,7 @@ async fn store_streamed<S, E>(
 ) -> Result<Response, Rejection>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    E: std::error::Error + 'static,
 {
     let opening = meta.clone();
     let ids = ingest.writer.ids();
@@ -423,7 +416,7 @@ async fn receive_chunks<S, E>(
 ) -> Result<Received, Rejection>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    E: std::error::Error + 'static,
 {
     let max_wire = ingest.limits.max_body_bytes;
     let max_inflated = ingest.limits.max_inflated_bytes;
@@ -450,7 +443,7 @@ where
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(error) => {
-                failure = Some(unreadable(error));
+                failure = Some(Rejection::unreadable(&error));
                 break;
             }
         };
@@ -574,7 +567,7 @@ pub async fn dry_run(
         let mut stream = body.into_data_stream();
         let mut raw = BytesMut::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(unreadable)?;
+            let chunk = chunk.map_err(|e| Rejection::unreadable(&e))?;
             if (raw.len() + chunk.len()) as u64 > ingest.limits.max_body_bytes {
                 return Err(Rejection::too_large(
                     "the body exceeds WEBHOOK_MAX_BODY_BYTES",

@@ -11,6 +11,8 @@ pub struct Gauges {
     pub alerts_warning: i64,
     pub alerts_critical: i64,
     pub uptime_s: u64,
+    pub connections_open: u64,
+    pub connections_refused: u64,
 }
 
 pub fn render(events: &EventRecorder, gauges: &Gauges) -> String {
@@ -84,6 +86,29 @@ pub fn render(events: &EventRecorder, gauges: &Gauges) -> String {
     );
     let _ = writeln!(out, "# TYPE trackfutura_events_dropped_total counter");
     let _ = writeln!(out, "trackfutura_events_dropped_total {}", events.dropped());
+    let _ = writeln!(
+        out,
+        "# HELP trackfutura_http_connections_open HTTP connections being served."
+    );
+    let _ = writeln!(out, "# TYPE trackfutura_http_connections_open gauge");
+    let _ = writeln!(
+        out,
+        "trackfutura_http_connections_open {}",
+        gauges.connections_open
+    );
+    let _ = writeln!(
+        out,
+        "# HELP trackfutura_http_connections_refused_total Connections answered 503 at HTTP_MAX_CONNECTIONS."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE trackfutura_http_connections_refused_total counter"
+    );
+    let _ = writeln!(
+        out,
+        "trackfutura_http_connections_refused_total {}",
+        gauges.connections_refused
+    );
     let _ = writeln!(
         out,
         "# HELP trackfutura_uptime_seconds Seconds since this process started."
