@@ -1,7 +1,7 @@
 //! Events: the filtered, cursor-paginated list (newest first, never a COUNT over the table), one
 //! event in full, the streaming export, and replaying a stored delivery.
 
-use std::io::Read;
+use std::io::Write;
 
 use app::types::{BodyView, DeliveryView, EventDetailView, EventPage, PostView, ReplayView};
 use axum::Json;
@@ -188,7 +188,7 @@ pub async fn detail_view(db: &DatabaseConnection, id: i64) -> Result<EventDetail
         {
             Some(delivery) => {
                 let body = if delivery.body_kept {
-                    Some(body_preview(db, delivery_id).await.map_err(fail)?)
+                    Some(body_preview(db, &delivery).await.map_err(fail)?)
                 } else {
                     None
                 };
@@ -263,37 +263,116 @@ pub fn post_view(p: posts::Model) -> PostView {
     }
 }
 
-/// The first [`BODY_PREVIEW`] bytes of a kept body, inflated.
+/// The first [`BODY_PREVIEW`] bytes of a kept body, inflated. Reads its chunks one at a time and
+/// only as far as the preview needs: a 1 GiB body, or a chunk that inflates 1000x, costs about
+/// one chunk and one preview of memory.
 async fn body_preview(
     db: &DatabaseConnection,
-    delivery_id: i64,
+    delivery: &deliveries::Model,
 ) -> Result<BodyView, sea_orm::DbErr> {
-    let chunks = delivery_chunks::Entity::find()
-        .filter(delivery_chunks::Column::DeliveryId.eq(delivery_id))
-        .order_by_asc(delivery_chunks::Column::Seq)
-        .all(db)
-        .await?;
-    let raw: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
-    let gzip = raw.starts_with(&[0x1f, 0x8b]);
-    let mut text = Vec::new();
-    let readable = if gzip {
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .take(BODY_PREVIEW + 1)
-            .read_to_end(&mut text)
-            .is_ok()
-    } else {
-        text.extend_from_slice(&raw[..raw.len().min(BODY_PREVIEW as usize + 1)]);
-        true
+    let wanted = BODY_PREVIEW as usize + 1;
+    let mut sink: Option<Preview> = None;
+    let mut readable = true;
+    for seq in 0.. {
+        let Some(chunk) = delivery_chunks::Entity::find_by_id((delivery.id, seq))
+            .one(db)
+            .await?
+        else {
+            break;
+        };
+        let sink = sink.get_or_insert_with(|| {
+            if chunk.data.starts_with(&[0x1f, 0x8b]) {
+                Preview::Gzip(flate2::write::MultiGzDecoder::new(Capped::new(wanted)))
+            } else {
+                Preview::Plain(Capped::new(wanted))
+            }
+        });
+        let written = match sink {
+            Preview::Plain(text) => text.write_all(&chunk.data),
+            Preview::Gzip(inflater) => inflater.write_all(&chunk.data),
+        };
+        // An error is the preview being full (the sink refuses more) or broken gzip data.
+        if written.is_err() || sink.text().is_full() {
+            readable = sink.text().is_full();
+            break;
+        }
+    }
+    let gzip = matches!(sink, Some(Preview::Gzip(_)));
+    let text = match sink {
+        None => Capped::new(0),
+        Some(Preview::Plain(text)) => text,
+        Some(Preview::Gzip(mut inflater)) => {
+            // A full preview stopped the inflater on purpose; otherwise the stream must end well.
+            if !inflater.get_ref().is_full() && inflater.try_finish().is_err() {
+                readable = false;
+            }
+            let text = inflater.get_ref();
+            Capped {
+                bytes: text.bytes.clone(),
+                cap: text.cap,
+            }
+        }
     };
+    let mut text = text.bytes;
     let truncated = text.len() as u64 > BODY_PREVIEW;
     text.truncate(BODY_PREVIEW as usize);
     Ok(BodyView {
         encoding: if gzip { "gzip" } else { "identity" }.to_owned(),
-        stored_bytes: raw.len() as u64,
+        stored_bytes: delivery.wire_bytes.max(0) as u64,
         readable,
         truncated,
         text: String::from_utf8_lossy(&text).into_owned(),
     })
+}
+
+/// Where a body preview is written: as stored, or through an inflater.
+enum Preview {
+    Plain(Capped),
+    Gzip(flate2::write::MultiGzDecoder<Capped>),
+}
+
+impl Preview {
+    fn text(&self) -> &Capped {
+        match self {
+            Self::Plain(text) => text,
+            Self::Gzip(inflater) => inflater.get_ref(),
+        }
+    }
+}
+
+/// A sink that keeps the first `cap` bytes written to it and refuses the rest, which stops an
+/// inflater feeding it.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Self {
+        Self {
+            bytes: Vec::new(),
+            cap,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes.len() >= self.cap
+    }
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.is_full() {
+            return Err(std::io::Error::other("preview full"));
+        }
+        let taken = data.len().min(self.cap - self.bytes.len());
+        self.bytes.extend_from_slice(&data[..taken]);
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Queues the event's stored delivery for extraction again, for the API and the dashboard alike.

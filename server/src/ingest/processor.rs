@@ -4,7 +4,6 @@
 //! once. Woken when a delivery is queued, and every few seconds in case it missed one.
 
 use std::sync::Arc;
-use std::sync::mpsc as sync_mpsc;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -107,47 +106,58 @@ impl Processor {
         let default_platform = self
             .snapshot_platform(delivery.snapshot_id.as_deref())
             .await;
-        let (records_in, records_out) = sync_mpsc::channel::<Record>();
         // Stored as received: gzip is told by its bytes, CSV by what receiving found.
         let declared = Declared {
             gzip: false,
             csv: delivery.format == Format::Csv.as_str(),
         };
-        let mut decoder = DeliveryDecoder::new(
-            declared,
-            self.max_inflated_bytes,
-            default_platform,
-            Mode::Extract,
-            move |record| {
-                let _ = records_in.send(record);
-            },
-        );
+        // Three stages joined by bounded channels, so memory stays bounded however densely a
+        // chunk inflates (gzip reaches ~1000x): stored chunks are read one at a time, inflated and
+        // parsed on a blocking thread, and the records written in batches as they come.
+        let (chunks_in, mut chunks_out) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+        let (records_in, mut records_out) = tokio::sync::mpsc::channel::<Record>(2 * BATCH);
+        let max_inflated = self.max_inflated_bytes;
+        let decoding = tokio::task::spawn_blocking(move || {
+            let mut decoder =
+                DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Extract, {
+                    move |record| {
+                        // Fails only when the writer side gave up; the reader then stops too.
+                        let _ = records_in.blocking_send(record);
+                    }
+                });
+            while let Some(data) = chunks_out.blocking_recv() {
+                decoder.feed(&data)?;
+            }
+            decoder.finish().map(|_| ())
+        });
+        let db = self.db.clone();
+        let mut reading = AbortOnDrop(tokio::spawn(async move {
+            for seq in 0.. {
+                let chunk = delivery_chunks::Entity::find_by_id((id, seq))
+                    .one(&db)
+                    .await?;
+                let Some(chunk) = chunk else { break };
+                if chunks_in.send(chunk.data).await.is_err() {
+                    break; // the decoder stopped on an error, reported below
+                }
+            }
+            Ok::<_, sea_orm::DbErr>(())
+        }));
+
         let mut totals = Extracted::default();
-        let mut seq = 0;
-        loop {
-            let chunk = delivery_chunks::Entity::find_by_id((id, seq))
-                .one(&self.db)
-                .await?;
-            let Some(chunk) = chunk else {
-                tokio::task::spawn_blocking(move || decoder.finish())
-                    .await?
-                    .map_err(|e| anyhow::anyhow!("delivery {id}: {e}"))?;
-                let rest: Vec<Record> = records_out.try_iter().collect();
-                self.write_batch(&delivery, rest, &mut totals).await?;
-                break;
-            };
-            // Inflating and parsing are CPU work: keep them off the async threads.
-            let (returned, fed) = tokio::task::spawn_blocking(move || {
-                let fed = decoder.feed(&chunk.data);
-                (decoder, fed)
-            })
-            .await?;
-            fed.map_err(|e| anyhow::anyhow!("delivery {id}: {e}"))?;
-            decoder = returned;
-            let batch: Vec<Record> = records_out.try_iter().collect();
-            self.write_batch(&delivery, batch, &mut totals).await?;
-            seq += 1;
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(record) = records_out.recv().await {
+            batch.push(record);
+            if batch.len() >= BATCH {
+                self.write_batch(&delivery, std::mem::take(&mut batch), &mut totals)
+                    .await?;
+            }
         }
+        decoding
+            .await?
+            .map_err(|e| anyhow::anyhow!("delivery {id}: {e}"))?;
+        (&mut reading.0).await??;
+        self.write_batch(&delivery, batch, &mut totals).await?;
 
         let keep = delivery.wire_bytes as u64 <= self.max_stored_body_bytes;
         let now = chrono::Utc::now().timestamp_millis();
@@ -233,5 +243,14 @@ impl Processor {
                 .dataset_id
                 .and_then(|d| self.platforms.platform(&d).map(str::to_owned))
         })
+    }
+}
+
+/// Aborts the task when dropped: an extraction that fails half-way stops reading its chunks.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -10,7 +10,6 @@
 //!   the posts (`processor`), also after a restart.
 
 use std::sync::Arc;
-use std::sync::mpsc as sync_mpsc;
 
 use axum::Json;
 use axum::body::Body;
@@ -420,15 +419,16 @@ where
 {
     let max_wire = ingest.limits.max_body_bytes;
     let max_inflated = ingest.limits.max_inflated_bytes;
-    // Parsing runs on a blocking thread, fed through a bounded channel (back-pressure).
-    let (feed, pieces) = sync_mpsc::sync_channel::<Bytes>(32);
+    // Parsing runs on a blocking thread, fed through a bounded channel (back-pressure). The
+    // channel is async on this side: a full channel suspends this request, not a runtime worker.
+    let (feed, mut pieces) = tokio::sync::mpsc::channel::<Bytes>(32);
     let parser = tokio::task::spawn_blocking(move || {
         let mut collected = Collected::default();
         let mut decoder =
             DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Count, |r| {
                 collected.add(r)
             });
-        for piece in pieces {
+        while let Some(piece) = pieces.blocking_recv() {
             decoder.feed(&piece)?;
         }
         let decoded = decoder.finish()?;
@@ -456,7 +456,7 @@ where
             break;
         }
         checks.update(&chunk);
-        if feed.send(chunk.clone()).is_err() {
+        if feed.send(chunk.clone()).await.is_err() {
             // The parser stopped on an error; it is reported below.
             break;
         }

@@ -182,6 +182,55 @@ async fn a_large_gzip_delivery_streams_and_keeps_its_body_only_when_small_enough
     app.stop().await;
 }
 
+/// The event detail shows the first MiB of a kept multi-chunk gzip body, inflated, and says it
+/// is cut (it reads the chunks only as far as the preview needs).
+#[tokio::test]
+async fn the_event_detail_previews_the_first_mib_of_a_large_kept_gzip_body() {
+    let app = spawn().start().await;
+    let ndjson = many_posts(60_000);
+    let body = gzip(&ndjson);
+    assert!(body.len() > 1 << 20, "more than one stored chunk");
+    let (status, answer) = json(
+        app.webhook_as("application/gzip")
+            .body(chunked(body.clone(), 64 << 10))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["delivery_id"].as_i64().unwrap();
+    app.eventually(
+        &format!("SELECT count(*) FROM deliveries WHERE id = {id} AND state = 'stored'"),
+        1,
+    )
+    .await;
+    assert!(app.number("SELECT count(*) FROM delivery_chunks").await >= 2);
+    app.settle().await;
+    let event = app
+        .number(&format!("SELECT id FROM events WHERE delivery_id = {id}"))
+        .await;
+    let detail: serde_json::Value = app
+        .client
+        .get(app.url(&format!("/api/brightdata/webhook/events/{event}/")))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let preview = &detail["body"];
+    assert_eq!(preview["encoding"], "gzip", "{preview}");
+    assert_eq!(preview["readable"], true);
+    assert_eq!(preview["truncated"], true);
+    assert_eq!(preview["stored_bytes"], body.len());
+    let text = preview["text"].as_str().unwrap();
+    let expected = String::from_utf8_lossy(&ndjson[..1 << 20]);
+    assert_eq!(text, expected);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_small_body_that_inflates_beyond_the_inline_limit_is_streamed() {
     let app = spawn().start().await;
