@@ -282,7 +282,9 @@ async fn body_preview(
         };
         let sink = sink.get_or_insert_with(|| {
             if chunk.data.starts_with(&[0x1f, 0x8b]) {
-                Preview::Gzip(flate2::write::MultiGzDecoder::new(Capped::new(wanted)))
+                Preview::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Capped::new(
+                    wanted,
+                ))))
             } else {
                 Preview::Plain(Capped::new(wanted))
             }
@@ -328,7 +330,8 @@ async fn body_preview(
 /// Where a body preview is written: as stored, or through an inflater.
 enum Preview {
     Plain(Capped),
-    Gzip(flate2::write::MultiGzDecoder<Capped>),
+    // Boxed: the inflater's state is ten times the size of a plain sink.
+    Gzip(Box<flate2::write::MultiGzDecoder<Capped>>),
 }
 
 impl Preview {
