@@ -30,6 +30,15 @@ ensure_chromium() {
   fi
 }
 
+# strace: the durability tests read the order of the server's system calls (flush, then answer).
+ensure_strace() {
+  if ! command -v strace >/dev/null 2>&1; then
+    log "installing Debian strace"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq strace >/dev/null
+  fi
+}
+
 # The name of the site's JS, WASM and CSS ([[workspace.metadata.leptos]] name). leptos reads it at
 # compile time, so every cargo command of the scripts sets it alike: a build without it would
 # recompile leptos and everything above it.
@@ -106,10 +115,12 @@ ensure_build_tools() {
   export PATH="$BINARYEN_DIR:$HOME/.cargo/bin:$PATH"
 }
 
-# What the test suite needs on top: Chromium + Playwright for the browser tests, PostgreSQL.
+# What the test suite needs on top: Chromium + Playwright for the browser tests, strace,
+# PostgreSQL.
 ensure_test_tools() {
   ensure_build_tools
   ensure_chromium
+  ensure_strace
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     log "installing Playwright from npm (the browser is Debian's chromium)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

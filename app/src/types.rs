@@ -98,6 +98,15 @@ pub struct MetricsView {
     pub success_rate: f64,
     /// rejected / requests; 0 when there were no requests.
     pub error_rate: f64,
+    /// Requests that passed the token check (`accepted`, `duplicate`, `bad_payload`, `error`,
+    /// `rejected_signature`, `rejected_timestamp`): the traffic the service itself is judged on.
+    #[serde(default)]
+    pub authenticated: i64,
+    /// Refused or failed among `authenticated`; 0 when there were none. Health and the
+    /// `error_rate` alert judge this: refusals of callers without the token are the
+    /// `security_spike` alert's, so an outsider cannot turn the service unhealthy.
+    #[serde(default)]
+    pub authenticated_error_rate: f64,
     pub latency: LatencyView,
     pub throughput: ThroughputView,
     pub bytes: i64,

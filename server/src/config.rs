@@ -221,6 +221,10 @@ pub struct LoggingConfig {
     pub format: LogFormat,
     /// `LOG_DIR` (default `./logs`): where `webhook_security.log` and `webhook_monitor.log` are written.
     pub dir: PathBuf,
+    /// `LOG_MAX_FILE_BYTES` (default 10 MiB): a log file this large is rotated (`.1`, `.2`, ...).
+    pub max_file_bytes: u64,
+    /// `LOG_KEEP_FILES` (default 5, 1 to 100): rotated files kept per log; older ones are deleted.
+    pub keep_files: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,6 +582,10 @@ impl Config {
                 })?,
                 dir: vars.parse("LOG_DIR", "a directory path", PathBuf::from("logs"), |v| {
                     Some(PathBuf::from(v))
+                })?,
+                max_file_bytes: vars.parse("LOG_MAX_FILE_BYTES", BYTES, 10 << 20, parse_bytes)?,
+                keep_files: vars.parse("LOG_KEEP_FILES", "a whole number from 1 to 100", 5, |v| {
+                    v.parse().ok().filter(|n| (1..=100).contains(n))
                 })?,
             },
         })

@@ -1,15 +1,21 @@
-//! Recording events: every request to an ingestion endpoint becomes a row (through the writer), is
-//! counted in memory, is published on the live hub once stored, and, when it was refused, is written
-//! to `webhook_security.log`.
+//! Recording events: every request to an ingestion endpoint is counted in memory and becomes a row
+//! (through the writer), published on the live hub once stored, and, when it was refused, a line in
+//! `webhook_security.log`; refusals before authentication beyond a few a minute per address are
+//! counted into the rollups instead (`refusals`).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use app::types::{EventView, LiveMessage};
 
 use crate::ingest::outcome::Outcome;
 use crate::live::LiveHub;
 use crate::log_file::LogFile;
+use crate::refusals::{RefusalSampler, is_unauthenticated_refusal};
 use crate::store::Writer;
 use crate::store::entities::events;
 use crate::store::events::NewEvent;
@@ -78,6 +84,7 @@ pub struct EventRecorder {
     security_log: LogFile,
     counters: Arc<OutcomeCounters>,
     latency: Arc<LatencyBuckets>,
+    refusals: Arc<RefusalSampler>,
 }
 
 /// What the writer calls once events are committed: they go out on the live hub, with their ids
@@ -101,7 +108,15 @@ impl EventRecorder {
             security_log,
             counters: Arc::default(),
             latency: Arc::default(),
+            refusals: Arc::default(),
         }
+    }
+
+    /// Writes the refusals counted without an event row each, once a second (see `refusals`).
+    pub fn spawn_refusal_counts(&self, stop: CancellationToken) -> JoinHandle<()> {
+        self.refusals
+            .clone()
+            .spawn(self.writer.clone(), self.security_log.clone(), stop)
     }
 
     pub fn latency(&self) -> &LatencyBuckets {
@@ -118,10 +133,14 @@ impl EventRecorder {
     }
 
     /// Counts and logs now; the writer stores it with the next batch and then publishes it (the
-    /// answer does not wait).
-    pub fn record(&self, outcome: Outcome, path: &str, event: NewEvent) {
+    /// answer does not wait). A refusal before authentication past its address's few full records
+    /// a minute is only counted (`refusals`).
+    pub fn record(&self, outcome: Outcome, path: &str, ip: IpAddr, event: NewEvent) {
         self.counters.add(outcome);
         self.latency.record(event.latency_us);
+        if is_unauthenticated_refusal(outcome) && !self.refusals.admit(ip, outcome, &event) {
+            return;
+        }
         if outcome != Outcome::Accepted && outcome != Outcome::Duplicate {
             self.security_log.write(
                 "request_rejected",

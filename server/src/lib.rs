@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod live;
 pub mod log_file;
 pub mod monitor;
+pub mod refusals;
 pub mod routes;
 pub mod samples;
 pub mod secret;

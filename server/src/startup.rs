@@ -50,7 +50,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let log_stop = CancellationToken::new();
-        let (logs, log_writers) = AuditLogs::open(&config.logging.dir, log_stop.clone())
+        let (logs, log_writers) = AuditLogs::open(&config.logging, log_stop.clone())
             .await
             .with_context(|| format!("opening log files in {}", config.logging.dir.display()))?;
 
@@ -140,6 +140,7 @@ impl Application {
             }
             .spawn(processor, background_stop.clone()),
             rate_limit.spawn_cleanup(background_stop.clone()),
+            events.spawn_refusal_counts(background_stop.clone()),
             checkpoint::spawn(db.clone(), writer.wal_frames(), background_stop.clone()),
             Evaluator::new(
                 db.clone(),

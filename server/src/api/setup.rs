@@ -224,6 +224,11 @@ fn settings(config: &Config) -> Vec<SettingView> {
             }
             .to_owned(),
         ),
+        (
+            "LOG_MAX_FILE_BYTES",
+            config.logging.max_file_bytes.to_string(),
+        ),
+        ("LOG_KEEP_FILES", config.logging.keep_files.to_string()),
         ("DEBUG", config.logging.debug.to_string()),
     ];
     rows.into_iter()

@@ -111,6 +111,8 @@ pub async fn detail_view(
         .ok_or_else(|| ApiError::not_found(format!("no snapshot {id}")))?;
     let delivery_rows = deliveries::Entity::find()
         .filter(deliveries::Column::SnapshotId.eq(id))
+        // Still arriving: not acknowledged, and for a signed body not yet verified.
+        .filter(deliveries::Column::State.ne("receiving"))
         .order_by_desc(deliveries::Column::Id)
         .limit(DETAIL_ROWS)
         .all(db)

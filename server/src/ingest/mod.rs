@@ -32,7 +32,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::any;
 use ipnet::IpNet;
 use sea_orm::DatabaseConnection;
 use tower::ServiceBuilder;
@@ -77,12 +77,15 @@ pub struct Ingest {
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     let ingest = state.ingest.clone();
-    let webhook = post(webhook::receive).layer(middleware::from_fn_with_state(
+    // Any method reaches the handlers, which check the token before the method: a caller without
+    // the token is refused as such (401), so only token holders can produce a `bad_payload`
+    // (which the service's own error rate counts).
+    let webhook = any(webhook::receive).layer(middleware::from_fn_with_state(
         ingest.limits.max_body_bytes,
         size_limit,
     ));
     let notify =
-        post(notify::receive).layer(middleware::from_fn_with_state(MAX_NOTIFY_BYTES, size_limit));
+        any(notify::receive).layer(middleware::from_fn_with_state(MAX_NOTIFY_BYTES, size_limit));
     let mut router = Router::<Arc<Ingest>>::new();
     for path in crate::routes::both_slashes("/brightdata/webhook/") {
         router = router.route(&path, webhook.clone());
@@ -187,6 +190,7 @@ async fn record(State(ingest): State<Arc<Ingest>>, request: Request, next: Next)
     ingest.events.record(
         outcome,
         &path,
+        ip,
         NewEvent {
             at_ms,
             endpoint,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
@@ -23,22 +23,25 @@ use crate::store::ingestion::{self, Notification, NotifyOutcome};
 pub async fn receive(
     State(ingest): State<Arc<Ingest>>,
     Extension(ClientIp(_ip)): Extension<ClientIp>,
+    method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let mut detail = EventDetail::default();
-    let result = receive_notification(&ingest, &headers, body, &mut detail).await;
+    let result = receive_notification(&ingest, &method, &headers, body, &mut detail).await;
     answer(result, detail)
 }
 
 async fn receive_notification(
     ingest: &Ingest,
+    method: &Method,
     headers: &HeaderMap,
     body: Body,
     detail: &mut EventDetail,
 ) -> Result<Response, Rejection> {
     let received_ms = chrono::Utc::now().timestamp_millis();
     let mut checks = ingest.verifier.check_headers(headers, unix_now())?;
+    Rejection::unless_post(method)?;
     let declared_gzip = declared_body(headers, Accepts::Notification)?.gzip;
     let ids = DeliveryHeaders::parse(headers, "notify")?;
 

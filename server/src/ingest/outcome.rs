@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// The outcome of one request, as stored on its event (the names are the API's vocabulary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Accepted,
@@ -127,6 +127,19 @@ impl Rejection {
         }
     }
 
+    /// Deliveries and notifications are POSTed; anything else is refused once the token is known.
+    pub fn unless_post(method: &axum::http::Method) -> Result<(), Self> {
+        if method == axum::http::Method::POST {
+            return Ok(());
+        }
+        Err(Self::new(
+            Outcome::BadPayload,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not accepted here: send deliveries and notifications with POST"),
+        ))
+    }
+
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "{context}");
         Self::new(
@@ -172,6 +185,11 @@ impl IntoResponse for Rejection {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
         if let Some(seconds) = self.retry_after_secs {
             response

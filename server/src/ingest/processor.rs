@@ -128,7 +128,7 @@ impl Processor {
             while let Some(data) = chunks_out.blocking_recv() {
                 decoder.feed(&data)?;
             }
-            decoder.finish().map(|_| ())
+            decoder.finish()
         });
         let db = self.db.clone();
         let mut reading = AbortOnDrop(tokio::spawn(async move {
@@ -153,9 +153,12 @@ impl Processor {
                     .await?;
             }
         }
-        decoding
+        let decoded = decoding
             .await?
             .map_err(|e| anyhow::anyhow!("delivery {id}: {e}"))?;
+        totals.format = Some(decoded.format);
+        totals.compressed = decoded.compressed;
+        totals.inflated_bytes = decoded.inflated_bytes as i64;
         (&mut reading.0).await??;
         self.write_batch(&delivery, batch, &mut totals).await?;
 

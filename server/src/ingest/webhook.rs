@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::decode::{Declared, DecodeError, Decoded, DeliveryDecoder};
 use super::outcome::{EventDetail, Outcome, Rejection, answer};
-use super::records::{InputError, Mode, PayloadError, Post, Record};
+use super::records::{Format, InputError, Mode, PayloadError, Post, Record};
 use super::request::{Accepts, DeliveryHeaders, declared_body, is_csv_file_name};
 use super::verify::{BodyChecks, unix_now};
 use super::{ClientIp, Ingest};
@@ -44,23 +44,34 @@ const MALFORMED_EXAMPLES: usize = 5;
 pub async fn receive(
     State(ingest): State<Arc<Ingest>>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
+    method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let mut detail = EventDetail::default();
-    let result = receive_delivery(&ingest, ip.to_string(), &headers, body, &mut detail).await;
+    let result = receive_delivery(
+        &ingest,
+        ip.to_string(),
+        &method,
+        &headers,
+        body,
+        &mut detail,
+    )
+    .await;
     answer(result, detail)
 }
 
 async fn receive_delivery(
     ingest: &Arc<Ingest>,
     client_ip: String,
+    method: &Method,
     headers: &HeaderMap,
     body: Body,
     detail: &mut EventDetail,
 ) -> Result<Response, Rejection> {
     let received_ms = chrono::Utc::now().timestamp_millis();
     let mut checks = ingest.verifier.check_headers(headers, unix_now())?;
+    Rejection::unless_post(method)?;
     let (declared, ids) = delivery_headers(headers)?;
     detail.snapshot_id = ids.snapshot_id.clone();
 
@@ -73,6 +84,12 @@ async fn receive_delivery(
             .await
             .map_err(|e| Rejection::internal("replay check", e))?;
         if let Some(delivery_id) = seen {
+            // The original may be committed but not yet flushed: "duplicate" promises it is stored.
+            ingest
+                .writer
+                .settled()
+                .await
+                .map_err(|e| Rejection::internal("waiting for the original delivery", e))?;
             return Ok(duplicate(detail, ids.snapshot_id.as_deref(), delivery_id));
         }
     }
@@ -334,7 +351,7 @@ where
         Ok(parsed) => checks.finish(unix_now()).map(|()| parsed),
         Err(rejection) => Err(rejection),
     };
-    let (wire_bytes, decoded, collected) = match verified {
+    let (wire_bytes, counted) = match verified {
         Ok(parsed) => parsed,
         Err(rejection) => {
             let discard = ingest
@@ -348,7 +365,15 @@ where
         }
     };
 
-    let summary = summary(wire_bytes, &decoded, &collected);
+    let summary = match &counted {
+        Some((decoded, collected)) => summary(wire_bytes, decoded, collected),
+        // Told by the extractor once it has parsed the verified body.
+        None => BodySummary {
+            format: declared.csv.then_some(Format::Csv),
+            wire_bytes,
+            ..BodySummary::default()
+        },
+    };
     let snapshot_id = meta.snapshot_id.clone();
     let outcome = ingest
         .writer
@@ -366,26 +391,44 @@ where
         ReceivedOutcome::Queued { delivery_id } => {
             ingest.processor.wake();
             detail.outcome = Some(Outcome::Accepted);
-            detail.records = Some(collected.post_count);
-            detail.platform = collected.platform.clone();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({
-                    "status": "ok",
-                    "queued": true,
-                    "delivery_id": delivery_id,
-                    "snapshot_id": snapshot_id,
-                    "format": decoded.format.as_str(),
-                    "compressed": decoded.compressed,
-                    "records": collected.post_count,
-                    "input_errors": collected.input_error_count,
-                    "duplicates": null,
-                    "malformed": collected.malformed,
-                    "malformed_examples": collected.malformed_examples,
-                    "duplicate": false,
-                })),
-            )
-                .into_response())
+            let mut answer = json!({
+                "status": "ok",
+                "queued": true,
+                "delivery_id": delivery_id,
+                "snapshot_id": snapshot_id,
+                "duplicates": null,
+                "duplicate": false,
+            });
+            let counts = match &counted {
+                Some((decoded, collected)) => {
+                    detail.records = Some(collected.post_count);
+                    detail.platform = collected.platform.clone();
+                    json!({
+                        "format": decoded.format.as_str(),
+                        "compressed": decoded.compressed,
+                        "records": collected.post_count,
+                        "input_errors": collected.input_error_count,
+                        "malformed": collected.malformed,
+                        "malformed_examples": collected.malformed_examples,
+                    })
+                }
+                None => json!({
+                    "format": null,
+                    "compressed": null,
+                    "records": null,
+                    "input_errors": null,
+                    "malformed": null,
+                    "malformed_examples": [],
+                    "message": "signed body: parsed only after its signature was verified; \
+                                its records are counted as they are extracted",
+                }),
+            };
+            if let (Some(answer), serde_json::Value::Object(counts)) =
+                (answer.as_object_mut(), counts)
+            {
+                answer.extend(counts);
+            }
+            Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
         }
     }
 }
@@ -402,7 +445,8 @@ fn summary(wire_bytes: i64, decoded: &Decoded, collected: &Collected) -> BodySum
     }
 }
 
-type Received = (i64, Decoded, Collected);
+/// Bytes received, and what they held when they were counted on arrival (unsigned bodies).
+type Received = (i64, Option<(Decoded, Collected)>);
 
 async fn receive_chunks<S, E>(
     ingest: &Arc<Ingest>,
@@ -419,20 +463,28 @@ where
 {
     let max_wire = ingest.limits.max_body_bytes;
     let max_inflated = ingest.limits.max_inflated_bytes;
+    // A signed body is not inflated or parsed before its signature is checked (that needs all of
+    // it): its chunks are only stored, under a delivery still `receiving` that no view shows, and
+    // the background extractor parses them once the delivery is verified and queued. An unsigned
+    // body has nothing to wait for, and is counted while it arrives so the answer can say what it
+    // held.
+    let counting = !checks.is_signed();
     // Parsing runs on a blocking thread, fed through a bounded channel (back-pressure). The
     // channel is async on this side: a full channel suspends this request, not a runtime worker.
     let (feed, mut pieces) = tokio::sync::mpsc::channel::<Bytes>(32);
-    let parser = tokio::task::spawn_blocking(move || {
-        let mut collected = Collected::default();
-        let mut decoder =
-            DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Count, |r| {
-                collected.add(r)
-            });
-        while let Some(piece) = pieces.blocking_recv() {
-            decoder.feed(&piece)?;
-        }
-        let decoded = decoder.finish()?;
-        Ok::<_, DecodeError>((decoded, collected))
+    let parser = counting.then(|| {
+        tokio::task::spawn_blocking(move || {
+            let mut collected = Collected::default();
+            let mut decoder =
+                DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Count, |r| {
+                    collected.add(r)
+                });
+            while let Some(piece) = pieces.blocking_recv() {
+                decoder.feed(&piece)?;
+            }
+            let decoded = decoder.finish()?;
+            Ok::<_, DecodeError>(Some((decoded, collected)))
+        })
     });
 
     let mut wire: u64 = 0;
@@ -456,7 +508,7 @@ where
             break;
         }
         checks.update(&chunk);
-        if feed.send(chunk.clone()).await.is_err() {
+        if counting && feed.send(chunk.clone()).await.is_err() {
             // The parser stopped on an error; it is reported below.
             break;
         }
@@ -468,17 +520,20 @@ where
         }
     }
     drop(feed);
-    let parsed = parser
-        .await
-        .map_err(|e| Rejection::internal("parsing a delivery", e))?;
+    let parsed = match parser {
+        Some(parser) => parser
+            .await
+            .map_err(|e| Rejection::internal("parsing a delivery", e))?,
+        None => Ok(None),
+    };
     if let Some(rejection) = failure {
         return Err(rejection);
     }
-    let (decoded, collected) = parsed.map_err(decode_rejection)?;
+    let counted = parsed.map_err(decode_rejection)?;
     if !pending.is_empty() {
         write_chunk(ingest, delivery_id, seq, pending.to_vec()).await?;
     }
-    Ok((wire as i64, decoded, collected))
+    Ok((wire as i64, counted))
 }
 
 async fn write_chunk(

@@ -52,16 +52,19 @@ pub async fn conditions(
     let window_ms = t.window.as_millis() as i64;
     let minutes = (t.window.as_secs() / 60).max(1);
     let m = metrics::compute(db, "", window_ms, now).await?;
-    if m.requests >= t.min_sample && m.error_rate > t.error_rate {
+    // The service's own error rate: requests that passed the token check. Refusals of callers
+    // without it are judged by the security-spike rule below, so an outsider cannot raise this.
+    let rate = m.authenticated_error_rate;
+    if m.authenticated >= t.min_sample && rate > t.error_rate {
+        let failed = m.authenticated - m.accepted - m.duplicates;
         firing.push(Firing {
             rule: "error_rate",
             subject: String::new(),
-            severity: if m.error_rate >= 0.5 { "critical" } else { "warning" },
+            severity: if rate >= 0.5 { "critical" } else { "warning" },
             message: format!(
-                "error rate {:.1}% over {minutes} min ({} of {} requests refused or failed) is above {:.1}%",
-                m.error_rate * 100.0,
-                m.rejected,
-                m.requests,
+                "error rate {:.1}% over {minutes} min ({failed} of {} authenticated requests refused or failed) is above {:.1}%",
+                rate * 100.0,
+                m.authenticated,
                 t.error_rate * 100.0
             ),
         });
@@ -524,7 +527,13 @@ mod tests {
         let hub = LiveHub::default();
         let mut live = hub.subscribe();
         let log_path = dir.path().join("webhook_monitor.log");
-        let (log, log_task) = LogFile::open(&log_path, stop.clone()).await.unwrap();
+        let rotation = crate::log_file::Rotation {
+            max_bytes: 1 << 20,
+            keep: 1,
+        };
+        let (log, log_task) = LogFile::open(&log_path, rotation, stop.clone())
+            .await
+            .unwrap();
 
         let unreachable = Database::connect(&url).await.unwrap();
         unreachable.clone().close().await.unwrap();

@@ -89,18 +89,28 @@ pub async fn check(
     let now = now_ms();
     match metrics::compute(db, "", window.as_millis() as i64, now).await {
         Ok(m) => {
-            view.error_rate = m.error_rate;
+            view.error_rate = m.authenticated_error_rate;
             view.p95_ms = m.latency.p95_ms;
             view.requests_5m = m.requests;
             let minutes = window.as_secs() / 60;
-            if m.requests < thresholds.min_sample {
+            // Judged on the callers holding the token: anyone can send refused requests.
+            let anonymous = m.requests - m.authenticated;
+            let refused_note = if anonymous > 0 {
+                format!("; {anonymous} requests without a valid token refused, not counted")
+            } else {
+                String::new()
+            };
+            if m.authenticated < thresholds.min_sample {
                 reasons.push((
                     Level::Healthy,
                     "error_rate",
-                    format!("{} requests in {minutes} min: too few to judge", m.requests),
+                    format!(
+                        "{} authenticated requests in {minutes} min: too few to judge{refused_note}",
+                        m.authenticated
+                    ),
                 ));
             } else {
-                let level = if m.error_rate > thresholds.error_rate {
+                let level = if m.authenticated_error_rate > thresholds.error_rate {
                     Level::Unhealthy
                 } else {
                     Level::Healthy
@@ -109,8 +119,8 @@ pub async fn check(
                     level,
                     "error_rate",
                     format!(
-                        "error rate {:.1}% over {minutes} min (limit {:.1}%)",
-                        m.error_rate * 100.0,
+                        "error rate {:.1}% of authenticated requests over {minutes} min (limit {:.1}%){refused_note}",
+                        m.authenticated_error_rate * 100.0,
                         thresholds.error_rate * 100.0
                     ),
                 ));

@@ -14,6 +14,20 @@ fn is_success(outcome: &str) -> bool {
     matches!(outcome, "accepted" | "duplicate")
 }
 
+/// Outcomes only a caller holding the webhook token can reach: the token is checked before the
+/// body, its signature or its timestamp (a 413 on the declared length and a 429 come before it).
+pub fn is_authenticated(outcome: &str) -> bool {
+    matches!(
+        outcome,
+        "accepted"
+            | "duplicate"
+            | "bad_payload"
+            | "error"
+            | "rejected_signature"
+            | "rejected_timestamp"
+    )
+}
+
 pub async fn compute(
     db: &impl ConnectionTrait,
     window: &str,
@@ -66,6 +80,12 @@ pub fn summarise(window: &str, from_ms: i64, to_ms: i64, rows: &[Rollup]) -> Met
         .filter(|(outcome, _)| !is_success(outcome))
         .map(|(_, n)| n)
         .sum();
+    let authenticated: i64 = by_outcome
+        .iter()
+        .filter(|(outcome, _)| is_authenticated(outcome))
+        .map(|(_, n)| n)
+        .sum();
+    let authenticated_failed = authenticated - accepted - duplicates;
     let minutes = ((to_ms - from_ms) as f64 / 60_000.0).max(1.0 / 60.0);
     let peak = series
         .iter()
@@ -90,6 +110,12 @@ pub fn summarise(window: &str, from_ms: i64, to_ms: i64, rows: &[Rollup]) -> Met
             0.0
         } else {
             rejected as f64 / requests as f64
+        },
+        authenticated,
+        authenticated_error_rate: if authenticated == 0 {
+            0.0
+        } else {
+            authenticated_failed as f64 / authenticated as f64
         },
         latency: latency(&total),
         throughput: app::types::ThroughputView {

@@ -859,6 +859,10 @@ pub struct Extracted {
     pub input_errors: i64,
     pub duplicates: i64,
     pub platform: Option<String>,
+    /// What the body turned out to be (a signed body is first parsed here, not on arrival).
+    pub format: Option<Format>,
+    pub compressed: bool,
+    pub inflated_bytes: i64,
 }
 
 pub async fn complete_processing(
@@ -873,6 +877,9 @@ pub async fn complete_processing(
         input_errors,
         duplicates,
         platform,
+        format,
+        compressed,
+        inflated_bytes,
     } = extracted;
     if !keep_body {
         delivery_chunks::Entity::delete_many()
@@ -888,7 +895,18 @@ pub async fn complete_processing(
     if first_time {
         update = update
             .col_expr(deliveries::Column::Duplicates, Expr::value(duplicates))
-            .col_expr(deliveries::Column::ProcessedMs, Expr::value(now));
+            .col_expr(deliveries::Column::ProcessedMs, Expr::value(now))
+            .col_expr(deliveries::Column::Posts, Expr::value(posts))
+            .col_expr(deliveries::Column::InputErrors, Expr::value(input_errors));
+        if let Some(format) = format {
+            update = update
+                .col_expr(deliveries::Column::Format, Expr::value(format.as_str()))
+                .col_expr(deliveries::Column::Compressed, Expr::value(compressed))
+                .col_expr(
+                    deliveries::Column::InflatedBytes,
+                    Expr::value(inflated_bytes),
+                );
+        }
     }
     update.exec(txn).await?;
     if first_time && let Some(snapshot_id) = &delivery.snapshot_id {

@@ -105,13 +105,31 @@ impl Rollup {
         )
     }
 
-    fn add_event(&mut self, event: &events::Model) {
+    /// An empty minute row for requests counted without an event row each (no platform).
+    pub fn empty_minute(bucket_ms: i64, endpoint: &str, outcome: &str) -> Self {
+        Self::new(
+            Granularity::Minute,
+            RollupKey {
+                bucket_ms: Granularity::Minute.floor(bucket_ms),
+                endpoint: endpoint.to_owned(),
+                outcome: outcome.to_owned(),
+                platform: String::new(),
+            },
+        )
+    }
+
+    /// Counts one request that stored no records.
+    pub fn add(&mut self, bytes: i64, latency_us: i64) {
         self.requests += 1;
-        self.bytes += event.bytes;
+        self.bytes += bytes;
+        self.latency_sum_us += latency_us;
+        self.latency_max_us = Ord::max(self.latency_max_us, latency_us);
+        self.latency.record(latency_us);
+    }
+
+    fn add_event(&mut self, event: &events::Model) {
+        self.add(event.bytes, event.latency_us);
         self.records += event.records.unwrap_or(0);
-        self.latency_sum_us += event.latency_us;
-        self.latency_max_us = Ord::max(self.latency_max_us, event.latency_us);
-        self.latency.record(event.latency_us);
     }
 
     /// Adds another rollup's numbers into this one (any key).
@@ -198,34 +216,66 @@ pub async fn add_events(db: &impl ConnectionTrait, batch: &[events::Model]) -> R
                 row.bytes += event.bytes;
             }
         }
-        // Histograms cannot be added in SQL: read the affected rows, merge here, write back.
-        // On PostgreSQL several instances may do this at once, and the read locks the rows; but a
-        // row that does not exist yet cannot be locked, so two instances would both merge into
-        // nothing and the later write would drop the earlier one's counts. Hence the missing rows
-        // are created first, empty (an insert of the same key waits for the other's commit).
-        let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
-        if db.get_database_backend() == DatabaseBackend::Postgres {
-            let empty: Vec<Rollup> = deltas
-                .keys()
-                .map(|key| Rollup::new(granularity, key.clone()))
-                .collect();
-            insert(db, granularity, &empty, Conflict::Keep).await?;
-        }
-        let existing = read(db, granularity, Bucket::In(&buckets), true).await?;
-        let mut merged: Vec<Rollup> = Vec::with_capacity(deltas.len());
-        for (key, delta) in deltas {
-            let mut row = existing
-                .iter()
-                .find(|row| row.key == key)
-                .cloned()
-                .unwrap_or_else(|| Rollup::new(granularity, key));
-            row.merge(&delta);
-            merged.push(row);
-        }
-        insert(db, granularity, &merged, Conflict::Replace).await?;
+        merge_into(db, granularity, deltas).await?;
         add_snapshot_counts(db, granularity, snapshots.into_values().collect()).await?;
     }
     Ok(())
+}
+
+/// Adds minute rows counted elsewhere (refusals recorded without an event row each) to the minute
+/// and hour rollups.
+pub async fn add_counts(db: &impl ConnectionTrait, minute_rows: &[Rollup]) -> Result<(), DbErr> {
+    if minute_rows.is_empty() {
+        return Ok(());
+    }
+    for granularity in [Granularity::Minute, Granularity::Hour] {
+        let mut deltas: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
+        for row in minute_rows {
+            let key = RollupKey {
+                bucket_ms: granularity.floor(row.key.bucket_ms),
+                ..row.key.clone()
+            };
+            deltas
+                .entry(key.clone())
+                .or_insert_with(|| Rollup::new(granularity, key))
+                .merge(row);
+        }
+        merge_into(db, granularity, deltas).await?;
+    }
+    Ok(())
+}
+
+/// Adds `deltas` to the stored rows of their keys.
+async fn merge_into(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    deltas: BTreeMap<RollupKey, Rollup>,
+) -> Result<(), DbErr> {
+    // Histograms cannot be added in SQL: read the affected rows, merge here, write back.
+    // On PostgreSQL several instances may do this at once, and the read locks the rows; but a
+    // row that does not exist yet cannot be locked, so two instances would both merge into
+    // nothing and the later write would drop the earlier one's counts. Hence the missing rows
+    // are created first, empty (an insert of the same key waits for the other's commit).
+    let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let empty: Vec<Rollup> = deltas
+            .keys()
+            .map(|key| Rollup::new(granularity, key.clone()))
+            .collect();
+        insert(db, granularity, &empty, Conflict::Keep).await?;
+    }
+    let existing = read(db, granularity, Bucket::In(&buckets), true).await?;
+    let mut merged: Vec<Rollup> = Vec::with_capacity(deltas.len());
+    for (key, delta) in deltas {
+        let mut row = existing
+            .iter()
+            .find(|row| row.key == key)
+            .cloned()
+            .unwrap_or_else(|| Rollup::new(granularity, key));
+        row.merge(&delta);
+        merged.push(row);
+    }
+    insert(db, granularity, &merged, Conflict::Replace).await
 }
 
 /// What an insert does with a row whose key is already stored.

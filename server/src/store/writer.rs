@@ -36,7 +36,7 @@ use super::entities::events;
 use super::events::{NewEvent, insert_events};
 use super::ids::IdAllocator;
 use super::ingestion::{DeliveryOutcome, InlineDelivery, store_deliveries};
-use super::rollups::add_events;
+use super::rollups::{Rollup, add_counts, add_events};
 
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 1024;
@@ -84,6 +84,8 @@ enum Job {
     Work(Work, Reply<Value>),
     Delivery(Box<InlineDelivery>, Reply<DeliveryOutcome>),
     Event(Box<NewEvent>),
+    /// Minute rollup rows of requests counted without an event row each.
+    Counts(Vec<Rollup>),
 }
 
 #[derive(Clone)]
@@ -201,6 +203,14 @@ impl Writer {
             .expect("a job's value has the type its caller asked for"))
     }
 
+    /// Returns once every batch committed before the call is durable (an empty job: its batch is
+    /// acknowledged only after a flush that began after its commit, and one flush covers every
+    /// commit before it). An answer built on what a READ saw must wait here first: readers see a
+    /// commit as soon as it is made, before its log is flushed.
+    pub async fn settled(&self) -> Result<(), StoreError> {
+        self.run(|_txn| Box::pin(async { Ok(()) })).await
+    }
+
     /// Stores a delivery with its posts; the answer comes once it is committed.
     pub async fn store_delivery(
         &self,
@@ -220,6 +230,15 @@ impl Writer {
         if self.jobs.try_send(Job::Event(Box::new(event))).is_err() {
             self.events_dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Adds rollup rows counted elsewhere (`refusals`) with the next batch; waits for room in the
+    /// queue rather than dropping them: they are the only record of those requests.
+    pub async fn add_counts(&self, rows: Vec<Rollup>) -> Result<(), StoreError> {
+        self.jobs
+            .send(Job::Counts(rows))
+            .await
+            .map_err(|_| StoreError::Stopped)
     }
 
     pub fn events_dropped(&self) -> u64 {
@@ -279,6 +298,7 @@ async fn commit_batch(
     let mut deliveries = Vec::new();
     let mut replies = Vec::new();
     let mut events = Vec::new();
+    let mut counts = Vec::new();
     for job in batch {
         match job {
             Job::Work(work, reply) => works.push((work, reply)),
@@ -287,6 +307,7 @@ async fn commit_batch(
                 replies.push(reply);
             }
             Job::Event(event) => events.push(*event),
+            Job::Counts(rows) => counts.extend(rows),
         }
     }
 
@@ -303,6 +324,7 @@ async fn commit_batch(
         ids,
         &deliveries,
         &events,
+        &counts,
     )
     .await
     {
@@ -322,6 +344,9 @@ async fn commit_batch(
                     Vec::new()
                 }
             };
+            if let Err(error) = add_counts_isolated(&txn, &counts).await {
+                tracing::error!(%error, "counted requests of a batch could not be stored");
+            }
             (txn, results, stored)
         }
     };
@@ -439,6 +464,7 @@ async fn store_together(
     ids: &IdAllocator,
     deliveries: &[InlineDelivery],
     events: &[NewEvent],
+    counts: &[Rollup],
 ) -> Result<(Vec<DeliveryOutcome>, Vec<events::Model>), DbErr> {
     let outcomes = if deliveries.is_empty() {
         Vec::new()
@@ -447,7 +473,20 @@ async fn store_together(
     };
     let models = insert_events(txn, ids, events).await?;
     add_events(txn, &models).await?;
+    add_counts(txn, counts).await?;
     Ok((outcomes, models))
+}
+
+/// Counted requests in a savepoint of their own (the isolated path).
+async fn add_counts_isolated(txn: &DatabaseTransaction, counts: &[Rollup]) -> Result<(), DbErr> {
+    let savepoint = txn.begin().await?;
+    match add_counts(&savepoint, counts).await {
+        Ok(()) => savepoint.commit().await,
+        Err(error) => {
+            let _ = savepoint.rollback().await;
+            Err(error)
+        }
+    }
 }
 
 /// Runs one closure job in a savepoint; a failure or panic rolls back only its own writes.

@@ -1,21 +1,9 @@
 //! The `server` binary itself: configuration errors, first-run banner, migrate, graceful shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn server(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("DATA_DIR", dir.join("data"))
-        .env("LOG_DIR", dir.join("logs"))
-        .env("LOG_FORMAT", "json");
-    command
-}
+use super::process::{Reaped, server, wait_until_listening};
 
 #[test]
 fn a_malformed_variable_stops_start_up_with_one_line_naming_it() {
@@ -55,38 +43,6 @@ fn migrate_applies_the_schema_and_exits() {
     let output = server(dir.path()).arg("migrate").output().unwrap();
     assert!(output.status.success(), "{output:?}");
     assert!(dir.path().join("data/track-futura.db").exists());
-}
-
-/// Kills and reaps the server if a test fails half-way, so no process outlives its test.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads stdout until a JSON log line with `message == "listening"`, returning it and the text before.
-fn wait_until_listening(child: &mut Child) -> (serde_json::Value, String) {
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(stdout);
-    let mut before = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "server did not start: {before}");
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            panic!("server exited before listening: {before}");
-        }
-        let json = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default();
-        if json["message"] == "listening" {
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-            return (json, before);
-        }
-        before.push_str(&line);
-    }
 }
 
 #[test]

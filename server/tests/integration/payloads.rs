@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::helpers::{TestApp, json, spawn};
+use crate::helpers::{TestApp, WEBHOOK_TOKEN, json, spawn};
 
 async fn nothing_stored(app: &TestApp) {
     assert_eq!(app.number("SELECT count(*) FROM deliveries").await, 0);
@@ -301,12 +301,32 @@ async fn conflicting_snapshot_headers_are_400() {
 }
 
 #[tokio::test]
-async fn other_methods_are_refused_and_recorded() {
+async fn other_methods_are_refused_and_recorded_after_the_token() {
     let app = spawn().start().await;
+    // Without the token the caller learns nothing more than that (and cannot drive the service's
+    // own error rate, which counts `bad_payload`).
     let r = app.get("/api/brightdata/webhook/").await;
-    assert_eq!(r.status(), 405);
+    assert_eq!(r.status(), 401);
     let events = app.events(1).await;
-    assert_eq!(events[0].status, 405);
-    assert_eq!(events[0].outcome, "bad_payload");
+    assert_eq!(events[0].outcome, "rejected_auth");
+    for path in ["/api/brightdata/webhook/", "/api/brightdata/notify/"] {
+        let r = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], "POST");
+        refused(r, 405, "method_not_allowed").await;
+    }
+    let events = app.events(3).await;
+    assert!(
+        events[1..]
+            .iter()
+            .all(|e| e.status == 405 && e.outcome == "bad_payload"),
+        "{events:?}"
+    );
     app.stop().await;
 }

@@ -17,7 +17,7 @@ fn hex_signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .unwrap();

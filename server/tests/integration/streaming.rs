@@ -383,3 +383,81 @@ async fn an_acknowledged_delivery_survives_kill_9() {
         3
     );
 }
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A chunked delivery signed the Standard Webhooks way (`signature` over `signed`, sent `body`).
+fn signed_chunked(
+    app: &TestApp,
+    id: &str,
+    signed: &[u8],
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    let ts = chrono::Utc::now().timestamp();
+    app.webhook()
+        .header("snapshot-id", "s_signed_stream")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header(
+            "webhook-signature",
+            crate::security::standard_signature(SECRET, id, ts, signed),
+        )
+        .body(chunked(body, 500))
+}
+
+/// With signatures required, a streamed body is only stored until its signature is checked: a
+/// body that fails it is refused for its signature, whatever it holds (an unverified body is never
+/// inflated or parsed), and a verified one is parsed by the extractor, which then tells its counts.
+#[tokio::test]
+async fn a_signed_streamed_body_is_parsed_only_once_verified() {
+    let app = spawn()
+        .var("WEBHOOK_SIGNING_SECRET", SECRET)
+        .var("WEBHOOK_REQUIRE_SIGNATURE", "true")
+        .start()
+        .await;
+    // Not gzip at all, with a signature over other bytes: the signature is what is wrong.
+    let garbage = b"\x1f\x8b\x08\x00garbage that is not deflate".repeat(50);
+    let (status, answer) = json(
+        signed_chunked(&app, "msg_bad", b"[]", garbage)
+            .header("content-encoding", "gzip")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("invalid_signature")),
+        "{answer}"
+    );
+    app.settle().await;
+    assert_eq!(app.number("SELECT count(*) FROM deliveries").await, 0);
+    assert_eq!(app.number("SELECT count(*) FROM delivery_chunks").await, 0);
+
+    let body = gzip(&sample(Shape::InstagramDeadPages));
+    let (status, answer) = json(
+        signed_chunked(&app, "msg_good", &body, body.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["queued"], true);
+    assert_eq!(answer["records"], serde_json::Value::Null, "{answer}");
+    let id = answer["delivery_id"].as_i64().unwrap();
+    app.eventually(
+        &format!(
+            "SELECT count(*) FROM deliveries WHERE id = {id} AND state = 'stored' \
+             AND posts = 6 AND input_errors = 4 AND format = 'json' AND compressed"
+        ),
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.number("SELECT count(*) FROM posts WHERE snapshot_id = 's_signed_stream'")
+            .await,
+        6
+    );
+    app.stop().await;
+}
