@@ -44,7 +44,25 @@ pub async fn send_requests(
     measure_from: Instant,
     stop_at: Instant,
 ) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    send_requests_from(port, None, requests, measure_from, stop_at).await
+}
+
+/// The same from a chosen local address (another loopback address, as a second client).
+pub async fn send_requests_from(
+    port: u16,
+    source: Option<std::net::IpAddr>,
+    requests: Vec<Vec<u8>>,
+    measure_from: Instant,
+    stop_at: Instant,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let stream = match source {
+        None => TcpStream::connect(("127.0.0.1", port)).await?,
+        Some(source) => {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((source, 0).into())?;
+            socket.connect(([127, 0, 0, 1], port).into()).await?
+        }
+    };
     stream.set_nodelay(true)?;
     let mut stream = BufReader::new(stream);
     let mut latencies = Vec::with_capacity(requests.len());

@@ -5,11 +5,13 @@
 //!   cargo run --release -p bench -- large --mb 100
 //!   cargo run --release -p bench -- monitor --events 1000000
 //!   cargo run --release -p bench -- store
+//!   cargo run --release -p bench -- flood
 //!
 //! Each run starts `target/release/server` with a fresh SQLite database in a temporary directory.
 
 mod client;
 mod dashboards;
+mod flood;
 mod generate;
 mod monitor;
 mod server;
@@ -75,6 +77,19 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         warmup: u64,
     },
+    /// An authenticated sender's latency calm, then while another loopback address floods the
+    /// webhook with wrong-token requests.
+    Flood {
+        /// The authenticated sender's connections.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// The flooding client's connections.
+        #[arg(long, default_value_t = 32)]
+        flood_connections: usize,
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// One large gzip delivery of generated BrightData-shaped Instagram records: time to the 2xx,
     /// time until its posts are extracted, and the server's peak memory.
     Large {
@@ -128,6 +143,21 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Monitor { events, calls } => monitor::run(&cli.server, events, calls).await,
+        Command::Flood {
+            connections,
+            flood_connections,
+            seconds,
+        } => {
+            flood::run(
+                &cli.server,
+                flood::Options {
+                    connections,
+                    flood_connections,
+                    seconds,
+                },
+            )
+            .await
+        }
     }
 }
 

@@ -102,6 +102,11 @@ impl Server {
     }
 
     /// A count from the server's SQLite database, read with the sqlite3 command line tool.
+    /// The server's own directory (`data/`, `logs/`).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn count(&self, sql: &str) -> anyhow::Result<i64> {
         let db = self.dir.path().join("data/track-futura.db");
         let output = Command::new("sqlite3").arg(&db).arg(sql).output();
