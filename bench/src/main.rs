@@ -6,6 +6,8 @@
 //!   cargo run --release -p bench -- monitor --events 1000000
 //!   cargo run --release -p bench -- store
 //!   cargo run --release -p bench -- flood
+//!   cargo run --release -p bench -- concurrent --deliveries 20 --mb 8
+//!   cargo run --release -p bench -- bomb --members 1024
 //!
 //! Each run starts `target/release/server` with a fresh SQLite database in a temporary directory.
 
@@ -13,6 +15,7 @@ mod client;
 mod dashboards;
 mod flood;
 mod generate;
+mod memory;
 mod monitor;
 mod server;
 mod store;
@@ -90,6 +93,23 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Many large gzip deliveries sent at once: their answers and the server's peak memory.
+    Concurrent {
+        #[arg(long, default_value_t = 20)]
+        deliveries: usize,
+        /// Compressed size of each, in MiB (8 or less: stored inline).
+        #[arg(long, default_value_t = 8)]
+        mb: usize,
+    },
+    /// A streamed gzip body of ~1 MiB members that each inflate to 1 GiB: the answer, extraction
+    /// if it is accepted, and the server's peak memory.
+    Bomb {
+        #[arg(long, default_value_t = 1024)]
+        members: usize,
+        /// The server's `WEBHOOK_MAX_INFLATED_BYTES` (default as shipped).
+        #[arg(long, default_value = "4GiB")]
+        max_inflated: String,
+    },
     /// One large gzip delivery of generated BrightData-shaped Instagram records: time to the 2xx,
     /// time until its posts are extracted, and the server's peak memory.
     Large {
@@ -143,6 +163,13 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Monitor { events, calls } => monitor::run(&cli.server, events, calls).await,
+        Command::Concurrent { deliveries, mb } => {
+            memory::concurrent(&cli.server, deliveries, mb).await
+        }
+        Command::Bomb {
+            members,
+            max_inflated,
+        } => memory::bomb(&cli.server, members, &max_inflated).await,
         Command::Flood {
             connections,
             flood_connections,

@@ -108,11 +108,16 @@ impl Server {
     }
 
     pub fn count(&self, sql: &str) -> anyhow::Result<i64> {
+        Ok(self.text(sql)?.parse()?)
+    }
+
+    /// What `sqlite3` prints for `sql`, trimmed.
+    pub fn text(&self, sql: &str) -> anyhow::Result<String> {
         let db = self.dir.path().join("data/track-futura.db");
         let output = Command::new("sqlite3").arg(&db).arg(sql).output();
         match output {
             Ok(output) if output.status.success() => {
-                Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+                Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
             }
             Ok(output) => anyhow::bail!("sqlite3: {}", String::from_utf8_lossy(&output.stderr)),
             Err(e) => {

@@ -133,6 +133,9 @@ pub struct IngestConfig {
     /// `WEBHOOK_MAX_STORED_BODY_BYTES`: raw bodies (as received, usually gzip) up to this size are
     /// kept for replay (default 64 MiB).
     pub max_stored_body_bytes: u64,
+    /// `WEBHOOK_INLINE_MEMORY_BYTES`: memory that deliveries stored inline (bodies up to 8 MiB) may
+    /// hold at once, bodies and parsed records together (default 512 MiB, at most 4 GiB - 1).
+    pub inline_memory_bytes: u64,
     /// `WEBHOOK_DATASET_PLATFORMS`: `gd_xxx=instagram,...`, added to the built-in dataset ids.
     pub dataset_platforms: Vec<(String, String)>,
 }
@@ -478,6 +481,12 @@ impl Config {
                     64 << 20,
                     |v| if v == "0" { Some(0) } else { parse_bytes(v) },
                 )?,
+                inline_memory_bytes: vars.parse(
+                    "WEBHOOK_INLINE_MEMORY_BYTES",
+                    "a size from 1 KiB to 4 GiB - 1, like 536870912 or 512MiB",
+                    512 << 20,
+                    |v| parse_bytes(v).filter(|n| *n <= u64::from(u32::MAX)),
+                )?,
                 dataset_platforms: vars.parse(
                     "WEBHOOK_DATASET_PLATFORMS",
                     "comma-separated dataset_id=platform pairs, e.g. gd_abc=instagram",
@@ -815,6 +824,7 @@ mod tests {
         assert_eq!(c.ingest.max_body_bytes, 1 << 30);
         assert_eq!(c.ingest.max_inflated_bytes, 4 << 30);
         assert_eq!(c.ingest.max_stored_body_bytes, 64 << 20);
+        assert_eq!(c.ingest.inline_memory_bytes, 512 << 20);
         assert!(c.ingest.dataset_platforms.is_empty());
         assert_eq!(c.monitor.max_events, 100_000);
         assert!(c.monitor.metrics_token.is_none());
@@ -866,6 +876,7 @@ mod tests {
             ("WEBHOOK_MAX_BODY_BYTES", "512MiB"),
             ("WEBHOOK_MAX_INFLATED_BYTES", "2GB"),
             ("WEBHOOK_MAX_STORED_BODY_BYTES", "0"),
+            ("WEBHOOK_INLINE_MEMORY_BYTES", "1GiB"),
             ("WEBHOOK_DATASET_PLATFORMS", "gd_x=instagram"),
             ("WEBHOOK_MAX_EVENTS", "50000"),
             ("WEBHOOK_METRICS_RETENTION", "86400"),
@@ -928,6 +939,7 @@ mod tests {
         assert_eq!(c.ingest.max_body_bytes, 512 << 20);
         assert_eq!(c.ingest.max_inflated_bytes, 2_000_000_000);
         assert_eq!(c.ingest.max_stored_body_bytes, 0);
+        assert_eq!(c.ingest.inline_memory_bytes, 1 << 30);
         assert_eq!(
             c.ingest.dataset_platforms,
             [("gd_x".to_owned(), "instagram".to_owned())]

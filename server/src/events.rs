@@ -15,7 +15,7 @@ use app::types::{EventView, LiveMessage};
 use crate::ingest::outcome::Outcome;
 use crate::live::LiveHub;
 use crate::log_file::LogFile;
-use crate::refusals::{RefusalSampler, is_unauthenticated_refusal};
+use crate::refusals::RefusalSampler;
 use crate::store::Writer;
 use crate::store::entities::events;
 use crate::store::events::NewEvent;
@@ -138,7 +138,7 @@ impl EventRecorder {
     pub fn record(&self, outcome: Outcome, path: &str, ip: IpAddr, event: NewEvent) {
         self.counters.add(outcome);
         self.latency.record(event.latency_us);
-        if is_unauthenticated_refusal(outcome) && !self.refusals.admit(ip, outcome, &event) {
+        if outcome.is_before_authentication() && !self.refusals.admit(ip, outcome, &event) {
             return;
         }
         if outcome != Outcome::Accepted && outcome != Outcome::Duplicate {

@@ -30,14 +30,6 @@ const ADDRESSES: usize = 10_000;
 /// How often the counted refusals are written.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-/// Whether an outcome is a refusal made before the caller proved it holds the token.
-pub fn is_unauthenticated_refusal(outcome: Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::RejectedAuth | Outcome::RejectedIp | Outcome::RateLimited | Outcome::TooLarge
-    )
-}
-
 #[derive(Default)]
 pub struct RefusalSampler {
     state: Mutex<Minute>,

@@ -108,12 +108,14 @@ impl Application {
                 max_body_bytes: config.ingest.max_body_bytes,
                 max_inflated_bytes: config.ingest.max_inflated_bytes,
                 max_stored_body_bytes: config.ingest.max_stored_body_bytes,
+                inline_memory_bytes: config.ingest.inline_memory_bytes as u32,
             },
             platforms: platforms.clone(),
             db: db.clone(),
             writer: writer.clone(),
             events: events.clone(),
             processor: processor.clone(),
+            inline_memory: tokio::sync::Semaphore::new(config.ingest.inline_memory_bytes as usize),
         });
         let rate_limit = RateLimit::new(
             config.security.rate_limit_per_minute,

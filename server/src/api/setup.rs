@@ -161,6 +161,10 @@ fn settings(config: &Config) -> Vec<SettingView> {
             format!("{} bytes", i.max_stored_body_bytes),
         ),
         (
+            "WEBHOOK_INLINE_MEMORY_BYTES",
+            format!("{} bytes", i.inline_memory_bytes),
+        ),
+        (
             "WEBHOOK_DATASET_PLATFORMS",
             list(
                 i.dataset_platforms

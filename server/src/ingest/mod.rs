@@ -60,6 +60,8 @@ pub struct Limits {
     pub max_body_bytes: u64,
     pub max_inflated_bytes: u64,
     pub max_stored_body_bytes: u64,
+    /// What inline deliveries may hold at once (`WEBHOOK_INLINE_MEMORY_BYTES`; `inline_memory`).
+    pub inline_memory_bytes: u32,
 }
 
 /// Everything the ingestion layers and handlers use.
@@ -73,6 +75,8 @@ pub struct Ingest {
     pub writer: Writer,
     pub events: EventRecorder,
     pub processor: ProcessorHandle,
+    /// Bytes that inline deliveries may still take (`Limits::inline_memory_bytes` in all).
+    pub inline_memory: tokio::sync::Semaphore,
 }
 
 pub fn routes(state: &AppState) -> Router<AppState> {

@@ -55,6 +55,16 @@ impl Outcome {
         Self::ALL.into_iter().find(|o| o.as_str() == text)
     }
 
+    /// A refusal made before the caller proved it holds the webhook token (a 413 on the declared
+    /// length and a 429 come before the token check): anyone can cause these, so they are sampled
+    /// (`refusals`) and left out of the service's own error rate.
+    pub fn is_before_authentication(self) -> bool {
+        matches!(
+            self,
+            Self::RejectedAuth | Self::RejectedIp | Self::RateLimited | Self::TooLarge
+        )
+    }
+
     /// Whether the request was refused by a security check (logged to `webhook_security.log`).
     pub fn is_security_rejection(self) -> bool {
         matches!(

@@ -34,6 +34,12 @@ use crate::store::ingestion::{
 const INLINE_MAX_WIRE: u64 = 8 << 20;
 /// ... as long as they inflate to at most this.
 const INLINE_MAX_INFLATED: u64 = 64 << 20;
+/// Inline deliveries share `WEBHOOK_INLINE_MEMORY_BYTES`: each reserves its share before its body is
+/// read (twice the body: as read and the copy kept for replay), plus room for its parsed records
+/// (about twice their text) sized from the body: 32 times it, at least `INLINE_RECORDS_MIN`. A body
+/// whose records outgrow that room is stored like a streamed one instead (bounded memory, answered
+/// 202); a delivery that finds the budget taken waits for it.
+const INLINE_RECORDS_MIN: u64 = 256 << 10;
 /// Bodies above this are decoded off the async runtime.
 const DECODE_IN_PLACE_MAX: usize = 256 << 10;
 /// Raw body chunk size in the database.
@@ -107,13 +113,26 @@ async fn receive_delivery(
 
     match declared_length {
         Some(length) if length <= INLINE_MAX_WIRE => {
+            let limit = ingest
+                .limits
+                .max_inflated_bytes
+                .min(INLINE_MAX_INFLATED)
+                .min((length * 32).max(INLINE_RECORDS_MIN));
+            // Held until the answer: the body twice and the parsed records' room (never more than
+            // the whole budget, so a delivery alone always proceeds).
+            let reserved =
+                (2 * length + 2 * limit).min(u64::from(ingest.limits.inline_memory_bytes)) as u32;
+            let _memory = ingest
+                .inline_memory
+                .acquire_many(reserved)
+                .await
+                .map_err(|e| Rejection::internal("reserving memory for a delivery", e))?;
             let raw = read_all(body, length, &mut checks).await?;
             detail.bytes = Some(raw.len() as i64);
             checks.finish(unix_now())?;
-            let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
             match decode_collecting(raw.clone(), declared, limit, default_platform.clone()).await {
                 Err(DecodeError::InflatedTooLarge { .. })
-                    if ingest.limits.max_inflated_bytes > INLINE_MAX_INFLATED =>
+                    if ingest.limits.max_inflated_bytes > limit =>
                 {
                     // Too big to hold its records in memory: store it like a streamed body.
                     let pieces: Vec<Result<Bytes, std::io::Error>> = (0..raw.len())

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use app::types::{BucketCount, LatencyView, MetricsView, PlatformView, SnapshotCountView};
 use sea_orm::{ConnectionTrait, DbErr};
 
+use crate::ingest::outcome::Outcome;
 use crate::store::rollups::{self, Rollup};
 
 /// Snapshots listed at most.
@@ -14,18 +15,9 @@ fn is_success(outcome: &str) -> bool {
     matches!(outcome, "accepted" | "duplicate")
 }
 
-/// Outcomes only a caller holding the webhook token can reach: the token is checked before the
-/// body, its signature or its timestamp (a 413 on the declared length and a 429 come before it).
-pub fn is_authenticated(outcome: &str) -> bool {
-    matches!(
-        outcome,
-        "accepted"
-            | "duplicate"
-            | "bad_payload"
-            | "error"
-            | "rejected_signature"
-            | "rejected_timestamp"
-    )
+/// Outcomes only a caller holding the webhook token can reach.
+fn is_authenticated(outcome: &str) -> bool {
+    Outcome::parse(outcome).is_some_and(|o| !o.is_before_authentication())
 }
 
 pub async fn compute(

@@ -264,6 +264,40 @@ async fn a_small_body_that_inflates_beyond_the_inline_limit_is_streamed() {
     app.stop().await;
 }
 
+/// An inline delivery reserves memory for its records from its size (32 times the body, at least
+/// 256 KiB); one that inflates past that, though far below the inline limit, is stored streamed
+/// (bounded memory) instead of being held whole.
+#[tokio::test]
+async fn a_small_body_whose_records_outgrow_their_reserved_room_is_streamed() {
+    let app = spawn().start().await;
+    let mut ndjson = to_ndjson(&sample(Shape::LinkedinPosts));
+    ndjson.extend(std::iter::repeat_n(b'\n', 4 << 20));
+    let body = gzip(&ndjson);
+    assert!(body.len() * 32 < 256 << 10, "{} bytes", body.len());
+    let (status, answer) = json(
+        app.webhook()
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["records"], 3);
+    // The same records uncompressed fit their room: inline, 200.
+    let (status, answer) = json(
+        app.webhook()
+            .body(to_ndjson(&sample(Shape::LinkedinPosts)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_broken_chunked_body_leaves_nothing_behind() {
     let app = spawn().start().await;
