@@ -11,6 +11,7 @@ use leptos_router::{
 
 pub mod api;
 pub mod charts;
+pub mod codec;
 pub mod live;
 pub mod pretty;
 mod sections;

@@ -72,9 +72,9 @@ pub fn Monitor() -> impl IntoView {
     provide_context(live);
     // Whether this visitor is signed in. Not live: its answer decides between the login form and
     // the sections, which must not be rebuilt on every change.
-    let session = Resource::new(|| (), |_| api::status());
+    let session = crate::codec::data(|| (), |_| api::status());
     // The badge's health, live.
-    let health = Resource::new(move || live.tick.get(), |_| api::status());
+    let health = crate::codec::data(move || live.tick.get(), |_| api::status());
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
@@ -366,7 +366,7 @@ pub mod browser {
 
     /// Starts the live link once the page is hydrated and signed in (effects run only in the
     /// browser), and puts the viewer's zone into the times shown and the cookie.
-    pub fn start(session: Resource<Result<HealthView, DashboardError>>, live: Live) {
+    pub fn start(session: crate::codec::Data<Result<HealthView, DashboardError>>, live: Live) {
         let offset = utc_offset_now();
         Effect::new(move |_| {
             if live.utc_offset.get_untracked() != offset {

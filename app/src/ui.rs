@@ -173,7 +173,7 @@ pub fn Columns(columns: &'static [(&'static str, &'static str)]) -> impl IntoVie
 /// A section's data as it loads: "Loading…" the first time, then the data, which stays on screen
 /// while it reloads (a transition: no flicker, no jump); a failure said in words.
 pub fn loaded<T, V>(
-    resource: Resource<Result<T, DashboardError>>,
+    resource: crate::codec::Data<Result<T, DashboardError>>,
     show: impl Fn(T) -> V + Send + Sync + Clone + 'static,
 ) -> impl IntoView
 where

@@ -24,7 +24,7 @@ pub fn AlertsPage() -> impl IntoView {
             .unwrap_or_else(|| "active".to_owned())
     });
     let acknowledge = ServerAction::<Acknowledge>::new();
-    let list = Resource::new(
+    let list = crate::codec::data(
         move || (status.get(), live.tick.get(), acknowledge.version().get()),
         |(status, _, _)| {
             api::alerts(AlertFilter {

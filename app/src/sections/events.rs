@@ -50,7 +50,7 @@ pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| query.with(filter_from));
     // Live on the first page only: an older page stays as it is while new events arrive.
-    let page = Resource::new(
+    let page = crate::codec::data(
         move || {
             let filter = filter.get();
             let tick = live.tick_unless(filter.cursor.is_some());
@@ -223,7 +223,7 @@ pub fn EventDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok())));
     let replay = ServerAction::<Replay>::new();
-    let detail = Resource::new(
+    let detail = crate::codec::data(
         move || (id.get(), replay.version().get()),
         |(id, _)| async move {
             match id {

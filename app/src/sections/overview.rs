@@ -22,7 +22,7 @@ pub fn OverviewPage() -> impl IntoView {
             .filter(|w| WINDOWS.contains(&w.as_str()))
             .unwrap_or_else(|| "1h".to_owned())
     });
-    let overview = Resource::new(
+    let overview = crate::codec::data(
         move || (window.get(), live.tick.get()),
         |(window, _)| api::overview(window),
     );

@@ -10,7 +10,7 @@ use crate::ui::{Columns, CopyButton, loaded};
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let setup = Resource::new(|| (), |_| api::setup());
+    let setup = crate::codec::data(|| (), |_| api::setup());
     let self_test = ServerAction::<SelfTest>::new();
     view! {
         <div class="section-head">

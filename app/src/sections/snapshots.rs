@@ -106,7 +106,7 @@ pub fn SnapshotsPage() -> impl IntoView {
     let live = use_live();
     let query = use_query_map();
     let filter = Memo::new(move |_| query.with(filter_from));
-    let page = Resource::new(
+    let page = crate::codec::data(
         move || {
             let filter = filter.get();
             let tick = live.tick_unless(filter.cursor.is_some());
@@ -215,7 +215,7 @@ pub fn SnapshotDetailPage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let detail = Resource::new(
+    let detail = crate::codec::data(
         move || (id.get(), live.tick.get()),
         |(id, _)| api::snapshot(id),
     );
