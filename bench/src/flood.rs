@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{SECRET, TOKEN, client, server};
+use crate::{SECRET, TOKEN, client};
 
 pub struct Options {
     pub connections: usize,
@@ -21,16 +21,7 @@ pub async fn run(binary: &str, options: Options) -> anyhow::Result<()> {
         seconds,
     } = options;
     let per_connection = 2000;
-    let server = server::Server::start(
-        binary,
-        &[
-            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
-            ("WEBHOOK_SIGNING_SECRET", SECRET),
-            ("WEBHOOK_REQUIRE_SIGNATURE", "true"),
-            // The flood is refused for its token, not for its rate.
-            ("WEBHOOK_RATE_LIMIT", "100000000"),
-        ],
-    )?;
+    let server = crate::signed_server(binary)?;
     let port = server.port;
     println!(
         "flood: {connections} authenticated connections (signed ~1 KB deliveries) for {seconds} s calm, \

@@ -211,15 +211,7 @@ async fn ingest(
         generate::small_delivery(0, 0).len(),
         prepared.elapsed().as_secs_f64()
     );
-    let server = server::Server::start(
-        binary,
-        &[
-            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
-            ("WEBHOOK_SIGNING_SECRET", SECRET),
-            ("WEBHOOK_REQUIRE_SIGNATURE", "true"),
-            ("WEBHOOK_RATE_LIMIT", "100000000"),
-        ],
-    )?;
+    let server = signed_server(binary)?;
     let port = server.port;
     let pushed = dashboards::connect(port, dashboards).await?;
     println!(
@@ -291,6 +283,20 @@ async fn ingest(
     }
     println!("server peak RSS: {} MB", server.peak_rss_kb()? / 1024);
     Ok(())
+}
+
+/// The server as `ingest` and `flood` run it: signatures required, no rate limit in the way.
+fn signed_server(binary: &str) -> anyhow::Result<server::Server> {
+    server::Server::start(
+        binary,
+        &[
+            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
+            ("WEBHOOK_SIGNING_SECRET", SECRET),
+            ("WEBHOOK_REQUIRE_SIGNATURE", "true"),
+            // Loopback clients; the flood is refused for its token, not for its rate.
+            ("WEBHOOK_RATE_LIMIT", "100000000"),
+        ],
+    )
 }
 
 async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
