@@ -539,8 +539,11 @@ pub struct SettingView {
 pub struct SetupView {
     /// The public base URL in effect.
     pub base_url: String,
-    /// How it was found, e.g. `BRIGHTDATA_BASE_URL`, or `local default`.
+    /// How it was found, e.g. `BRIGHTDATA_BASE_URL`, `Railway: RAILWAY_PUBLIC_DOMAIN`.
     pub base_url_source: String,
+    /// Problems met while detecting it (e.g. a malformed `PLATFORM_ROUTES`).
+    #[serde(default)]
+    pub base_url_warnings: Vec<String>,
     /// False when BrightData cannot reach it (a local address).
     pub reachable: bool,
     /// BrightData's `endpoint`.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use url::Url;
 
+use crate::public_url::PublicUrl;
 use crate::secret::Secret;
 
 /// Everything the service is configured with.
@@ -25,6 +26,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub monitor: MonitorConfig,
     pub ngrok: NgrokConfig,
+    pub brightdata: BrightDataApiConfig,
     pub logging: LoggingConfig,
 }
 
@@ -34,8 +36,11 @@ pub struct HttpConfig {
     pub host: IpAddr,
     /// `PORT` (default 8000; platforms set it).
     pub port: u16,
-    /// `BRIGHTDATA_BASE_URL`: the public URL BrightData calls, when known.
+    /// `BRIGHTDATA_BASE_URL`: the public URL BrightData calls, when configured.
     pub public_url: Option<Url>,
+    /// The public URL in effect: `BRIGHTDATA_BASE_URL`, else detected from the platform's
+    /// variables (see `public_url`); start-up may still replace a local result by an ngrok tunnel.
+    pub public: PublicUrl,
     /// `LEPTOS_SITE_ROOT` (default `target/site`): the built dashboard assets (JS, WASM, CSS).
     pub site_root: PathBuf,
     /// The hosting platform, detected from the variables it sets (`PLATFORM_APPLICATION_NAME`:
@@ -181,6 +186,22 @@ pub struct NgrokConfig {
     pub subdomain: Option<String>,
     /// `NGROK_REGION`: us, eu, ap, au, sa, jp or in (default us).
     pub region: NgrokRegion,
+    /// `NGROK_BIN`: the ngrok executable (default: `ngrok` on the `PATH`).
+    pub bin: Option<PathBuf>,
+    /// `NGROK_API_URL` (default `http://127.0.0.1:4040`): the ngrok agent's local API.
+    pub api_url: Url,
+}
+
+/// Outbound calls to BrightData's API (`server trigger`, `server progress`).
+#[derive(Debug, Clone)]
+pub struct BrightDataApiConfig {
+    /// `BRIGHTDATA_API_URL` (default `https://api.brightdata.com`).
+    pub api_url: Url,
+    /// `BRIGHTDATA_API_TOKEN`: the BrightData API key (sent as `Authorization: Bearer`).
+    pub api_token: Option<Secret>,
+    /// `BRIGHTDATA_PINNED_SPKI_SHA256`: base64 SHA-256 hashes of the public keys (SPKI) one of
+    /// which BrightData's certificate chain must contain when `WEBHOOK_ENABLE_CERT_PINNING` is on.
+    pub pinned_spki_sha256: Vec<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +225,14 @@ impl NgrokRegion {
         ("jp", Self::Jp),
         ("in", Self::In),
     ];
+
+    /// `us`, `EU`, ...: one of the seven region codes.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(code))
+            .map(|(_, region)| *region)
+    }
 
     pub fn code(self) -> &'static str {
         Self::ALL
@@ -356,20 +385,33 @@ impl Config {
             |v| v.parse::<u32>().ok().filter(|n| *n > 0),
         )?;
 
-        Ok(Config {
+        let host = vars.parse(
+            "HOST",
+            "an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1",
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            |v| v.parse().ok(),
+        )?;
+        let port = vars.parse("PORT", "a TCP port number 0-65535", 8000, |v| {
+            v.parse().ok()
+        })?;
+        let public_url = vars.optional(
+            "BRIGHTDATA_BASE_URL",
+            "an absolute http(s) URL, e.g. https://hooks.example.com",
+            parse_base_url,
+        )?;
+        let public = crate::public_url::detect(
+            public_url.as_ref(),
+            &|name| lookup(name).and_then(|v| v.into_string().ok()),
+            host,
+            port,
+        );
+
+        let config = Config {
             http: HttpConfig {
-                host: vars.parse(
-                    "HOST",
-                    "an IP address to bind, e.g. 0.0.0.0 or 127.0.0.1",
-                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    |v| v.parse().ok(),
-                )?,
-                port: vars.parse("PORT", "a TCP port number 0-65535", 8000, |v| v.parse().ok())?,
-                public_url: vars.optional(
-                    "BRIGHTDATA_BASE_URL",
-                    "an absolute http(s) URL, e.g. https://hooks.example.com",
-                    parse_base_url,
-                )?,
+                host,
+                port,
+                public_url,
+                public,
                 site_root: vars.parse(
                     "LEPTOS_SITE_ROOT",
                     "a directory path",
@@ -562,12 +604,37 @@ impl Config {
                     "NGROK_REGION",
                     "one of us, eu, ap, au, sa, jp, in",
                     NgrokRegion::Us,
-                    |v| {
-                        NgrokRegion::ALL
-                            .iter()
-                            .find(|(code, _)| code.eq_ignore_ascii_case(v))
-                            .map(|(_, region)| *region)
-                    },
+                    NgrokRegion::parse,
+                )?,
+                bin: vars.optional("NGROK_BIN", "a path to the ngrok executable", |v| {
+                    Some(PathBuf::from(v))
+                })?,
+                api_url: vars.parse(
+                    "NGROK_API_URL",
+                    "an absolute http URL, e.g. http://127.0.0.1:4040",
+                    Url::parse("http://127.0.0.1:4040").expect("a valid URL"),
+                    parse_base_url,
+                )?,
+            },
+            brightdata: BrightDataApiConfig {
+                api_url: vars.parse(
+                    "BRIGHTDATA_API_URL",
+                    "an absolute http(s) URL, e.g. https://api.brightdata.com",
+                    Url::parse("https://api.brightdata.com").expect("a valid URL"),
+                    parse_base_url,
+                )?,
+                api_token: vars
+                    .secret_list(
+                        "BRIGHTDATA_API_TOKEN",
+                        "one BrightData API key without spaces or a 'Bearer ' prefix",
+                    )?
+                    .into_iter()
+                    .next(),
+                pinned_spki_sha256: vars.parse(
+                    "BRIGHTDATA_PINNED_SPKI_SHA256",
+                    "comma-separated base64 SHA-256 hashes (44 characters each) of public keys",
+                    Vec::new(),
+                    parse_spki_pins,
                 )?,
             },
             logging: LoggingConfig {
@@ -597,7 +664,16 @@ impl Config {
                     v.parse().ok().filter(|n| (1..=100).contains(n))
                 })?,
             },
-        })
+        };
+        // Pinning that pins nothing would let every certificate through: refuse to start.
+        if config.security.cert_pinning && config.brightdata.pinned_spki_sha256.is_empty() {
+            return Err(ConfigError {
+                var: "BRIGHTDATA_PINNED_SPKI_SHA256",
+                value: None,
+                expected: "at least one pin when WEBHOOK_ENABLE_CERT_PINNING is on",
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -769,6 +845,22 @@ pub fn parse_ip_list(value: &str) -> Option<Vec<IpNet>> {
         .collect()
 }
 
+/// `base64,base64`: each the standard base64 of a 32-byte SHA-256 digest.
+fn parse_spki_pins(value: &str) -> Option<Vec<[u8; 32]>> {
+    use base64::Engine;
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|pin| !pin.is_empty())
+        .map(|pin| {
+            base64::engine::general_purpose::STANDARD
+                .decode(pin)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        })
+        .collect()
+}
+
 fn parse_dns_label(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let valid = (1..=63).contains(&bytes.len())
@@ -868,6 +960,10 @@ mod tests {
                 "1.2.3.4, 10.0.0.0/8,2001:db8::/32,::1",
             ),
             ("WEBHOOK_ENABLE_CERT_PINNING", "TRUE"),
+            (
+                "BRIGHTDATA_PINNED_SPKI_SHA256",
+                "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=, 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            ),
             ("WEBHOOK_RATE_BURST", "20"),
             ("WEBHOOK_TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8"),
             ("WEBHOOK_PROXY_HEADER", "Forwarded"),

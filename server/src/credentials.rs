@@ -36,6 +36,17 @@ pub enum TokenSource {
 
 impl Credentials {
     pub fn resolve(security: &SecurityConfig, data_dir: &Path) -> std::io::Result<Self> {
+        Self::read(security, data_dir, true)
+    }
+
+    /// The tokens in force, generating none: for the command-line tools, which must not create
+    /// a token the running server does not know. A missing file says how to get one.
+    pub fn existing(security: &SecurityConfig, data_dir: &Path) -> std::io::Result<Self> {
+        Self::read(security, data_dir, false)
+    }
+
+    fn read(security: &SecurityConfig, data_dir: &Path, generate: bool) -> std::io::Result<Self> {
+        let stored_or_generated = |path: &Path| stored_or_generated(path, generate);
         let (webhook_tokens, webhook_source) = if security.webhook_tokens.is_empty() {
             let (token, source) = stored_or_generated(&data_dir.join(WEBHOOK_TOKEN_FILE))?;
             (vec![token], source)
@@ -60,7 +71,7 @@ impl Credentials {
     }
 }
 
-fn stored_or_generated(path: &Path) -> std::io::Result<(Secret, TokenSource)> {
+fn stored_or_generated(path: &Path, generate: bool) -> std::io::Result<(Secret, TokenSource)> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let token = text.trim();
@@ -82,6 +93,15 @@ fn stored_or_generated(path: &Path) -> std::io::Result<(Secret, TokenSource)> {
                 );
             }
             Ok((Secret::new(token), TokenSource::File(path.to_owned())))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !generate => {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{} does not exist: set the token in the environment, or start the server once (it generates its tokens there)",
+                    path.display()
+                ),
+            ))
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let token = generate_token();

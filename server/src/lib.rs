@@ -2,6 +2,7 @@
 //! itself and serves the live dashboard.
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod dashboard;
@@ -13,6 +14,9 @@ pub mod ingest;
 pub mod live;
 pub mod log_file;
 pub mod monitor;
+pub mod ngrok;
+pub mod outbound;
+pub mod public_url;
 pub mod refusals;
 pub mod routes;
 pub mod samples;

@@ -1,9 +1,15 @@
-//! The `server` binary: `serve` (default) runs the service, `migrate` applies database migrations.
+//! The `server` binary: `serve` (default) runs the service; the other commands are the tools
+//! around it (migrations, the setup check, BrightData's API, the ngrok helper, the export). Each has
+//! `--help`. Exit codes: 0 done, 1 failed, 2 cannot run as asked (configuration or arguments),
+//! 3 nothing running to report on or stop, 4 a program it drives is not installed.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use server::config::Config;
+use clap::{Args, Parser, Subcommand};
+use server::cli::{self, Failure};
+use server::config::{Config, NgrokRegion};
+use server::public_url::PublicUrl;
 use server::startup::Application;
 
 // glibc's malloc showed as ~10% of the ingestion profile (many small, short-lived allocations
@@ -15,7 +21,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "server",
     version,
-    about = "Track-Futura webhook receiver and live monitor"
+    about = "Track-Futura webhook receiver and live monitor",
+    after_help = "Configuration comes from the environment (see the README). Exit codes: 0 done, 1 failed, 2 cannot run as asked, 3 not running, 4 not installed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,10 +31,116 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (the default). Configuration comes from the environment; see the README.
+    /// Run the service (the default).
     Serve,
     /// Apply pending database migrations to DATABASE_URL and exit.
     Migrate,
+    /// Print the public URL in effect and BrightData's trigger parameters; with --send-test, prove
+    /// that a delivery to it is stored.
+    CheckSetup(CheckSetupArgs),
+    /// Start, inspect or stop an ngrok tunnel to this service (local development).
+    Ngrok {
+        #[command(subcommand)]
+        command: NgrokCommand,
+    },
+    /// Start a BrightData collection that delivers here (POST /datasets/v3/trigger).
+    Trigger(TriggerArgs),
+    /// Ask BrightData how a snapshot is doing (GET /datasets/v3/progress/{id}).
+    Progress {
+        /// The snapshot id, e.g. s_m4x7abc123.
+        snapshot: String,
+    },
+    /// Export stored events to a CSV or JSON file, from the database directly.
+    ExportEvents(ExportArgs),
+}
+
+#[derive(Args)]
+struct CheckSetupArgs {
+    /// The service to check (default: the public URL in effect).
+    #[arg(long)]
+    url: Option<String>,
+    /// Send a test delivery and notify, and verify through the monitor API that they were stored.
+    #[arg(long)]
+    send_test: bool,
+}
+
+#[derive(Subcommand)]
+enum NgrokCommand {
+    /// Start `ngrok http <port>` in the background and print the URLs for BrightData.
+    Start {
+        /// The local port to expose (default: PORT).
+        #[arg(long)]
+        port: Option<u16>,
+        /// A reserved subdomain (needs NGROK_AUTH_TOKEN; default: NGROK_SUBDOMAIN).
+        #[arg(long)]
+        subdomain: Option<String>,
+        /// us, eu, ap, au, sa, jp or in (default: NGROK_REGION).
+        #[arg(long, value_parser = parse_region)]
+        region: Option<NgrokRegion>,
+    },
+    /// Print the running tunnel's URLs (exit 3 when none runs).
+    Status {
+        /// The local port the tunnel should forward to (default: PORT).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Stop the ngrok process `ngrok start` started (exit 3 when none runs).
+    Stop,
+}
+
+#[derive(Args)]
+struct TriggerArgs {
+    /// The BrightData dataset, e.g. gd_lk5ns7kz21pck8jpis (Instagram posts).
+    #[arg(long)]
+    dataset_id: String,
+    /// A file of inputs: a JSON array of objects, or one JSON object per line.
+    #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+    input: Option<PathBuf>,
+    /// An input URL (repeat for several).
+    #[arg(long)]
+    url: Vec<String>,
+    /// The delivery format: json, ndjson, jsonl or csv.
+    #[arg(long, default_value = "json")]
+    format: String,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// csv or json.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// The file to write (replaced once the export is complete).
+    #[arg(long)]
+    output: PathBuf,
+    /// Outcomes, comma-separated (e.g. accepted,rejected_auth).
+    #[arg(long)]
+    outcome: Option<String>,
+    /// webhook or notify.
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long)]
+    platform: Option<String>,
+    #[arg(long)]
+    snapshot: Option<String>,
+    /// The client's IP address.
+    #[arg(long)]
+    ip: Option<String>,
+    /// From this time (Unix milliseconds or RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Until this time, excluded.
+    #[arg(long)]
+    to: Option<String>,
+    /// Text in the error, user agent, snapshot or IP.
+    #[arg(long)]
+    q: Option<String>,
+    /// Report progress even when stderr is not a terminal (a line per 2,000 events).
+    #[arg(long)]
+    progress: bool,
+}
+
+fn parse_region(value: &str) -> Result<NgrokRegion, String> {
+    NgrokRegion::parse(value).ok_or_else(|| "one of us, eu, ap, au, sa, jp, in".to_owned())
 }
 
 #[tokio::main]
@@ -37,20 +150,53 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(cli::EXIT_USAGE);
         }
     };
-    server::telemetry::init(&config.logging);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
-        Command::Migrate => migrate(config).await,
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve | Command::Migrate) {
+        server::telemetry::init(&config.logging);
+    }
+    let result = match command {
+        Command::Serve => serve(config).await.map_err(anyhow_failure),
+        Command::Migrate => migrate(config).await.map_err(anyhow_failure),
+        Command::CheckSetup(args) => {
+            let public = public_url(&config).await;
+            let options = cli::check_setup::Options {
+                url: args.url,
+                send_test: args.send_test,
+            };
+            cli::check_setup::run(&config, &public, &options).await
+        }
+        Command::Ngrok { command } => ngrok(&config, command).await,
+        Command::Trigger(args) => trigger(&config, args).await,
+        Command::Progress { snapshot } => progress(&config, &snapshot).await,
+        Command::ExportEvents(args) => export(&config, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
         }
+    }
+}
+
+fn anyhow_failure(error: anyhow::Error) -> Failure {
+    cli::failed(format!("{error:#}"))
+}
+
+/// The public URL as the server would find it, ngrok included.
+async fn public_url(config: &Config) -> PublicUrl {
+    if config.ngrok.enabled {
+        server::public_url::with_ngrok(
+            config.http.public.clone(),
+            config.ngrok.api_url.as_str(),
+            config.http.port,
+        )
+        .await
+    } else {
+        config.http.public.clone()
     }
 }
 
@@ -72,6 +218,107 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
         "migrations applied to {}",
         config.storage.database_url.redacted()
     );
+    Ok(())
+}
+
+async fn ngrok(config: &Config, command: NgrokCommand) -> Result<(), Failure> {
+    let print_urls = |url: &str| {
+        println!("public URL:  {url}");
+        println!("data:        {url}/api/brightdata/webhook/");
+        println!("notify:      {url}/api/brightdata/notify/");
+        println!("dashboard:   {url}/webhook-monitor");
+        println!("auth_header: Bearer <webhook token> (see `server check-setup`)");
+    };
+    match command {
+        NgrokCommand::Start {
+            port,
+            subdomain,
+            region,
+        } => {
+            let options = server::ngrok::StartOptions {
+                port: port.unwrap_or(config.http.port),
+                subdomain: subdomain.or_else(|| config.ngrok.subdomain.clone()),
+                region: region.unwrap_or(config.ngrok.region),
+            };
+            let url = server::ngrok::start(config, &options).await?;
+            print_urls(&url);
+            println!(
+                "The service picks this tunnel up at its next start with NGROK_ENABLED=true; stop it with `server ngrok stop`."
+            );
+        }
+        NgrokCommand::Status { port } => {
+            let (pid, url) =
+                server::ngrok::status(config, port.unwrap_or(config.http.port)).await?;
+            println!("ngrok runs (pid {pid})");
+            print_urls(&url);
+        }
+        NgrokCommand::Stop => {
+            let pid = server::ngrok::stop(config).await?;
+            println!("stopped ngrok (pid {pid})");
+        }
+    }
+    Ok(())
+}
+
+async fn trigger(config: &Config, args: TriggerArgs) -> Result<(), Failure> {
+    let public = public_url(config).await;
+    let options = cli::brightdata::TriggerOptions {
+        dataset_id: args.dataset_id,
+        input: args.input,
+        urls: args.url,
+        format: args.format,
+    };
+    let triggered = cli::brightdata::trigger(config, &public, &options).await?;
+    println!("snapshot_id: {}", triggered.snapshot_id);
+    println!(
+        "BrightData collects {} input(s) and delivers to {}",
+        triggered.inputs,
+        public.data_url()
+    );
+    println!(
+        "{} in the dashboard's Snapshots; follow it with `server progress {}`",
+        if triggered.recorded {
+            "recorded as `triggered`"
+        } else {
+            "already known"
+        },
+        triggered.snapshot_id
+    );
+    Ok(())
+}
+
+async fn progress(config: &Config, snapshot: &str) -> Result<(), Failure> {
+    let answer = cli::brightdata::progress(config, snapshot).await?;
+    println!("{answer}");
+    Ok(())
+}
+
+async fn export(config: &Config, args: ExportArgs) -> Result<(), Failure> {
+    let options = cli::export::Options {
+        output: args.output,
+        progress: if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            cli::export::Progress::Bar
+        } else if args.progress {
+            cli::export::Progress::Lines
+        } else {
+            cli::export::Progress::Off
+        },
+        filter: server::api::events::Filter {
+            outcome: args.outcome,
+            endpoint: args.endpoint,
+            platform: args.platform,
+            snapshot: args.snapshot,
+            ip: args.ip,
+            from: args.from,
+            to: args.to,
+            q: args.q,
+            cursor: None,
+            limit: None,
+            format: Some(args.format),
+        },
+    };
+    let written = cli::export::run(config, &options).await?;
+    println!("{written} events written to {}", options.output.display());
     Ok(())
 }
 

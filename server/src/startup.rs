@@ -27,7 +27,7 @@ use crate::monitor::alerts::Evaluator;
 use crate::monitor::{Thresholds, retention};
 use crate::state::AppState;
 use crate::store::{Writer, checkpoint};
-use crate::{db, http_server, routes};
+use crate::{db, http_server, public_url, routes};
 
 /// The name cargo-leptos gives the site's JS, WASM and CSS (`[[workspace.metadata.leptos]] name`).
 const SITE_OUTPUT_NAME: &str = "track-futura";
@@ -48,7 +48,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let log_stop = CancellationToken::new();
         let (logs, log_writers) = AuditLogs::open(&config.logging, log_stop.clone())
             .await
@@ -71,6 +71,18 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.http.bind_address()))?;
         let local = listener.local_addr()?;
+        // Found before binding, the local URL names the configured port; PORT=0 binds another.
+        if config.http.public.source == public_url::Source::Local {
+            config.http.public.url = public_url::local_url(config.http.host, local.port());
+        }
+        if config.ngrok.enabled {
+            config.http.public = public_url::with_ngrok(
+                config.http.public.clone(),
+                config.ngrok.api_url.as_str(),
+                local.port(),
+            )
+            .await;
+        }
 
         let leptos_options = LeptosOptions::builder()
             .output_name(SITE_OUTPUT_NAME)
@@ -166,11 +178,7 @@ impl Application {
         let sessions = Arc::new(Sessions::new(
             &credentials.admin_token,
             config.monitor.session_ttl,
-            config
-                .http
-                .public_url
-                .as_ref()
-                .is_some_and(|u| u.scheme() == "https"),
+            config.http.public.is_https(),
         ));
 
         let state = AppState {
@@ -215,20 +223,9 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// The URL BrightData should call: `BRIGHTDATA_BASE_URL`, else this machine's address.
+    /// The URL BrightData should call (see `public_url`).
     pub fn public_url(&self) -> String {
-        match &self.state.config.http.public_url {
-            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-            None => {
-                let addr = self.local_addr();
-                let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
-                    "localhost".to_owned()
-                } else {
-                    addr.ip().to_string()
-                };
-                format!("http://{host}:{}", addr.port())
-            }
-        }
+        self.state.config.http.public.url.clone()
     }
 
     pub fn state(&self) -> &AppState {
@@ -315,8 +312,20 @@ impl Application {
             ));
             println!("{banner}");
         }
+        let public = &self.state.config.http.public;
+        for warning in &public.warnings {
+            tracing::warn!("public URL: {warning}");
+        }
+        if !public.reachable() {
+            tracing::warn!(
+                public_url = %base,
+                "BrightData cannot reach this address: set BRIGHTDATA_BASE_URL, deploy to a platform, or use `server ngrok start` with NGROK_ENABLED=true"
+            );
+        }
         tracing::info!(
             address = %self.local_addr(),
+            public_url = %base,
+            found_by = %public.describe(),
             dashboard = %dashboard_url,
             webhook = %webhook_url,
             notify = %notify_url,

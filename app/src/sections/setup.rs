@@ -50,6 +50,7 @@ fn Setup(setup: SetupView) -> impl IntoView {
     let SetupView {
         base_url,
         base_url_source,
+        base_url_warnings,
         reachable,
         data_url,
         notify_url,
@@ -93,10 +94,17 @@ fn Setup(setup: SetupView) -> impl IntoView {
                 .then(|| {
                     view! {
                         <p class="callout" data-testid="setup-unreachable">
-                            "BrightData cannot reach this address. Set BRIGHTDATA_BASE_URL to the service's public https URL, or run a tunnel (ngrok) in development."
+                            "BrightData cannot reach this address. Set BRIGHTDATA_BASE_URL to the service's public https URL, or run a tunnel in development ("
+                            <code>"server ngrok start"</code> " with " <code>"NGROK_ENABLED=true"</code> ")."
                         </p>
                     }
                 })}
+            {base_url_warnings
+                .into_iter()
+                .map(|warning| {
+                    view! { <p class="callout" data-testid="setup-url-warning">{warning}</p> }
+                })
+                .collect_view()}
             <p class="muted">"Dashboard: " <code>{dashboard_url}</code></p>
         </section>
         <section class="panel" aria-labelledby="settings-title">

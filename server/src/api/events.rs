@@ -493,12 +493,18 @@ fn csv_rows(rows: &[events::Model], header: bool) -> Result<Vec<u8>, csv::Error>
     out.into_inner().map_err(|e| e.into_error().into())
 }
 
-/// `GET export-events/?format=csv|json&<list filters>`: every matching event, newest first,
-/// streamed page by page (constant memory whatever the count).
-pub async fn export(
-    State(state): State<AppState>,
-    Query(filter): Query<Filter>,
-) -> Result<Response, ApiError> {
+/// An export in progress: its chunks of bytes, each with the number of events it holds.
+pub type ExportChunks = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<(Bytes, u64), std::io::Error>> + Send>,
+>;
+
+/// Every event matching `filter`, newest first, as CSV or JSON text in chunks of a page each:
+/// constant memory whatever the count. One implementation for `GET export-events/` and
+/// `server export-events`. Returns whether it is JSON, and the chunks.
+pub fn export_chunks(
+    db: DatabaseConnection,
+    filter: &Filter,
+) -> Result<(bool, ExportChunks), ApiError> {
     let json_format = match filter.format.as_deref().unwrap_or("csv") {
         "csv" => false,
         "json" => true,
@@ -509,9 +515,8 @@ pub async fn export(
             ));
         }
     };
-    let condition = condition(&filter)?;
-    let start = before_id(&filter)?;
-    let db = state.db.clone();
+    let condition = condition(filter)?;
+    let start = before_id(filter)?;
 
     struct Cursor {
         before: Option<i64>,
@@ -535,6 +540,7 @@ pub async fn export(
                     Ok(rows) => rows,
                     Err(error) => {
                         tracing::error!(%error, "export stopped");
+                        cursor.done = true;
                         return Some((Err(std::io::Error::other(error.to_string())), cursor));
                     }
                 };
@@ -554,6 +560,7 @@ pub async fn export(
                         Ok(csv) => out = csv,
                         Err(error) => {
                             tracing::error!(%error, "export stopped");
+                            cursor.done = true;
                             return Some((Err(std::io::Error::other(error.to_string())), cursor));
                         }
                     }
@@ -566,10 +573,34 @@ pub async fn export(
                         out.push(b']');
                     }
                 }
-                Some((Ok::<_, std::io::Error>(Bytes::from(out)), cursor))
+                Some((Ok((Bytes::from(out), rows.len() as u64)), cursor))
             }
         },
     );
+    Ok((json_format, Box::pin(stream)))
+}
+
+/// How many events `filter` matches (for a progress bar: a COUNT, so not for every page view).
+pub async fn export_count(db: &DatabaseConnection, filter: &Filter) -> Result<u64, ApiError> {
+    use sea_orm::PaginatorTrait;
+    let mut select = events::Entity::find().filter(condition(filter)?);
+    if let Some(before) = before_id(filter)? {
+        select = select.filter(events::Column::Id.lt(before));
+    }
+    select
+        .count(db)
+        .await
+        .map_err(|e| ApiError::internal("counting events", e))
+}
+
+/// `GET export-events/?format=csv|json&<list filters>`: every matching event, newest first,
+/// streamed page by page (constant memory whatever the count).
+pub async fn export(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    use futures_util::TryStreamExt;
+    let (json_format, chunks) = export_chunks(state.db.clone(), &filter)?;
     let (content_type, name) = if json_format {
         ("application/json", "webhook_events.json")
     } else {
@@ -583,7 +614,7 @@ pub async fn export(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        Body::from_stream(stream),
+        Body::from_stream(chunks.map_ok(|(bytes, _)| bytes)),
     )
         .into_response())
 }

@@ -9,32 +9,26 @@ use axum::response::{IntoResponse, Response};
 
 use crate::config::{Config, LogFormat, ProxyHeader};
 use crate::credentials::TokenSource;
+use crate::public_url::{Source, is_local};
 use crate::routes::DASHBOARD_PATH;
 use crate::state::AppState;
 
-/// The setup as seen by a request with these headers: without `BRIGHTDATA_BASE_URL` the base URL
-/// is the host the request named (what the operator's browser reached), flagged unreachable.
+/// The setup as seen by a request with these headers. The public URL in effect is configured or
+/// detected (see `public_url`); when nothing was found, the base URL is the host the request
+/// named (what the operator's browser reached), flagged unreachable.
 pub fn setup_view(state: &AppState, headers: &HeaderMap) -> SetupView {
     let config = &state.config;
-    let (base_url, base_url_source) = match &config.http.public_url {
-        Some(url) => (
-            url.as_str().trim_end_matches('/').to_owned(),
-            "BRIGHTDATA_BASE_URL".to_owned(),
-        ),
-        None => {
-            let host = headers
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| !h.is_empty())
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("localhost:{}", config.http.port));
-            (
-                format!("http://{host}"),
-                "not configured: this page's own address (set BRIGHTDATA_BASE_URL)".to_owned(),
-            )
-        }
+    let public = &config.http.public;
+    let base_url = match public.source {
+        Source::Local => headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty())
+            .map(|host| format!("http://{host}"))
+            .unwrap_or_else(|| public.url.clone()),
+        _ => public.url.clone(),
     };
-    let reachable = config.http.public_url.is_some() && !is_local(&base_url);
+    let reachable = public.reachable() && !is_local(&base_url);
     let token_source = match &state.credentials.webhook_source {
         TokenSource::Environment => "BRIGHTDATA_WEBHOOK_TOKEN".to_owned(),
         TokenSource::File(path) | TokenSource::Generated(path) => {
@@ -48,27 +42,10 @@ pub fn setup_view(state: &AppState, headers: &HeaderMap) -> SetupView {
         auth_header: "Bearer <webhook token>".to_owned(),
         token_source,
         base_url,
-        base_url_source,
+        base_url_source: public.describe(),
+        base_url_warnings: public.warnings.clone(),
         reachable,
         settings: settings(config),
-    }
-}
-
-/// Whether a URL points at this machine or a private network, where BrightData cannot call.
-fn is_local(url: &str) -> bool {
-    let Some(host) = url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-    else {
-        return true;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.is_unspecified(),
-        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
     }
 }
 
@@ -207,6 +184,24 @@ fn settings(config: &Config) -> Vec<SettingView> {
             secret(config.ngrok.auth_token.is_some(), "1 token"),
         ),
         ("NGROK_REGION", config.ngrok.region.code().to_owned()),
+        (
+            "NGROK_SUBDOMAIN",
+            config
+                .ngrok
+                .subdomain
+                .clone()
+                .unwrap_or_else(|| "not set".into()),
+        ),
+        ("NGROK_API_URL", config.ngrok.api_url.to_string()),
+        ("BRIGHTDATA_API_URL", config.brightdata.api_url.to_string()),
+        (
+            "BRIGHTDATA_API_TOKEN",
+            secret(config.brightdata.api_token.is_some(), "1 key"),
+        ),
+        (
+            "BRIGHTDATA_PINNED_SPKI_SHA256",
+            format!("{} pin(s)", config.brightdata.pinned_spki_sha256.len()),
+        ),
         ("DATABASE_URL", config.storage.database_url.redacted()),
         ("DATA_DIR", config.storage.data_dir.display().to_string()),
         ("HOST", config.http.host.to_string()),
@@ -246,27 +241,4 @@ fn settings(config: &Config) -> Vec<SettingView> {
 /// `GET config/` (admin only): the same as the Setup page.
 pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
     Json(setup_view(&state, &headers)).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_local;
-
-    #[test]
-    fn local_and_private_addresses_are_not_reachable_from_brightdata() {
-        for url in [
-            "http://localhost:8000",
-            "http://127.0.0.1:3917",
-            "http://10.1.2.3",
-            "http://192.168.0.4:80",
-            "http://[::1]:8000",
-            "http://box.local",
-            "not a url",
-        ] {
-            assert!(is_local(url), "{url}");
-        }
-        for url in ["https://tf.example.org", "https://203.0.113.9"] {
-            assert!(!is_local(url), "{url}");
-        }
-    }
 }

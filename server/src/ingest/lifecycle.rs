@@ -1,8 +1,11 @@
-//! A snapshot's lifecycle: `running` -> `ready` (data available at BrightData) -> `delivered` (records
-//! received here), or `failed` / `cancelled` with BrightData's error text.
+//! A snapshot's lifecycle: (`triggered`, when `server trigger` started it) -> `running` -> `ready`
+//! (data available at BrightData) -> `delivered` (records received here), or `failed` /
+//! `cancelled` with BrightData's error text.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotStatus {
+    /// Started by `server trigger`; BrightData has said nothing yet.
+    Triggered,
     Running,
     Ready,
     Delivered,
@@ -13,6 +16,7 @@ pub enum SnapshotStatus {
 impl SnapshotStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Triggered => "triggered",
             Self::Running => "running",
             Self::Ready => "ready",
             Self::Delivered => "delivered",
@@ -23,6 +27,7 @@ impl SnapshotStatus {
 
     pub fn parse(text: &str) -> Option<Self> {
         [
+            Self::Triggered,
             Self::Running,
             Self::Ready,
             Self::Delivered,
@@ -51,9 +56,10 @@ impl SnapshotStatus {
 
     fn progress(self) -> u8 {
         match self {
-            Self::Running => 1,
-            Self::Ready => 2,
-            Self::Delivered => 3,
+            Self::Triggered => 1,
+            Self::Running => 2,
+            Self::Ready => 3,
+            Self::Delivered => 4,
             Self::Failed | Self::Cancelled => 0,
         }
     }
@@ -102,5 +108,10 @@ mod tests {
         assert_eq!(next(Some(Failed), Delivered), Delivered, "data wins");
         assert_eq!(next(Some(Cancelled), Running), Running, "a new run");
         assert_eq!(next(None, Delivered), Delivered);
+        assert_eq!(next(Some(Triggered), Running), Running);
+        assert_eq!(next(Some(Triggered), Ready), Ready);
+        assert_eq!(next(Some(Triggered), Failed), Failed);
+        assert_eq!(next(Some(Running), Triggered), Running, "no going back");
+        assert_eq!(SnapshotStatus::parse("triggered"), Some(Triggered));
     }
 }

@@ -246,7 +246,8 @@ async fn send(
     }
 }
 
-fn sign(secret: &str, body: &[u8]) -> String {
+/// `sha256=<hex HMAC-SHA256 of the body>`, as `X-BrightData-Signature` carries it.
+pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
@@ -328,12 +329,33 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
             message: "the admin token is shorter than 24 characters".into(),
         });
     }
-    let production = config.http.platform.is_some()
-        || config
-            .http
-            .public_url
-            .as_ref()
-            .is_some_and(|u| u.scheme() == "https");
+    let public = &config.http.public;
+    out.push(Warning {
+        setting: "BRIGHTDATA_BASE_URL".into(),
+        severity: if public.reachable() {
+            "info"
+        } else {
+            "warning"
+        }
+        .into(),
+        message: if public.reachable() {
+            format!("public URL {} (found by {})", public.url, public.describe())
+        } else {
+            format!(
+                "public URL {} is not reachable from BrightData ({})",
+                public.url,
+                public.describe()
+            )
+        },
+    });
+    for warning in &public.warnings {
+        out.push(Warning {
+            setting: "BRIGHTDATA_BASE_URL".into(),
+            severity: "warning".into(),
+            message: warning.clone(),
+        });
+    }
+    let production = config.http.platform.is_some() || public.is_https();
     if security.allowed_ips.is_empty() && production {
         out.push(Warning {
             setting: "WEBHOOK_ALLOWED_IPS".into(),

@@ -616,6 +616,41 @@ async fn snapshot_for_update(
     Ok((row, created))
 }
 
+/// Records a snapshot `server trigger` just started, as `triggered` (unless BrightData already
+/// told us about it), so the tracker shows it before any notify arrives.
+pub async fn snapshot_triggered(
+    db: &impl ConnectionTrait,
+    snapshot_id: &str,
+    dataset_id: &str,
+    platform: Option<&str>,
+    now: i64,
+) -> Result<bool, DbErr> {
+    Ok(snapshots::Entity::insert(snapshots::ActiveModel {
+        id: Set(snapshot_id.to_owned()),
+        dataset_id: Set(Some(dataset_id.to_owned())),
+        platform: Set(platform.map(str::to_owned)),
+        status: Set(SnapshotStatus::Triggered.as_str().to_owned()),
+        error: Set(None),
+        posts: Set(0),
+        input_errors: Set(0),
+        deliveries: Set(0),
+        created_ms: Set(now),
+        updated_ms: Set(now),
+        notified_ms: Set(None),
+        ready_ms: Set(None),
+        delivered_ms: Set(None),
+        finished_ms: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(snapshots::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?
+        == 1)
+}
+
 /// Records that deliveries of `snapshot_id` arrived: the snapshot becomes `delivered`.
 pub async fn snapshot_received(
     txn: &DatabaseTransaction,

@@ -81,7 +81,9 @@ impl Traced {
     }
 
     fn delivery(&self, snapshot: &str) -> reqwest::RequestBuilder {
-        reqwest::Client::new()
+        server::outbound::builder()
+            .build()
+            .unwrap()
             .post(format!("{}/api/brightdata/webhook/", self.address))
             .bearer_auth(TOKEN)
             .header("content-type", "application/json")

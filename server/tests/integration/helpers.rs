@@ -220,7 +220,7 @@ impl Spawn {
         let server = tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
-            client: reqwest::Client::builder()
+            client: server::outbound::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

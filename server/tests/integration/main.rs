@@ -17,3 +17,4 @@ mod process;
 mod replay;
 mod security;
 mod streaming;
+mod tools;

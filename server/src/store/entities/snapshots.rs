@@ -7,7 +7,7 @@ pub struct Model {
     pub id: String,
     pub dataset_id: Option<String>,
     pub platform: Option<String>,
-    /// `running | ready | delivered | failed | cancelled` (see `ingest::lifecycle`).
+    /// `triggered | running | ready | delivered | failed | cancelled` (see `ingest::lifecycle`).
     pub status: String,
     pub error: Option<String>,
     pub posts: i64,

@@ -1,0 +1,35 @@
+//! The command-line tools of the one binary (`server <command> --help`): what they share. Each
+//! command prints what it did on stdout, the reason of a failure on stderr, and exits with a code
+//! scripts can tell apart.
+
+pub mod brightdata;
+pub mod check_setup;
+pub mod export;
+
+/// Exit code: the command ran and something failed (the message says what).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command cannot run as asked (configuration, arguments).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: there is nothing to report on or stop (no ngrok started by this helper runs).
+pub const EXIT_NOT_RUNNING: u8 = 3;
+/// Exit code: a program the command drives is not installed (ngrok).
+pub const EXIT_NOT_INSTALLED: u8 = 4;
+
+/// Why a command failed, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+pub fn failure(code: u8, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The common case: the command failed.
+pub fn failed(message: impl Into<String>) -> Failure {
+    failure(EXIT_FAILED, message)
+}
