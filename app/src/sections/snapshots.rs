@@ -19,13 +19,20 @@ use crate::ui::{
 };
 
 /// The statuses a snapshot can have, in lifecycle order.
-const STATUSES: [&str; 5] = ["running", "ready", "delivered", "failed", "cancelled"];
+const STATUSES: [&str; 6] = [
+    "triggered",
+    "running",
+    "ready",
+    "delivered",
+    "failed",
+    "cancelled",
+];
 
 /// The colour class of a snapshot's status (the word is always shown too).
 fn status_class(status: &str) -> &'static str {
     match status {
         "delivered" => "pill outcome-accepted",
-        "ready" | "running" => "pill outcome-duplicate",
+        "ready" | "running" | "triggered" => "pill outcome-duplicate",
         _ => "pill outcome-error",
     }
 }
@@ -40,16 +47,25 @@ struct Step {
     reached: bool,
 }
 
-/// running → ready → delivered, or running → failed / cancelled (then with its time).
+/// running → ready → delivered, or running → failed / cancelled (then with its time). A
+/// snapshot `server trigger` started begins at `triggered`, until BrightData says it runs.
 fn lifecycle(s: &SnapshotView) -> Vec<Step> {
     let ended = matches!(s.status.as_str(), "failed" | "cancelled");
     let rank = |status: &str| STATUSES.iter().position(|x| *x == status).unwrap_or(0);
     let now = rank(&s.status);
-    let mut steps = vec![Step {
+    let mut steps = Vec::new();
+    if s.status == "triggered" {
+        steps.push(Step {
+            name: "triggered",
+            at_ms: Some(s.created_ms),
+            reached: true,
+        });
+    }
+    steps.push(Step {
         name: "running",
-        at_ms: Some(s.created_ms),
-        reached: true,
-    }];
+        at_ms: (s.status != "triggered").then_some(s.created_ms),
+        reached: s.status != "triggered",
+    });
     steps.push(Step {
         name: "ready",
         at_ms: s.ready_ms,
@@ -495,6 +511,15 @@ mod tests {
         assert_eq!(
             reached(&steps),
             [("running", true), ("ready", false), ("failed", true)]
+        );
+        assert_eq!(
+            reached(&lifecycle(&snapshot("triggered"))),
+            [
+                ("triggered", true),
+                ("running", false),
+                ("ready", false),
+                ("delivered", false)
+            ]
         );
         assert_eq!(steps[2].at_ms, Some(5_000));
         assert_eq!(

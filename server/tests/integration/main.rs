@@ -4,6 +4,7 @@
 mod cli;
 mod connections;
 mod dashboard;
+mod deploy_files;
 mod deliveries;
 mod durability;
 mod first_run;
