@@ -115,12 +115,22 @@ ensure_build_tools() {
   export PATH="$BINARYEN_DIR:$HOME/.cargo/bin:$PATH"
 }
 
-# What the test suite needs on top: Chromium + Playwright for the browser tests, strace,
+# python3: scripts/docker-recipe and the tests' fake ngrok agent.
+ensure_python3() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    log "installing Debian python3"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3 >/dev/null
+  fi
+}
+
+# What the test suite needs on top: Chromium + Playwright for the browser tests, strace, python3,
 # PostgreSQL.
 ensure_test_tools() {
   ensure_build_tools
   ensure_chromium
   ensure_strace
+  ensure_python3
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     log "installing Playwright from npm (the browser is Debian's chromium)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

@@ -11,7 +11,10 @@ use yaml_rust2::{Yaml, YamlLoader};
 use super::helpers::spawn_app;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn read(path: &str) -> String {
@@ -90,8 +93,14 @@ fn the_dockerfile_builds_in_cached_layers_and_runs_serve_unprivileged() {
         "COPY . . before the tools install"
     );
     let text = read("Dockerfile");
-    assert!(text.contains("cargo chef cook"), "dependencies are cached from the recipe");
-    assert!(text.contains("RUN scripts/build-site"), "the site is built by the script CI runs");
+    assert!(
+        text.contains("cargo chef cook"),
+        "dependencies are cached from the recipe"
+    );
+    assert!(
+        text.contains("RUN scripts/build-site"),
+        "the site is built by the script CI runs"
+    );
 
     let runtime = stages.last().unwrap();
     let env = env_pairs(runtime);
@@ -105,13 +114,18 @@ fn the_dockerfile_builds_in_cached_layers_and_runs_serve_unprivileged() {
     assert!(all(runtime, "COPY").contains(&"--from=builder /src/target/site /app/site"));
     assert!(read("scripts/build-site").contains("SITE=target/site"));
     assert_eq!(get("LEPTOS_SITE_ROOT"), "/app/site");
-    assert!(all(runtime, "COPY").contains(&"--from=builder /src/target/release/server /app/server"));
+    assert!(
+        all(runtime, "COPY").contains(&"--from=builder /src/target/release/server /app/server")
+    );
     assert_eq!(all(runtime, "ENTRYPOINT"), [r#"["/app/server"]"#]);
     assert_eq!(all(runtime, "CMD"), [r#"["serve"]"#]);
     assert_eq!(all(runtime, "EXPOSE"), [get("PORT")]);
     assert_eq!(get("HOST"), "0.0.0.0");
     let volume = all(runtime, "VOLUME")[0];
-    assert!(volume.contains(&format!("\"{}\"", get("DATA_DIR"))), "{volume}");
+    assert!(
+        volume.contains(&format!("\"{}\"", get("DATA_DIR"))),
+        "{volume}"
+    );
     let user = all(runtime, "USER");
     assert!(user.len() == 1 && user[0] != "root" && user[0] != "0");
     assert!(all(runtime, "HEALTHCHECK")[0].contains("http://127.0.0.1:${PORT}/api/health/"));
@@ -134,7 +148,10 @@ fn compose_runs_the_image_on_sqlite_or_with_its_postgres() {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        assert!(check.contains(&"http://127.0.0.1:8000/api/health/"), "{name}");
+        assert!(
+            check.contains(&"http://127.0.0.1:8000/api/health/"),
+            "{name}"
+        );
         assert_eq!(service["volumes"][0].as_str(), Some("tf-data:/app/data"));
         for (key, value) in service["environment"].as_hash().unwrap() {
             let (key, value) = (key.as_str().unwrap(), value.as_str().unwrap_or_default());
@@ -144,9 +161,15 @@ fn compose_runs_the_image_on_sqlite_or_with_its_postgres() {
     assert_eq!(services["web"]["profiles"][0].as_str(), Some("sqlite"));
     let pg = &services["web-postgres"];
     assert_eq!(pg["profiles"][0].as_str(), Some("postgres"));
-    assert_eq!(services["postgres"]["profiles"][0].as_str(), Some("postgres"));
+    assert_eq!(
+        services["postgres"]["profiles"][0].as_str(),
+        Some("postgres")
+    );
     let url = pg["environment"]["DATABASE_URL"].as_str().unwrap();
-    assert!(url.starts_with("postgres://track_futura:${POSTGRES_PASSWORD"), "{url}");
+    assert!(
+        url.starts_with("postgres://track_futura:${POSTGRES_PASSWORD"),
+        "{url}"
+    );
     assert!(url.ends_with("@postgres:5432/track_futura"), "{url}");
     assert_eq!(
         services["postgres"]["environment"]["POSTGRES_DB"].as_str(),
@@ -162,7 +185,10 @@ fn check_platform_app(file: &str, app: &Yaml) {
     assert!(hook.contains("cp target/release/server dist/"), "{file}");
     assert!(hook.contains("cp -r target/site dist/site"), "{file}");
     let start = app["web"]["commands"]["start"].as_str().unwrap();
-    assert!(start.trim_end().ends_with("exec ./dist/server serve"), "{file}: {start}");
+    assert!(
+        start.trim_end().ends_with("exec ./dist/server serve"),
+        "{file}: {start}"
+    );
     let env = app["variables"]["env"].as_hash().unwrap();
     let var = |name: &str| env[&Yaml::String(name.into())].as_str().unwrap();
     assert_eq!(var("LEPTOS_SITE_ROOT"), "dist/site", "{file}");
@@ -172,7 +198,10 @@ fn check_platform_app(file: &str, app: &Yaml) {
         assert!(!app["mounts"][mount].is_badvalue(), "{file}: mount {mount}");
     }
     for (key, _) in env {
-        assert!(holds_no_secret(key.as_str().unwrap(), "literal"), "{file}: {key:?}");
+        assert!(
+            holds_no_secret(key.as_str().unwrap(), "literal"),
+            "{file}: {key:?}"
+        );
     }
 }
 
@@ -185,7 +214,10 @@ fn upsun_and_platform_sh_files_agree_with_the_build() {
     let name = name.as_str().unwrap();
     check_platform_app(".upsun/config.yaml", app);
     let route = &upsun["routes"]["https://{default}/"];
-    assert_eq!(route["upstream"].as_str(), Some(format!("{name}:http").as_str()));
+    assert_eq!(
+        route["upstream"].as_str(),
+        Some(format!("{name}:http").as_str())
+    );
     assert_eq!(route["primary"].as_bool(), Some(true));
 
     let platform = yaml(".platform.app.yaml");
@@ -197,24 +229,41 @@ fn upsun_and_platform_sh_files_agree_with_the_build() {
         Some(format!("{name}:http").as_str())
     );
     let services = yaml(".platform/services.yaml");
-    assert!(services["postgresql"]["type"].as_str().unwrap().starts_with("postgresql:"));
+    assert!(
+        services["postgresql"]["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgresql:")
+    );
 }
 
 #[test]
 fn railway_and_heroku_run_the_image_with_its_command() {
     let railway: toml::Value = toml::from_str(&read("railway.toml")).unwrap();
     assert_eq!(railway["build"]["builder"].as_str(), Some("DOCKERFILE"));
-    assert_eq!(railway["build"]["dockerfilePath"].as_str(), Some("Dockerfile"));
-    assert_eq!(railway["deploy"]["healthcheckPath"].as_str(), Some("/api/health/"));
+    assert_eq!(
+        railway["build"]["dockerfilePath"].as_str(),
+        Some("Dockerfile")
+    );
+    assert_eq!(
+        railway["deploy"]["healthcheckPath"].as_str(),
+        Some("/api/health/")
+    );
     // Every start command is the image's ENTRYPOINT + CMD.
     let runtime = dockerfile().pop().unwrap();
     let entry: Vec<String> = serde_json::from_str(all(&runtime, "ENTRYPOINT")[0]).unwrap();
     let cmd: Vec<String> = serde_json::from_str(all(&runtime, "CMD")[0]).unwrap();
     let image_command = [entry, cmd].concat().join(" ");
-    assert_eq!(railway["deploy"]["startCommand"].as_str(), Some(image_command.as_str()));
+    assert_eq!(
+        railway["deploy"]["startCommand"].as_str(),
+        Some(image_command.as_str())
+    );
     assert_eq!(read("Procfile").trim(), format!("web: {image_command}"));
     let heroku = yaml("heroku.yml");
-    assert_eq!(heroku["build"]["docker"]["web"].as_str(), Some("Dockerfile"));
+    assert_eq!(
+        heroku["build"]["docker"]["web"].as_str(),
+        Some("Dockerfile")
+    );
     assert_eq!(heroku["run"]["web"].as_str(), Some(image_command.as_str()));
 
     let app: Json = serde_json::from_str(&read("app.json")).unwrap();

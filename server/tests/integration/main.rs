@@ -4,8 +4,8 @@
 mod cli;
 mod connections;
 mod dashboard;
-mod deploy_files;
 mod deliveries;
+mod deploy_files;
 mod durability;
 mod first_run;
 mod health;

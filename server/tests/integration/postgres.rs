@@ -37,3 +37,41 @@ async fn migrations_and_health_on_postgresql() {
     again.stop().await;
     pg.drop_database().await;
 }
+
+#[tokio::test]
+async fn postgresql_over_tls_when_the_url_requires_it() {
+    // Managed PostgreSQL (Heroku's) refuses connections without TLS; the local server offers it.
+    let pg = PgDatabase::create().await;
+    let app = spawn()
+        .database(&format!("{}?sslmode=require", pg.url()))
+        .start()
+        .await;
+    assert_eq!(app.get("/api/health/").await.status(), 200);
+    let answer = app
+        .webhook()
+        .body(crate::helpers::sample(crate::helpers::Shape::LinkedinPosts))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // Every connection of this database, the writer's included, is encrypted.
+    let encrypted = app
+        .number(&format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = '{}' AND s.ssl",
+            pg.name
+        ))
+        .await;
+    let all = app
+        .number(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
+            pg.name
+        ))
+        .await;
+    assert!(
+        all >= 2 && encrypted == all,
+        "{encrypted} of {all} connections use TLS"
+    );
+    app.stop().await;
+    pg.drop_database().await;
+}
