@@ -138,6 +138,16 @@ struct Started {
     start_time: u64,
 }
 
+/// The agent's local API, without a trailing slash.
+fn api_url(config: &Config) -> String {
+    config
+        .ngrok
+        .api_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 fn pid_path(config: &Config) -> PathBuf {
     config.storage.data_dir.join(PID_FILE)
 }
@@ -171,12 +181,7 @@ fn running(config: &Config) -> Option<Started> {
 /// Starts the agent (unless one this helper started runs already) and waits for its https tunnel.
 /// Returns the public URL.
 pub async fn start(config: &Config, options: &StartOptions) -> Result<String, Failure> {
-    let api = config
-        .ngrok
-        .api_url
-        .as_str()
-        .trim_end_matches('/')
-        .to_owned();
+    let api = api_url(config);
     if let Some(started) = running(config) {
         return match https_tunnel(&api, options.port, Duration::from_secs(2)).await {
             Ok(Some(url)) => Ok(url),
@@ -261,12 +266,7 @@ pub async fn start(config: &Config, options: &StartOptions) -> Result<String, Fa
 
 /// The public URL of the running agent, or why there is none.
 pub async fn status(config: &Config, port: u16) -> Result<(i32, String), Failure> {
-    let api = config
-        .ngrok
-        .api_url
-        .as_str()
-        .trim_end_matches('/')
-        .to_owned();
+    let api = api_url(config);
     let Some(started) = running(config) else {
         return Err(failure(
             EXIT_NOT_RUNNING,

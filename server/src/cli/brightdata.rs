@@ -136,22 +136,8 @@ pub async fn trigger(
         ("include_errors", "true"),
     ];
     let url = endpoint(config, "datasets/v3/trigger");
-    let answer = api_client(config)?
-        .post(&url)
-        .bearer_auth(key)
-        .query(&query)
-        .json(&inputs)
-        .send()
-        .await
-        .map_err(|e| failed(format!("POST {url}: {}", error_chain(&e))))?;
-    let status = answer.status();
-    let text = answer.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(failed(format!(
-            "BrightData answered {status}: {}",
-            text.trim()
-        )));
-    }
+    let request = api_client(config)?.post(&url).query(&query).json(&inputs);
+    let text = call(request, key, &url).await?;
     let snapshot_id = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| {
@@ -167,12 +153,7 @@ pub async fn trigger(
             ))
         })?;
 
-    let db = crate::db::connect(&config.storage.database_url)
-        .await
-        .map_err(|e| failed(format!("opening the database: {e}")))?;
-    crate::db::migrate(&db)
-        .await
-        .map_err(|e| failed(format!("migrating the database: {e}")))?;
+    let db = super::open_database(config).await?;
     let platforms = DatasetPlatforms::new(&config.ingest.dataset_platforms);
     let recorded = crate::store::ingestion::snapshot_triggered(
         &db,
@@ -207,22 +188,28 @@ pub async fn progress(config: &Config, snapshot_id: &str) -> Result<Value, Failu
     }
     let key = api_key(config)?;
     let url = endpoint(config, &format!("datasets/v3/progress/{snapshot_id}"));
-    let answer = api_client(config)?
-        .get(&url)
+    let text = call(api_client(config)?.get(&url), key, &url).await?;
+    serde_json::from_str(&text)
+        .map_err(|_| failed(format!("BrightData's answer is not JSON: {}", text.trim())))
+}
+
+/// Sends a call with the API key; BrightData's answer text, or why there is none.
+async fn call(request: reqwest::RequestBuilder, key: &str, url: &str) -> Result<String, Failure> {
+    let answer = request
         .bearer_auth(key)
         .send()
         .await
-        .map_err(|e| failed(format!("GET {url}: {}", error_chain(&e))))?;
+        .map_err(|e| failed(format!("{url}: {}", error_chain(&e))))?;
     let status = answer.status();
     let text = answer.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(failed(format!(
+    if status.is_success() {
+        Ok(text)
+    } else {
+        Err(failed(format!(
             "BrightData answered {status}: {}",
             text.trim()
-        )));
+        )))
     }
-    serde_json::from_str(&text)
-        .map_err(|_| failed(format!("BrightData's answer is not JSON: {}", text.trim())))
 }
 
 /// reqwest's error with its causes (a TLS refusal says why only in its source).

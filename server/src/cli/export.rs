@@ -30,12 +30,7 @@ pub enum Progress {
 
 /// Returns how many events were written.
 pub async fn run(config: &Config, options: &Options) -> Result<u64, Failure> {
-    let db = crate::db::connect(&config.storage.database_url)
-        .await
-        .map_err(|e| failed(format!("opening the database: {e}")))?;
-    crate::db::migrate(&db)
-        .await
-        .map_err(|e| failed(format!("migrating the database: {e}")))?;
+    let db = super::open_database(config).await?;
     let usage = |e: crate::error::ApiError| failure(EXIT_USAGE, e.body.message);
     let total = export_count(&db, &options.filter).await.map_err(usage)?;
     let (_, mut chunks) = export_chunks(db.clone(), &options.filter).map_err(usage)?;

@@ -29,6 +29,19 @@ pub fn failure(code: u8, message: impl Into<String>) -> Failure {
     }
 }
 
+/// The service's database, migrated (a first command may run before the first start).
+pub async fn open_database(
+    config: &crate::config::Config,
+) -> Result<sea_orm::DatabaseConnection, Failure> {
+    let db = crate::db::connect(&config.storage.database_url)
+        .await
+        .map_err(|e| failed(format!("opening the database: {e}")))?;
+    crate::db::migrate(&db)
+        .await
+        .map_err(|e| failed(format!("migrating the database: {e}")))?;
+    Ok(db)
+}
+
 /// The common case: the command failed.
 pub fn failed(message: impl Into<String>) -> Failure {
     failure(EXIT_FAILED, message)

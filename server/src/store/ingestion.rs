@@ -581,29 +581,14 @@ async fn snapshot_for_update(
     initial: SnapshotStatus,
     now: i64,
 ) -> Result<(snapshots::Model, bool), DbErr> {
-    let created = snapshots::Entity::insert(snapshots::ActiveModel {
-        id: Set(snapshot_id.to_owned()),
-        dataset_id: Set(None),
-        platform: Set(None),
-        status: Set(initial.as_str().to_owned()),
-        error: Set(None),
-        posts: Set(0),
-        input_errors: Set(0),
-        deliveries: Set(0),
-        created_ms: Set(now),
-        updated_ms: Set(now),
-        notified_ms: Set(None),
-        ready_ms: Set(None),
-        delivered_ms: Set(None),
-        finished_ms: Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(snapshots::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?
+    let created = snapshots::Entity::insert(new_snapshot(snapshot_id, initial, now))
+        .on_conflict(
+            OnConflict::column(snapshots::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?
         == 1;
     let mut select = snapshots::Entity::find_by_id(snapshot_id.to_owned());
     if txn.get_database_backend() == DatabaseBackend::Postgres {
@@ -616,20 +601,13 @@ async fn snapshot_for_update(
     Ok((row, created))
 }
 
-/// Records a snapshot `server trigger` just started, as `triggered` (unless BrightData already
-/// told us about it), so the tracker shows it before any notify arrives.
-pub async fn snapshot_triggered(
-    db: &impl ConnectionTrait,
-    snapshot_id: &str,
-    dataset_id: &str,
-    platform: Option<&str>,
-    now: i64,
-) -> Result<bool, DbErr> {
-    Ok(snapshots::Entity::insert(snapshots::ActiveModel {
+/// A snapshot row as first seen: nothing received or known about it yet.
+fn new_snapshot(snapshot_id: &str, status: SnapshotStatus, now: i64) -> snapshots::ActiveModel {
+    snapshots::ActiveModel {
         id: Set(snapshot_id.to_owned()),
-        dataset_id: Set(Some(dataset_id.to_owned())),
-        platform: Set(platform.map(str::to_owned)),
-        status: Set(SnapshotStatus::Triggered.as_str().to_owned()),
+        dataset_id: Set(None),
+        platform: Set(None),
+        status: Set(status.as_str().to_owned()),
         error: Set(None),
         posts: Set(0),
         input_errors: Set(0),
@@ -640,14 +618,29 @@ pub async fn snapshot_triggered(
         ready_ms: Set(None),
         delivered_ms: Set(None),
         finished_ms: Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(snapshots::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?
+    }
+}
+
+/// Records a snapshot `server trigger` just started, as `triggered` (unless BrightData already
+/// told us about it), so the tracker shows it before any notify arrives.
+pub async fn snapshot_triggered(
+    db: &impl ConnectionTrait,
+    snapshot_id: &str,
+    dataset_id: &str,
+    platform: Option<&str>,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let mut snapshot = new_snapshot(snapshot_id, SnapshotStatus::Triggered, now);
+    snapshot.dataset_id = Set(Some(dataset_id.to_owned()));
+    snapshot.platform = Set(platform.map(str::to_owned));
+    Ok(snapshots::Entity::insert(snapshot)
+        .on_conflict(
+            OnConflict::column(snapshots::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?
         == 1)
 }
 
