@@ -87,43 +87,38 @@ pub fn detect(
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let found = |url: String, source| PublicUrl {
+    // Problems with earlier sources stay with whatever is found after them.
+    let found = |url: String, source, warnings| PublicUrl {
         url: url.trim_end_matches('/').to_owned(),
         source,
-        warnings: Vec::new(),
+        warnings,
     };
     if let Some(url) = configured {
-        return found(url.to_string(), Source::Configured);
+        return found(url.to_string(), Source::Configured, Vec::new());
     }
     let mut warnings = Vec::new();
     if let Some(routes) = var("PLATFORM_ROUTES") {
         let app = var("PLATFORM_APPLICATION_NAME");
         match platform_route(&routes, app.as_deref()) {
-            Ok((url, route, how)) => return found(url, Source::Platform { route, how }),
+            Ok((url, route, how)) => {
+                return found(url, Source::Platform { route, how }, warnings);
+            }
             Err(problem) => warnings.push(format!("PLATFORM_ROUTES: {problem}")),
         }
     }
     for variable in ["RAILWAY_PUBLIC_DOMAIN", "RAILWAY_STATIC_URL"] {
         if let Some(domain) = var(variable) {
             match https_of_domain(&domain) {
-                Some(url) => return found(url, Source::Railway { variable }),
+                Some(url) => return found(url, Source::Railway { variable }, warnings),
                 None => warnings.push(format!("{variable}={domain:?} is not a domain name")),
             }
         }
     }
     if let Some(domain) = var("HEROKU_APP_DEFAULT_DOMAIN_NAME") {
+        let variable = "HEROKU_APP_DEFAULT_DOMAIN_NAME";
         match https_of_domain(&domain) {
-            Some(url) => {
-                return found(
-                    url,
-                    Source::Heroku {
-                        variable: "HEROKU_APP_DEFAULT_DOMAIN_NAME",
-                    },
-                );
-            }
-            None => warnings.push(format!(
-                "HEROKU_APP_DEFAULT_DOMAIN_NAME={domain:?} is not a domain name"
-            )),
+            Some(url) => return found(url, Source::Heroku { variable }, warnings),
+            None => warnings.push(format!("{variable}={domain:?} is not a domain name")),
         }
     }
     if let Some(name) = var("HEROKU_APP_NAME") {
@@ -134,22 +129,13 @@ pub fn detect(
                 warnings.push(format!(
                     "HEROKU_APP_NAME gives {url}, which is only right for older apps: run `heroku labs:enable runtime-dyno-metadata` for HEROKU_APP_DEFAULT_DOMAIN_NAME, or set BRIGHTDATA_BASE_URL"
                 ));
-                return PublicUrl {
-                    url,
-                    source: Source::Heroku {
-                        variable: "HEROKU_APP_NAME",
-                    },
-                    warnings,
-                };
+                let variable = "HEROKU_APP_NAME";
+                return found(url, Source::Heroku { variable }, warnings);
             }
             None => warnings.push(format!("HEROKU_APP_NAME={name:?} is not an app name")),
         }
     }
-    PublicUrl {
-        url: local_url(host, port),
-        source: Source::Local,
-        warnings,
-    }
+    found(local_url(host, port), Source::Local, warnings)
 }
 
 /// This machine's URL for a bound address (`localhost` for any or a loopback address).

@@ -205,6 +205,116 @@ fn check_platform_app(file: &str, app: &Yaml) {
     }
 }
 
+/// The keys Upsun's configuration accepts where this file uses them (its schema is strict: an
+/// unknown key fails the push), from Upsun's configuration reference.
+const UPSUN_TOP: &[&str] = &["applications", "routes", "services"];
+const UPSUN_APP: &[&str] = &[
+    "resources",
+    "container_profile",
+    "access",
+    "relationships",
+    "mounts",
+    "timezone",
+    "variables",
+    "firewall",
+    "type",
+    "runtime",
+    "preflight",
+    "dependencies",
+    "build",
+    "source",
+    "web",
+    "operations",
+    "hooks",
+    "crons",
+    "workers",
+    "additional_hosts",
+    "stack",
+];
+const UPSUN_WEB: &[&str] = &[
+    "variables",
+    "timezone",
+    "mounts",
+    "relationships",
+    "access",
+    "size",
+    "resources",
+    "locations",
+    "commands",
+    "upstream",
+    "document_root",
+    "passthru",
+    "index_files",
+    "whitelist",
+    "blacklist",
+    "expires",
+    "move_to_root",
+];
+const UPSUN_WEB_COMMANDS: &[&str] = &["pre_start", "start"];
+const UPSUN_HOOKS: &[&str] = &["build", "deploy", "post_deploy"];
+const UPSUN_BUILD: &[&str] = &["flavor"];
+const UPSUN_SOURCE: &[&str] = &["root", "operations"];
+const UPSUN_MOUNT: &[&str] = &["source", "source_path", "service"];
+const UPSUN_MOUNT_SOURCES: &[&str] = &["instance", "service", "storage", "temporary", "tmp"];
+const UPSUN_ROUTE: &[&str] = &[
+    "type",
+    "upstream",
+    "to",
+    "attributes",
+    "id",
+    "primary",
+    "redirects",
+    "tls",
+    "ssi",
+    "cache",
+];
+
+fn keys_within(file: &str, what: &str, map: &Yaml, allowed: &[&str]) {
+    for key in map
+        .as_hash()
+        .unwrap_or_else(|| panic!("{file}: {what} is a map"))
+        .keys()
+    {
+        let key = key.as_str().unwrap();
+        assert!(
+            allowed.contains(&key),
+            "{file}: {what}.{key} is not a key Upsun accepts"
+        );
+    }
+}
+
+#[test]
+fn the_upsun_file_keeps_to_upsuns_schema() {
+    let file = ".upsun/config.yaml";
+    let upsun = yaml(file);
+    keys_within(file, "(top)", &upsun, UPSUN_TOP);
+    for (name, app) in upsun["applications"].as_hash().unwrap() {
+        let name = name.as_str().unwrap();
+        keys_within(file, name, app, UPSUN_APP);
+        keys_within(file, "web", &app["web"], UPSUN_WEB);
+        keys_within(
+            file,
+            "web.commands",
+            &app["web"]["commands"],
+            UPSUN_WEB_COMMANDS,
+        );
+        keys_within(file, "hooks", &app["hooks"], UPSUN_HOOKS);
+        keys_within(file, "build", &app["build"], UPSUN_BUILD);
+        keys_within(file, "source", &app["source"], UPSUN_SOURCE);
+        for (mount, spec) in app["mounts"].as_hash().unwrap() {
+            keys_within(file, mount.as_str().unwrap(), spec, UPSUN_MOUNT);
+            assert!(UPSUN_MOUNT_SOURCES.contains(&spec["source"].as_str().unwrap()));
+        }
+        for (var, value) in app["variables"]["env"].as_hash().unwrap() {
+            assert!(value.as_str().is_some(), "{file}: env {var:?} is a string");
+        }
+    }
+    for (url, route) in upsun["routes"].as_hash().unwrap() {
+        keys_within(file, url.as_str().unwrap(), route, UPSUN_ROUTE);
+        assert!(["upstream", "redirect", "proxy"].contains(&route["type"].as_str().unwrap()));
+    }
+}
+
 #[test]
 fn upsun_and_platform_sh_files_agree_with_the_build() {
     let upsun = yaml(".upsun/config.yaml");
