@@ -935,6 +935,7 @@ async fn the_self_test_passes_a_good_configuration_and_names_a_bad_ones_problems
         .var("WEBHOOK_REQUIRE_SIGNATURE", "true")
         .var("WEBHOOK_RATE_LIMIT", "30")
         .var("WEBHOOK_MAX_INFLATED_BYTES", "8MiB")
+        .var("BRIGHTDATA_BASE_URL", "https://hooks.example.org")
         .start()
         .await;
     let (status, report) = read(
@@ -977,7 +978,13 @@ async fn the_self_test_passes_a_good_configuration_and_names_a_bad_ones_problems
         .iter()
         .map(|w| w["setting"].as_str().unwrap())
         .collect();
-    assert!(settings.is_empty(), "{settings:?}");
+    // Nothing to warn about; the public URL in effect is shown, as information.
+    assert_eq!(settings, ["BRIGHTDATA_BASE_URL"], "{report:#}");
+    assert_eq!(report["warnings"][0]["severity"], "info");
+    assert_eq!(
+        report["warnings"][0]["message"],
+        "public URL https://hooks.example.org (found by BRIGHTDATA_BASE_URL)"
+    );
     // The self-test stores nothing and records no event.
     assert_eq!(app.number("SELECT count(*) FROM deliveries").await, 0);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1007,6 +1014,7 @@ async fn the_self_test_passes_a_good_configuration_and_names_a_bad_ones_problems
         .map(|w| w["setting"].as_str().unwrap())
         .collect();
     for expected in [
+        "BRIGHTDATA_BASE_URL",
         "BRIGHTDATA_WEBHOOK_TOKEN",
         "WEBHOOK_ADMIN_TOKEN",
         "WEBHOOK_ALLOWED_IPS",
