@@ -186,18 +186,9 @@ fn anyhow_failure(error: anyhow::Error) -> Failure {
     cli::failed(format!("{error:#}"))
 }
 
-/// The public URL as the server would find it, ngrok included.
+/// The public URL as the server on `PORT` finds it, ngrok included.
 async fn public_url(config: &Config) -> PublicUrl {
-    if config.ngrok.enabled {
-        server::public_url::with_ngrok(
-            config.http.public.clone(),
-            config.ngrok.api_url.as_str(),
-            config.http.port,
-        )
-        .await
-    } else {
-        config.http.public.clone()
-    }
+    server::public_url::in_effect(config, config.http.port).await
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -148,6 +148,20 @@ pub fn local_url(host: IpAddr, port: u16) -> String {
     format!("http://{shown}:{port}")
 }
 
+/// The public URL of a service bound to `port`: the detected one (a local one names the bound
+/// port: `PORT=0` binds another than the configured), then, with `NGROK_ENABLED`, a running ngrok
+/// agent's tunnel in place of a local result. What the service and the command-line tools use.
+pub async fn in_effect(config: &crate::config::Config, port: u16) -> PublicUrl {
+    let mut public = config.http.public.clone();
+    if public.source == Source::Local {
+        public.url = local_url(config.http.host, port);
+    }
+    if config.ngrok.enabled {
+        public = with_ngrok(public, config.ngrok.api_url.as_str(), port).await;
+    }
+    public
+}
+
 /// Replaces a local result by the https tunnel of a running ngrok agent (its local API at
 /// `api`, e.g. `http://127.0.0.1:4040`), preferring the tunnel that forwards to `port`. Anything
 /// else is left alone. No tunnel found is a warning.

@@ -71,18 +71,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.http.bind_address()))?;
         let local = listener.local_addr()?;
-        // Found before binding, the local URL names the configured port; PORT=0 binds another.
-        if config.http.public.source == public_url::Source::Local {
-            config.http.public.url = public_url::local_url(config.http.host, local.port());
-        }
-        if config.ngrok.enabled {
-            config.http.public = public_url::with_ngrok(
-                config.http.public.clone(),
-                config.ngrok.api_url.as_str(),
-                local.port(),
-            )
-            .await;
-        }
+        config.http.public = public_url::in_effect(&config, local.port()).await;
 
         let leptos_options = LeptosOptions::builder()
             .output_name(SITE_OUTPUT_NAME)

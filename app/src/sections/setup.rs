@@ -110,7 +110,7 @@ fn Setup(setup: SetupView) -> impl IntoView {
         <section class="panel" aria-labelledby="settings-title">
             <h3 id="settings-title">"Configuration in effect"</h3>
             <div class="table-scroll">
-                <table class="plain" data-testid="settings">
+                <table class="plain settings" data-testid="settings">
                     <tbody>
                         {settings
                             .into_iter()

@@ -330,23 +330,23 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
         });
     }
     let public = &config.http.public;
+    let (severity, message) = if public.reachable() {
+        (
+            "info",
+            format!("public URL {} (found by {})", public.url, public.describe()),
+        )
+    } else {
+        let url = &public.url;
+        let how = public.describe();
+        (
+            "warning",
+            format!("public URL {url} is not reachable from BrightData ({how})"),
+        )
+    };
     out.push(Warning {
         setting: "BRIGHTDATA_BASE_URL".into(),
-        severity: if public.reachable() {
-            "info"
-        } else {
-            "warning"
-        }
-        .into(),
-        message: if public.reachable() {
-            format!("public URL {} (found by {})", public.url, public.describe())
-        } else {
-            format!(
-                "public URL {} is not reachable from BrightData ({})",
-                public.url,
-                public.describe()
-            )
-        },
+        severity: severity.into(),
+        message,
     });
     for warning in &public.warnings {
         out.push(Warning {

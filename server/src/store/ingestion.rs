@@ -581,15 +581,7 @@ async fn snapshot_for_update(
     initial: SnapshotStatus,
     now: i64,
 ) -> Result<(snapshots::Model, bool), DbErr> {
-    let created = snapshots::Entity::insert(new_snapshot(snapshot_id, initial, now))
-        .on_conflict(
-            OnConflict::column(snapshots::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?
-        == 1;
+    let created = insert_snapshot_if_new(txn, new_snapshot(snapshot_id, initial, now)).await?;
     let mut select = snapshots::Entity::find_by_id(snapshot_id.to_owned());
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         select = select.lock_exclusive();
@@ -633,6 +625,14 @@ pub async fn snapshot_triggered(
     let mut snapshot = new_snapshot(snapshot_id, SnapshotStatus::Triggered, now);
     snapshot.dataset_id = Set(Some(dataset_id.to_owned()));
     snapshot.platform = Set(platform.map(str::to_owned));
+    insert_snapshot_if_new(db, snapshot).await
+}
+
+/// Inserts the row unless the snapshot exists; whether it was inserted.
+async fn insert_snapshot_if_new(
+    db: &impl ConnectionTrait,
+    snapshot: snapshots::ActiveModel,
+) -> Result<bool, DbErr> {
     Ok(snapshots::Entity::insert(snapshot)
         .on_conflict(
             OnConflict::column(snapshots::Column::Id)
