@@ -10,6 +10,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::{BoxedStream, Websocket};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::ViewJson;
 use crate::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
     OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
@@ -91,7 +92,7 @@ pub const COALESCE_MS: u64 = 200;
 pub const WINDOWS: [&str; 4] = ["5m", "1h", "24h", "7d"];
 
 /// The overview of `window` (`5m`, `1h`, `24h` or `7d`).
-#[server(prefix = "/dashboard/api", endpoint = "overview", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "overview", output = ViewJson, input = GetUrl)]
 pub async fn overview(window: String) -> Result<OverviewView, DashboardError> {
     let (backend, parts) = backend::context()?;
     let refuse = |error| backend::refuse(&parts, error);
@@ -140,7 +141,7 @@ pub async fn live(
 
 /// Checks the session and says how the service is: the page's frame (login or not, the health
 /// badge) reads this.
-#[server(prefix = "/dashboard/api", endpoint = "status", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "status", output = ViewJson, input = GetUrl)]
 pub async fn status() -> Result<HealthView, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     no_store();
@@ -151,7 +152,7 @@ pub async fn status() -> Result<HealthView, DashboardError> {
 }
 
 /// One page of events, newest first (the monitor API's `GET events/`).
-#[server(prefix = "/dashboard/api", endpoint = "events", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "events", output = ViewJson, input = GetUrl)]
 pub async fn events(#[server(default)] filter: EventFilter) -> Result<EventPage, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     no_store();
@@ -162,7 +163,7 @@ pub async fn events(#[server(default)] filter: EventFilter) -> Result<EventPage,
 }
 
 /// One event in full (`GET events/{id}/`).
-#[server(prefix = "/dashboard/api", endpoint = "event", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "event", output = ViewJson, input = GetUrl)]
 pub async fn event(id: i64) -> Result<EventDetailView, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     no_store();
@@ -173,7 +174,7 @@ pub async fn event(id: i64) -> Result<EventDetailView, DashboardError> {
 }
 
 /// Extracts an event's stored delivery again (`POST events/{id}/replay/`).
-#[server(prefix = "/dashboard/api", endpoint = "replay", client = client::PageClient)]
+#[server(prefix = "/dashboard/api", endpoint = "replay", output = ViewJson, client = client::PageClient)]
 pub async fn replay(id: i64) -> Result<ReplayView, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     backend
@@ -183,7 +184,7 @@ pub async fn replay(id: i64) -> Result<ReplayView, DashboardError> {
 }
 
 /// Snapshots, most recently active first (`GET snapshots/`).
-#[server(prefix = "/dashboard/api", endpoint = "snapshots", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "snapshots", output = ViewJson, input = GetUrl)]
 pub async fn snapshots(
     #[server(default)] filter: SnapshotFilter,
 ) -> Result<SnapshotPage, DashboardError> {
@@ -196,7 +197,7 @@ pub async fn snapshots(
 }
 
 /// One snapshot with its deliveries, notifications, input errors and posts (`GET snapshots/{id}/`).
-#[server(prefix = "/dashboard/api", endpoint = "snapshot", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "snapshot", output = ViewJson, input = GetUrl)]
 pub async fn snapshot(id: String) -> Result<SnapshotDetailView, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     no_store();
@@ -207,7 +208,7 @@ pub async fn snapshot(id: String) -> Result<SnapshotDetailView, DashboardError> 
 }
 
 /// Alerts (`GET alerts/`).
-#[server(prefix = "/dashboard/api", endpoint = "alerts", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "alerts", output = ViewJson, input = GetUrl)]
 pub async fn alerts(#[server(default)] filter: AlertFilter) -> Result<AlertList, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     no_store();
@@ -218,7 +219,7 @@ pub async fn alerts(#[server(default)] filter: AlertFilter) -> Result<AlertList,
 }
 
 /// Acknowledges an alert (`POST alerts/{id}/ack/`).
-#[server(prefix = "/dashboard/api", endpoint = "acknowledge", client = client::PageClient)]
+#[server(prefix = "/dashboard/api", endpoint = "acknowledge", output = ViewJson, client = client::PageClient)]
 pub async fn acknowledge(id: i64, by: String) -> Result<AlertView, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     backend
@@ -228,7 +229,7 @@ pub async fn acknowledge(id: i64, by: String) -> Result<AlertView, DashboardErro
 }
 
 /// Runs the security self-test (`POST test/`).
-#[server(prefix = "/dashboard/api", endpoint = "self_test", client = client::PageClient)]
+#[server(prefix = "/dashboard/api", endpoint = "self_test", output = ViewJson, client = client::PageClient)]
 pub async fn self_test() -> Result<SelfTestReport, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     backend
@@ -238,7 +239,7 @@ pub async fn self_test() -> Result<SelfTestReport, DashboardError> {
 }
 
 /// What to paste into BrightData and the configuration in effect (`GET config/`).
-#[server(prefix = "/dashboard/api", endpoint = "setup", input = GetUrl)]
+#[server(prefix = "/dashboard/api", endpoint = "setup", output = ViewJson, input = GetUrl)]
 pub async fn setup() -> Result<SetupView, DashboardError> {
     let (backend, parts) = backend::authorized()?;
     no_store();

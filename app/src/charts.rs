@@ -456,7 +456,7 @@ impl Ranged for PlatformAxis {
 /// Records stored per platform over the window, one bar each.
 pub fn records_per_platform(platforms: &[PlatformView], width: u32) -> String {
     let mut rows: Vec<&PlatformView> = platforms.iter().filter(|p| p.records > 0).collect();
-    rows.sort_by(|a, b| b.records.cmp(&a.records).then(a.platform.cmp(&b.platform)));
+    rows.sort_unstable_by(|a, b| b.records.cmp(&a.records).then(a.platform.cmp(&b.platform)));
     let names: Vec<String> = rows.iter().map(|p| p.platform.clone()).collect();
     let top = count_top(rows.iter().map(|p| p.records as f64).fold(0.0, f64::max));
     let name = |x: &f64| {

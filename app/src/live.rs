@@ -23,6 +23,16 @@ impl LinkState {
         }
     }
 
+    /// The state as the page's `data-state` names it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+        }
+    }
+
     pub fn class(self) -> &'static str {
         match self {
             Self::Offline => "is-offline",

@@ -105,9 +105,17 @@ pub fn Monitor() -> impl IntoView {
                         .map(|h| {
                             view! {
                                 <HealthBadge health=h />
-                                <ActionForm action=logout attr:class="logout">
+                                <form
+                                    method="post"
+                                    action={<Logout as leptos::server_fn::ServerFn>::url()}
+                                    class="logout"
+                                    on:submit=move |ev| {
+                                        ev.prevent_default();
+                                        logout.dispatch(Logout {});
+                                    }
+                                >
                                     <button type="submit">"Log out"</button>
-                                </ActionForm>
+                                </form>
                             }
                         })
                 }}
@@ -212,6 +220,7 @@ fn initial_utc_offset() -> i32 {
 
 #[component]
 fn LoginForm(login: ServerAction<Login>) -> impl IntoView {
+    let token = NodeRef::<leptos::html::Input>::new();
     let problem = move || match login.value().get() {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,
@@ -224,9 +233,21 @@ fn LoginForm(login: ServerAction<Login>) -> impl IntoView {
                 ", or the file " <code>"data/admin_token"</code>
                 " written at the first start)."
             </p>
-            <ActionForm action=login>
+            // Before the script runs, the browser posts the form and the server function sends it
+            // back to the page; after, the page dispatches the call itself and stays.
+            <form
+                method="post"
+                action={<Login as leptos::server_fn::ServerFn>::url()}
+                on:submit=move |ev| {
+                    if let Some(input) = token.get() {
+                        ev.prevent_default();
+                        login.dispatch(Login { token: input.value() });
+                    }
+                }
+            >
                 <label for="admin-token">"Admin token"</label>
                 <input
+                    node_ref=token
                     id="admin-token"
                     name="token"
                     type="password"
@@ -236,7 +257,7 @@ fn LoginForm(login: ServerAction<Login>) -> impl IntoView {
                 <button type="submit" disabled=move || login.pending().get()>
                     "Log in"
                 </button>
-            </ActionForm>
+            </form>
             <p class="problem" role="alert" data-testid="login-problem">
                 {problem}
             </p>
@@ -280,7 +301,7 @@ fn LiveIndicator(live: Live) -> impl IntoView {
         <div
             class=move || format!("live-indicator {}", state.get().class())
             data-testid="live-indicator"
-            data-state=move || state.get().label().to_lowercase()
+            data-state=move || state.get().key()
             role="status"
         >
             <span class="dot" aria-hidden="true"></span>

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One request to an ingestion endpoint, as the monitor shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct EventView {
     pub id: i64,
     /// Unix milliseconds.
@@ -35,7 +35,7 @@ pub enum LiveMessage {
 }
 
 /// Percentiles of response time, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct LatencyView {
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -45,7 +45,7 @@ pub struct LatencyView {
 }
 
 /// Requests in one time bucket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct BucketCount {
     /// Bucket start, Unix milliseconds.
     pub at_ms: i64,
@@ -54,7 +54,7 @@ pub struct BucketCount {
     pub requests: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct ThroughputView {
     /// Mean requests per minute over the window.
     pub per_minute_mean: f64,
@@ -63,7 +63,7 @@ pub struct ThroughputView {
     pub series: Vec<BucketCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct PlatformView {
     pub platform: String,
     pub requests: i64,
@@ -72,7 +72,7 @@ pub struct PlatformView {
     pub bytes: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SnapshotCountView {
     pub snapshot_id: String,
     pub requests: i64,
@@ -80,7 +80,7 @@ pub struct SnapshotCountView {
 }
 
 /// Metrics over a window. Rates are fractions from 0 to 1; times are milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct MetricsView {
     /// `5m`, `1h`, `24h`, `7d`, ...
     pub window: String,
@@ -100,12 +100,10 @@ pub struct MetricsView {
     pub error_rate: f64,
     /// Requests that passed the token check (`accepted`, `duplicate`, `bad_payload`, `error`,
     /// `rejected_signature`, `rejected_timestamp`): the traffic the service itself is judged on.
-    #[serde(default)]
     pub authenticated: i64,
     /// Refused or failed among `authenticated`; 0 when there were none. Health and the
     /// `error_rate` alert judge this: refusals of callers without the token are the
     /// `security_spike` alert's, so an outsider cannot turn the service unhealthy.
-    #[serde(default)]
     pub authenticated_error_rate: f64,
     pub latency: LatencyView,
     pub throughput: ThroughputView,
@@ -117,7 +115,7 @@ pub struct MetricsView {
 }
 
 /// One health check's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct HealthReason {
     /// `database`, `error_rate`, `latency`, `disk`, `last_delivery`, `alerts`.
     pub check: String,
@@ -126,7 +124,7 @@ pub struct HealthReason {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct HealthView {
     /// The worst of the checks: `healthy`, `degraded`, `unhealthy` or `critical`.
     pub status: String,
@@ -142,7 +140,7 @@ pub struct HealthView {
     pub uptime_s: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct AlertView {
     pub id: i64,
     /// `error_rate`, `latency_p95`, `security_spike`, `snapshot_stalled`, `snapshot_failed`,
@@ -165,7 +163,7 @@ pub struct AlertView {
 }
 
 /// One bucket of the analytics time series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct AnalyticsBucket {
     pub at_ms: i64,
     pub span_ms: i64,
@@ -223,7 +221,7 @@ pub struct AnalyticsView {
 
 /// What the dashboard's overview shows for one time range: the cards (this window against the
 /// one before it), health, and the series behind the charts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct OverviewView {
     /// `5m`, `1h`, `24h` or `7d`.
     pub window: String,
@@ -324,7 +322,7 @@ pub fn url_encode(text: &str) -> String {
 }
 
 /// One page of events, newest first.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct EventPage {
     pub events: Vec<EventView>,
     /// Where the next (older) page starts; `None` on the last page.
@@ -339,8 +337,59 @@ pub enum HeaderValues {
     Many(Vec<String>),
 }
 
+/// The page's reader of [`HeaderValues`] (miniserde derives no enum with data): a string, or an
+/// array of strings, as serde's `untagged` writes them.
+mod header_values {
+    use miniserde::de::{Seq, Visitor};
+    use miniserde::{Deserialize, Result, make_place};
+
+    use super::HeaderValues;
+
+    make_place!(Place);
+
+    impl Deserialize for HeaderValues {
+        fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
+            Place::new(out)
+        }
+    }
+
+    impl Visitor for Place<HeaderValues> {
+        fn string(&mut self, value: &str) -> Result<()> {
+            self.out = Some(HeaderValues::One(value.to_owned()));
+            Ok(())
+        }
+
+        fn seq(&mut self) -> Result<Box<dyn Seq + '_>> {
+            Ok(Box::new(Many {
+                out: &mut self.out,
+                values: Vec::new(),
+                next: None,
+            }))
+        }
+    }
+
+    struct Many<'a> {
+        out: &'a mut Option<HeaderValues>,
+        values: Vec<String>,
+        next: Option<String>,
+    }
+
+    impl Seq for Many<'_> {
+        fn element(&mut self) -> Result<&mut dyn Visitor> {
+            self.values.extend(self.next.take());
+            Ok(String::begin(&mut self.next))
+        }
+
+        fn finish(&mut self) -> Result<()> {
+            self.values.extend(self.next.take());
+            *self.out = Some(HeaderValues::Many(std::mem::take(&mut self.values)));
+            Ok(())
+        }
+    }
+}
+
 /// A stored delivery (one request's body).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct DeliveryView {
     pub id: i64,
     pub snapshot_id: Option<String>,
@@ -365,7 +414,7 @@ pub struct DeliveryView {
 }
 
 /// The start of a stored body, inflated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct BodyView {
     /// How it was stored: `gzip` or `identity`.
     pub encoding: String,
@@ -378,7 +427,7 @@ pub struct BodyView {
 }
 
 /// One stored post, without its record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct PostView {
     pub platform: String,
     pub post_id: String,
@@ -394,7 +443,7 @@ pub struct PostView {
 
 /// One event in full: its headers (secrets redacted), the delivery it stored, the body and the
 /// posts that delivery produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct EventDetailView {
     pub event: EventView,
     pub headers: Option<std::collections::BTreeMap<String, HeaderValues>>,
@@ -405,7 +454,7 @@ pub struct EventDetailView {
 }
 
 /// A replay queued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct ReplayView {
     /// `queued`.
     pub status: String,
@@ -422,7 +471,7 @@ pub struct AlertFilter {
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct AlertList {
     pub alerts: Vec<AlertView>,
 }
@@ -438,7 +487,7 @@ pub struct SnapshotFilter {
 }
 
 /// A BrightData collection (snapshot) and where it is in its lifecycle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SnapshotView {
     pub id: String,
     pub dataset_id: Option<String>,
@@ -457,14 +506,14 @@ pub struct SnapshotView {
     pub finished_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SnapshotPage {
     pub snapshots: Vec<SnapshotView>,
     pub next_cursor: Option<String>,
 }
 
 /// A status notification BrightData sent for a snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct NotificationView {
     pub id: i64,
     /// The lifecycle status it meant.
@@ -476,7 +525,7 @@ pub struct NotificationView {
 }
 
 /// An input that produced no post (a `warning` or `error` record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct InputErrorView {
     pub id: i64,
     pub delivery_id: i64,
@@ -489,7 +538,7 @@ pub struct InputErrorView {
 }
 
 /// One snapshot with what arrived for it (each list newest first, at most 100; posts at most 20).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SnapshotDetailView {
     pub snapshot: SnapshotView,
     pub stored_posts: u64,
@@ -500,7 +549,7 @@ pub struct SnapshotDetailView {
 }
 
 /// One check of the security self-test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SelfTestCheck {
     pub name: String,
     pub description: String,
@@ -510,7 +559,7 @@ pub struct SelfTestCheck {
 }
 
 /// A weak setting the self-test found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SelfTestWarning {
     pub setting: String,
     /// `warning` or `info`.
@@ -518,7 +567,7 @@ pub struct SelfTestWarning {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SelfTestReport {
     /// Every check passed (warnings do not fail the test).
     pub passed: bool,
@@ -527,7 +576,7 @@ pub struct SelfTestReport {
 }
 
 /// One setting in effect, as the Setup page shows it (secrets masked).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SettingView {
     /// The environment variable.
     pub name: String,
@@ -535,14 +584,13 @@ pub struct SettingView {
 }
 
 /// What to paste into BrightData, and the configuration in effect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SetupView {
     /// The public base URL in effect.
     pub base_url: String,
     /// How it was found, e.g. `BRIGHTDATA_BASE_URL`, `Railway: RAILWAY_PUBLIC_DOMAIN`.
     pub base_url_source: String,
     /// Problems met while detecting it (e.g. a malformed `PLATFORM_ROUTES`).
-    #[serde(default)]
     pub base_url_warnings: Vec<String>,
     /// False when BrightData cannot reach it (a local address).
     pub reachable: bool,

@@ -170,6 +170,41 @@ pub fn Columns(columns: &'static [(&'static str, &'static str)]) -> impl IntoVie
     }
 }
 
+/// A filter form. Before the script runs the browser submits it (a GET of `action` with the
+/// fields as its query); after, the router goes there without reloading the page.
+#[component]
+pub fn FilterForm(action: String, children: Children) -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
+    let target = action.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(query) = form_query(&ev) {
+            ev.prevent_default();
+            navigate(&format!("{target}?{query}"), Default::default());
+        }
+    };
+    view! {
+        <form method="get" action=action on:submit=submit>
+            {children()}
+        </form>
+    }
+}
+
+/// The submitted form's fields as a query string, as the browser would send them.
+#[cfg(feature = "hydrate")]
+fn form_query(ev: &leptos::ev::SubmitEvent) -> Option<String> {
+    use leptos::wasm_bindgen::JsCast;
+    let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
+    let fields = web_sys::FormData::new_with_form(&form).ok()?;
+    let query = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&fields).ok()?;
+    Some(query.to_string().into())
+}
+
+/// Only the browser submits forms.
+#[cfg(not(feature = "hydrate"))]
+fn form_query(_: &leptos::ev::SubmitEvent) -> Option<String> {
+    None
+}
+
 /// A section's data as it loads: "Loading…" the first time, then the data, which stays on screen
 /// while it reloads (a transition: no flicker, no jump); a failure said in words.
 pub fn loaded<T, V>(
@@ -177,7 +212,7 @@ pub fn loaded<T, V>(
     show: impl Fn(T) -> V + Send + Sync + Clone + 'static,
 ) -> impl IntoView
 where
-    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    T: Clone + Send + Sync + serde::Serialize + miniserde::Deserialize + 'static,
     V: IntoView + 'static,
 {
     view! {

@@ -5,7 +5,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { E2E_ADMIN_TOKEN, E2E_WEBHOOK_TOKEN } from "../playwright.config";
-import { SHOTS, deliver, logIn, loggedIn, useAdminSession, watchForErrors } from "./support";
+import {
+  SHOTS,
+  deliver,
+  expectStayedOnPage,
+  logIn,
+  loggedIn,
+  stayOnPage,
+  useAdminSession,
+  watchForErrors,
+} from "./support";
 
 useAdminSession();
 
@@ -20,10 +29,25 @@ test("anonymous visitors see only the login form, and a wrong token is refused",
   await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "offline");
 
   await page.getByLabel("Admin token").fill("not-the-token");
+  await stayOnPage(page);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page.getByTestId("login-problem")).toHaveText("that is not the admin token");
   await expect(page.getByTestId("cards")).toHaveCount(0);
+  // The script answered the form: the page was not posted and reloaded.
+  await expectStayedOnPage(page);
   expect(problems).toEqual([]);
+});
+
+test("without a script the login form still logs in (the browser posts it)", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/webhook-monitor");
+  await page.getByLabel("Admin token").fill(E2E_ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Log in" }).click();
+  // The server function sends the browser back to the page it came from, now with the session.
+  await expect(page).toHaveURL(/\/webhook-monitor\??$/);
+  await expect(page.getByTestId("cards")).toBeVisible();
+  await context.close();
 });
 
 test("after login the overview shows figures, charts and the live link", async ({ page }) => {
@@ -38,6 +62,7 @@ test("after login the overview shows figures, charts and the live link", async (
   // Logging out ends the session: the login form again.
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page.getByTestId("login")).toBeVisible();
+  await expect(page.getByTestId("cards")).toHaveCount(0);
   expect(problems).toEqual([]);
 });
 

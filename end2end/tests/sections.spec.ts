@@ -8,10 +8,12 @@ import {
   SHOTS,
   deliver,
   expectNoOverflow,
+  expectStayedOnPage,
   loggedIn,
   notify,
   refusedDelivery,
   snapshotId,
+  stayOnPage,
   useAdminSession,
   watchForErrors,
 } from "./support";
@@ -35,10 +37,12 @@ test("filters narrow the events table, the URL keeps them, the export follows th
   await expect(table.locator("tr[data-outcome=accepted]").first()).toBeVisible();
   await expect(table.locator("tr[data-outcome=rejected_auth]").first()).toBeVisible();
 
-  // By outcome: only refusals remain.
+  // By outcome: only refusals remain. The router applies the filter: the page is not reloaded.
+  await stayOnPage(page);
   await page.getByLabel("Outcome").selectOption("rejected_auth");
   await page.getByRole("button", { name: "Apply" }).click();
   await expect(page).toHaveURL(/outcome=rejected_auth/);
+  await expectStayedOnPage(page);
   await expect(table.locator("tr[data-outcome=accepted]")).toHaveCount(0);
   await expect(table.locator("tbody tr").first()).toHaveAttribute("data-outcome", "rejected_auth");
 

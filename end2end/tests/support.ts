@@ -122,3 +122,13 @@ export async function expectNoOverflow(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
 }
+
+/** Marks the page's window, so a later check can tell whether the page was reloaded since. */
+export async function stayOnPage(page: Page) {
+  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+}
+
+/** The mark set by `stayOnPage` is still there: no navigation replaced the document. */
+export async function expectStayedOnPage(page: Page) {
+  expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+}

@@ -4,7 +4,6 @@
 //! and a replay.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{self, Replay};
@@ -13,8 +12,8 @@ use crate::pretty;
 use crate::shell::{BASE, use_live};
 use crate::types::{DeliveryView, EventDetailView, EventFilter, HeaderValues, PostView};
 use crate::ui::{
-    Choice, Columns, EventTable, LocalTime, MaybeTime, OUTCOMES, PLATFORMS, SnapshotLink, bytes,
-    count, latency, loaded, outcome_class,
+    Choice, Columns, EventTable, FilterForm, LocalTime, MaybeTime, OUTCOMES, PLATFORMS,
+    SnapshotLink, bytes, count, latency, loaded, outcome_class,
 };
 
 /// The export's path in the monitor API (the session cookie authorises a GET).
@@ -160,7 +159,7 @@ fn EventFilters(filter: Memo<EventFilter>) -> impl IntoView {
         }
     };
     view! {
-        <Form method="GET" action=format!("{BASE}/events")>
+        <FilterForm action=format!("{BASE}/events")>
             <fieldset class="filters" data-testid="event-filters">
                 <legend>"Filter events"</legend>
                 <Choice
@@ -189,7 +188,7 @@ fn EventFilters(filter: Memo<EventFilter>) -> impl IntoView {
                     <a href=format!("{BASE}/events")>"Clear"</a>
                 </div>
             </fieldset>
-        </Form>
+        </FilterForm>
     }
 }
 

@@ -3,7 +3,6 @@
 //! deliveries, input errors and posts.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::events::PostTable;
@@ -15,7 +14,8 @@ use crate::types::{
     SnapshotFilter, SnapshotPage, SnapshotView,
 };
 use crate::ui::{
-    Choice, Columns, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count, loaded,
+    Choice, Columns, FilterForm, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count,
+    loaded,
 };
 
 /// The statuses a snapshot can have, in lifecycle order.
@@ -134,7 +134,7 @@ pub fn SnapshotsPage() -> impl IntoView {
         <div class="section-head">
             <h2>"Snapshots"</h2>
         </div>
-        <Form method="GET" action=format!("{BASE}/snapshots")>
+        <FilterForm action=format!("{BASE}/snapshots")>
             <fieldset class="filters" data-testid="snapshot-filters">
                 <legend>"Filter snapshots"</legend>
                 <Choice
@@ -154,7 +154,7 @@ pub fn SnapshotsPage() -> impl IntoView {
                     <a href=format!("{BASE}/snapshots")>"Clear"</a>
                 </div>
             </fieldset>
-        </Form>
+        </FilterForm>
         {loaded(page, move |page| view! { <SnapshotList page filter=filter.get_untracked() /> })}
     }
 }
