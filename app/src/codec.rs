@@ -7,7 +7,9 @@
 //! struct, sequence and option code into the WASM (~100 KB of the code after optimisation);
 //! miniserde's are a few small functions per type around one shared, non-generic parser. Both read
 //! the same field names (the view types derive both, and neither renames a field); the round trip
-//! of every view type is tested below. Errors ([`DashboardError`]) stay serde's: one type.
+//! of every view type is tested below. The enums ([`DashboardError`], the live stream's
+//! `LiveUpdate`, `HeaderValues`) have readers written by hand, tested the same way: with them no
+//! serde deserializer is left in the page.
 
 use leptos::prelude::*;
 use leptos::server::codee::{Decoder, Encoder};
@@ -20,7 +22,8 @@ use crate::api::DashboardError;
 /// A server function's answer: JSON written by serde, read by miniserde.
 pub struct ViewEncoding;
 
-/// The `output` of the dashboard's server functions that answer with a view type.
+/// The `output` of every dashboard server function (and the encoding of their errors and of the
+/// live stream's updates).
 pub type ViewJson = Post<ViewEncoding>;
 
 impl ContentType for ViewEncoding {
@@ -79,9 +82,7 @@ impl<T: miniserde::Deserialize> Decoder<Result<T, DashboardError>> for Json {
         if let Some(view) = text.strip_prefix(OK) {
             read_view(view.as_bytes()).map(Ok)
         } else if let Some(error) = text.strip_prefix(ERR) {
-            serde_json::from_str(error)
-                .map(Err)
-                .map_err(|e| e.to_string())
+            read_view(error.as_bytes()).map(Err)
         } else {
             Err("neither an answer nor an error".to_owned())
         }
@@ -405,6 +406,58 @@ mod tests {
                 value: "8000".into(),
             }],
         });
+    }
+
+    #[test]
+    fn the_live_stream_s_updates_read_back_and_wrong_ones_are_refused() {
+        use crate::api::LiveUpdate;
+        round_trip(LiveUpdate::Hello { now_ms: -5 });
+        round_trip(LiveUpdate::Changes {
+            events: u64::MAX,
+            alerts: 0,
+        });
+        for wrong in [
+            r#"{"kind":"hello"}"#,
+            r#"{"kind":"changes","events":1}"#,
+            r#"{"kind":"bye","now_ms":1}"#,
+            r#"{"now_ms":1}"#,
+            r#"["hello",1]"#,
+        ] {
+            assert!(
+                read_view::<LiveUpdate>(wrong.as_bytes()).is_err(),
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_reads_back_and_unknown_ones_are_refused() {
+        for error in [
+            DashboardError::Unauthorized,
+            DashboardError::Forbidden("no CSRF header".into()),
+            DashboardError::InvalidToken,
+            DashboardError::RateLimited,
+            DashboardError::Invalid("window".into()),
+            DashboardError::NotFound("no event 9".into()),
+            DashboardError::Conflict("body not kept".into()),
+            DashboardError::Internal("db".into()),
+            DashboardError::Transport("offline".into()),
+        ] {
+            round_trip(error);
+        }
+        for wrong in [
+            r#""Unknown""#,
+            r#"{"NotFound":"a","Invalid":"b"}"#,
+            r#"{"NotFound":1}"#,
+            r#"{"Nope":"a"}"#,
+            r#"{}"#,
+            r#"{"Unauthorized":null}"#,
+        ] {
+            assert!(
+                read_view::<DashboardError>(wrong.as_bytes()).is_err(),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]
