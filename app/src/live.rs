@@ -23,7 +23,8 @@ impl LinkState {
         }
     }
 
-    /// The state as the page's `data-state` names it.
+    /// The state as the page's `data-state` names it: `label()` in lower case, spelled out
+    /// (`to_lowercase` would bring Unicode's case tables into the WASM).
     pub fn key(self) -> &'static str {
         match self {
             Self::Offline => "offline",
