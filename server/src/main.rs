@@ -154,6 +154,8 @@ async fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
+    // Read before the command runs: `check-setup` may be what first looks at the data directory.
+    let secrets = cli::secrets(&config);
     if matches!(command, Command::Serve | Command::Migrate) {
         server::telemetry::init(&config.logging);
     }
@@ -176,7 +178,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            eprintln!("error: {}", cli::redact(&failure.message, &secrets));
             ExitCode::from(failure.code)
         }
     }

@@ -3,14 +3,17 @@
 //! point it elsewhere), and optional public-key pinning for BrightData's API.
 //!
 //! Pinning (`WEBHOOK_ENABLE_CERT_PINNING` with `BRIGHTDATA_PINNED_SPKI_SHA256`) is checked on top of
-//! normal verification, never instead of it: the chain must verify AND one of the certificates the
-//! server presents (its own or an intermediate) must carry a pinned key. It fails closed.
+//! normal verification, never instead of it: the chain must verify AND a pinned key must be on the
+//! verified path (the server's certificate, an intermediate the path runs through, or the trusted
+//! root it ends at). Only the path counts, never merely what the server sent: a server holding a
+//! wrongly issued certificate could append BrightData's real (public) intermediate to its chain,
+//! which path building ignores. It fails closed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
@@ -38,6 +41,7 @@ pub fn client(pins: Option<&[[u8; 32]]>, timeout: Duration) -> Result<reqwest::C
         }
         Some(pins) => Arc::new(Pinned {
             inner: Arc::new(platform),
+            roots: trusted_roots()?,
             pins: pins.to_vec(),
         }),
     };
@@ -55,11 +59,48 @@ pub fn client(pins: Option<&[[u8; 32]]>, timeout: Duration) -> Result<reqwest::C
         .map_err(|e| e.to_string())
 }
 
-/// Normal verification, then: does the presented chain hold a pinned key?
+/// The roots the platform verifier trusts on Linux (the system store, or `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`), as webpki trust anchors: the pin check builds its paths to them.
+fn trusted_roots() -> Result<Vec<TrustAnchor<'static>>, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let roots: Vec<TrustAnchor<'static>> = found
+        .certs
+        .iter()
+        .filter_map(|cert| webpki::anchor_from_trusted_cert(cert).ok())
+        .map(|anchor| anchor.to_owned())
+        .collect();
+    if roots.is_empty() {
+        return Err(format!(
+            "certificate pinning: no trusted root certificates could be loaded ({} errors)",
+            found.errors.len()
+        ));
+    }
+    Ok(roots)
+}
+
+/// Normal verification, then: does a verified path to a trusted root hold a pinned key?
 #[derive(Debug)]
 struct Pinned {
     inner: Arc<dyn ServerCertVerifier>,
+    roots: Vec<TrustAnchor<'static>>,
     pins: Vec<[u8; 32]>,
+}
+
+impl Pinned {
+    fn is_pinned(&self, spki_der: &[u8]) -> bool {
+        let hash: [u8; 32] = Sha256::digest(spki_der).into();
+        self.pins.contains(&hash)
+    }
+
+    /// Whether `path` (leaf, intermediates, root) carries a pinned key.
+    fn path_is_pinned(&self, path: &webpki::VerifiedPath<'_>) -> bool {
+        let anchor = der_sequence(path.anchor().subject_public_key_info.as_ref());
+        self.is_pinned(path.end_entity().subject_public_key_info().as_ref())
+            || path
+                .intermediate_certificates()
+                .any(|cert| self.is_pinned(cert.subject_public_key_info().as_ref()))
+            || self.is_pinned(&anchor)
+    }
 }
 
 impl ServerCertVerifier for Pinned {
@@ -78,17 +119,33 @@ impl ServerCertVerifier for Pinned {
             ocsp_response,
             now,
         )?;
-        let pinned = std::iter::once(end_entity)
-            .chain(intermediates)
-            .filter_map(|cert| spki_sha256(cert))
-            .any(|hash| self.pins.contains(&hash));
-        if pinned {
-            Ok(verified)
-        } else {
-            Err(rustls::Error::General(
-                "certificate pinning: no certificate of the chain carries a key of BRIGHTDATA_PINNED_SPKI_SHA256".into(),
-            ))
-        }
+        // Path building again, now with the pins as a condition on the path: webpki tries every
+        // path it can build and keeps the first that verifies and carries a pin. Certificates the
+        // server sent that no verified path uses never count.
+        let refused = || {
+            rustls::Error::General(
+                "certificate pinning: no verified certificate path carries a key of BRIGHTDATA_PINNED_SPKI_SHA256".into(),
+            )
+        };
+        let leaf = webpki::EndEntityCert::try_from(end_entity).map_err(|_| refused())?;
+        let pinned_path = |path: &webpki::VerifiedPath<'_>| {
+            if self.path_is_pinned(path) {
+                Ok(())
+            } else {
+                Err(webpki::Error::UnknownIssuer)
+            }
+        };
+        leaf.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &self.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            Some(&pinned_path),
+        )
+        .map_err(|_| refused())?;
+        Ok(verified)
     }
 
     fn verify_tls12_signature(
@@ -130,6 +187,25 @@ pub fn spki_sha256(cert_der: &[u8]) -> Option<[u8; 32]> {
     }
     let (spki, _) = der_element(rest, 0x30)?;
     Some(Sha256::digest(spki.whole).into())
+}
+
+/// `content` wrapped as a DER SEQUENCE (a trust anchor keeps its key info without the wrapper).
+fn der_sequence(content: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x30];
+    let length = content.len();
+    if length < 0x80 {
+        out.push(length as u8);
+    } else {
+        let bytes: Vec<u8> = length
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
 }
 
 struct Der<'a> {
@@ -177,6 +253,17 @@ mod tests {
         assert_eq!(spki_sha256(&[0x30, 0x82, 0xff]), None);
         assert_eq!(spki_sha256(&[0x30, 0x03, 0x02, 0x01, 0x00]), None);
         assert_eq!(spki_sha256(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
+    }
+
+    #[test]
+    fn a_sequence_wrapper_round_trips_through_the_der_reader() {
+        for length in [0usize, 5, 127, 128, 255, 256, 70_000] {
+            let content = vec![7u8; length];
+            let wrapped = der_sequence(&content);
+            let (element, rest) = der_element(&wrapped, 0x30).unwrap();
+            assert_eq!(element.content, content.as_slice());
+            assert!(rest.is_empty());
+        }
     }
 
     #[test]

@@ -202,6 +202,10 @@ fn settings(config: &Config) -> Vec<SettingView> {
             "BRIGHTDATA_PINNED_SPKI_SHA256",
             format!("{} pin(s)", config.brightdata.pinned_spki_sha256.len()),
         ),
+        (
+            "BRIGHTDATA_API_TIMEOUT",
+            format!("{} s", config.brightdata.timeout.as_secs()),
+        ),
         ("DATABASE_URL", config.storage.database_url.redacted()),
         ("DATA_DIR", config.storage.data_dir.display().to_string()),
         ("HOST", config.http.host.to_string()),

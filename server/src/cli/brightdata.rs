@@ -4,7 +4,6 @@
 //! dashboard's tracker shows it before BrightData says anything.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -38,7 +37,7 @@ fn api_client(config: &Config) -> Result<reqwest::Client, Failure> {
         .security
         .cert_pinning
         .then_some(config.brightdata.pinned_spki_sha256.as_slice());
-    crate::outbound::client(pins, Duration::from_secs(60)).map_err(|e| failure(EXIT_USAGE, e))
+    crate::outbound::client(pins, config.brightdata.timeout).map_err(|e| failure(EXIT_USAGE, e))
 }
 
 fn api_key(config: &Config) -> Result<&str, Failure> {
@@ -137,7 +136,8 @@ pub async fn trigger(
     ];
     let url = endpoint(config, "datasets/v3/trigger");
     let request = api_client(config)?.post(&url).query(&query).json(&inputs);
-    let text = call(request, key, &url).await?;
+    let secrets = [key, credentials.webhook_tokens[0].expose()];
+    let text = call(request, &secrets, &url).await?;
     let snapshot_id = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| {
@@ -188,26 +188,32 @@ pub async fn progress(config: &Config, snapshot_id: &str) -> Result<Value, Failu
     }
     let key = api_key(config)?;
     let url = endpoint(config, &format!("datasets/v3/progress/{snapshot_id}"));
-    let text = call(api_client(config)?.get(&url), key, &url).await?;
+    let text = call(api_client(config)?.get(&url), &[key], &url).await?;
     serde_json::from_str(&text)
         .map_err(|_| failed(format!("BrightData's answer is not JSON: {}", text.trim())))
 }
 
-/// Sends a call with the API key; BrightData's answer text, or why there is none.
-async fn call(request: reqwest::RequestBuilder, key: &str, url: &str) -> Result<String, Failure> {
-    let answer = request
-        .bearer_auth(key)
-        .send()
-        .await
-        .map_err(|e| failed(format!("{url}: {}", error_chain(&e))))?;
+/// Sends a call with the API key (`secrets[0]`); BrightData's answer text, or why there is none.
+/// `url` is the endpoint without its query (the trigger's query carries the webhook token), and
+/// reqwest's error is taken without its URL; every message is redacted of `secrets` besides.
+async fn call(
+    request: reqwest::RequestBuilder,
+    secrets: &[&str],
+    url: &str,
+) -> Result<String, Failure> {
+    let secrets: Vec<String> = secrets.iter().map(|s| (*s).to_owned()).collect();
+    let answer = request.bearer_auth(&secrets[0]).send().await.map_err(|e| {
+        let why = error_chain(&e.without_url());
+        failed(super::redact(&format!("{url}: {why}"), &secrets))
+    })?;
     let status = answer.status();
     let text = answer.text().await.unwrap_or_default();
     if status.is_success() {
-        Ok(text)
+        Ok(super::redact(&text, &secrets))
     } else {
-        Err(failed(format!(
-            "BrightData answered {status}: {}",
-            text.trim()
+        Err(failed(super::redact(
+            &format!("BrightData answered {status}: {}", text.trim()),
+            &secrets,
         )))
     }
 }

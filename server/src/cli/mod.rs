@@ -46,3 +46,61 @@ pub async fn open_database(
 pub fn failed(message: impl Into<String>) -> Failure {
     failure(EXIT_FAILED, message)
 }
+
+/// Every secret a command could come to hold: the webhook tokens, the admin token (from the
+/// environment or the files under `DATA_DIR`), the signing secrets and the BrightData API key.
+pub fn secrets(config: &crate::config::Config) -> Vec<String> {
+    let security = &config.security;
+    let mut secrets: Vec<String> = security
+        .webhook_tokens
+        .iter()
+        .chain(&security.admin_token)
+        .chain(&security.signing_secrets)
+        .chain(&config.brightdata.api_token)
+        .map(|secret| secret.expose().to_owned())
+        .collect();
+    if let Ok(stored) =
+        crate::credentials::Credentials::existing(security, &config.storage.data_dir)
+    {
+        secrets.extend(
+            stored
+                .webhook_tokens
+                .iter()
+                .chain([&stored.admin_token])
+                .map(|secret| secret.expose().to_owned()),
+        );
+    }
+    secrets
+}
+
+/// `text` with every secret, as written and as a URL's query encodes it, replaced by
+/// `[redacted]`: the last guard before anything a command prints (an error can quote a URL, an
+/// answer can echo what it was sent).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in [secret.as_str(), encoded.as_str()] {
+            if text.contains(form) {
+                text = text.replace(form, "[redacted]");
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_covers_the_secret_as_written_and_as_a_query_encodes_it() {
+        let secrets = vec!["tok/en+1 x".to_owned(), "key".to_owned()];
+        assert_eq!(
+            redact("a tok/en+1 x b tok%2Fen%2B1+x c", &secrets),
+            "a [redacted] b [redacted] c"
+        );
+        // Secrets too short to be real are left alone rather than blanking ordinary words.
+        assert_eq!(redact("a key", &secrets), "a key");
+    }
+}

@@ -787,6 +787,63 @@ async fn trigger_and_progress_refusals_are_clear_failures() {
     assert!(fake.seen.lock().unwrap().is_empty());
 }
 
+/// Every way a call to BrightData's API can fail before an answer (nothing listening, a TLS
+/// refusal, a server that never answers) leaves the API key and the webhook token out of what the
+/// command prints: the trigger's URL carries the token in its query, and reqwest quotes the URL.
+#[tokio::test]
+async fn no_failure_of_a_call_to_brightdata_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let tls = tls_server().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let trigger = [
+        "trigger",
+        "--dataset-id",
+        "gd_x",
+        "--url",
+        "https://www.instagram.com/a",
+    ];
+    let progress = ["progress", "s_1"];
+    for (kind, api, says) in [
+        ("closed port", closed.as_str(), "error sending request"),
+        ("TLS failure", tls.url.as_str(), "error sending request"),
+        ("timeout", silent_url.as_str(), "timed out"),
+    ] {
+        for args in [&trigger[..], &progress[..]] {
+            let ran = run(
+                dir.path(),
+                &[
+                    TOKENS[0],
+                    TOKENS[1],
+                    ("BRIGHTDATA_BASE_URL", "https://hooks.example.org"),
+                    ("BRIGHTDATA_API_URL", api),
+                    ("BRIGHTDATA_API_TOKEN", API_KEY),
+                    ("BRIGHTDATA_API_TIMEOUT", "2"),
+                ],
+                args,
+            )
+            .await;
+            assert_eq!(ran.code, Some(1), "{kind} {args:?}: {}", ran.stderr);
+            assert!(ran.stderr.contains(says), "{kind} {args:?}: {}", ran.stderr);
+            for secret in [WEBHOOK_TOKEN, API_KEY, ADMIN_TOKEN] {
+                assert!(
+                    !ran.stdout.contains(secret) && !ran.stderr.contains(secret),
+                    "{kind} {args:?} printed a secret: {} {}",
+                    ran.stdout,
+                    ran.stderr
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Certificate pinning, against a local TLS server
 
@@ -795,6 +852,8 @@ struct Tls {
     ca_file: PathBuf,
     leaf_pin: String,
     ca_pin: String,
+    /// The key of a certificate the server sends after its own that no verified path uses.
+    appended_pin: String,
     _dir: tempfile::TempDir,
 }
 
@@ -805,7 +864,8 @@ fn pin_of(public_key_der: &[u8]) -> String {
 }
 
 /// A TLS server for `localhost` whose certificate a generated CA signed, answering every request
-/// with a progress answer.
+/// with a progress answer. Its chain is its own certificate, then an unrelated CA certificate (as a
+/// server holding a wrongly issued certificate would append BrightData's real intermediate).
 async fn tls_server() -> Tls {
     use rcgen::{
         BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -835,6 +895,15 @@ async fn tls_server() -> Tls {
         "the pin read from a certificate is its key's"
     );
 
+    let unrelated_key = KeyPair::generate().unwrap();
+    let mut unrelated_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    unrelated_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    unrelated_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "BrightData's real intermediate");
+    let unrelated = unrelated_params.self_signed(&unrelated_key).unwrap();
+    let appended_pin = pin_of(&unrelated_key.subject_public_key_info());
+
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_cert.pem()).unwrap();
@@ -845,7 +914,7 @@ async fn tls_server() -> Tls {
     .unwrap()
     .with_no_client_auth()
     .with_single_cert(
-        vec![leaf.der().clone()],
+        vec![leaf.der().clone(), unrelated.der().clone()],
         rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
     )
     .unwrap();
@@ -888,6 +957,7 @@ async fn tls_server() -> Tls {
         ca_file,
         leaf_pin: pin_of(&leaf_key.subject_public_key_info()),
         ca_pin,
+        appended_pin,
         _dir: dir,
     }
 }
@@ -927,8 +997,12 @@ async fn pinning_passes_the_pinned_key_and_fails_closed_on_any_other() {
     let other = pin_of(b"some other key");
     let ran = progress("true", format!("{other},{}", tls.leaf_pin)).await;
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    // Pinned to other keys only, including the CA's (not in the chain the server presents): fails.
-    for pins in [other.clone(), tls.ca_pin.clone()] {
+    // Pinned to the root the verified path ends at (not sent by the server): passes.
+    let ran = progress("true", tls.ca_pin.clone()).await;
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    // Pinned to other keys only, or to the key of a certificate the server appended to its chain
+    // but that no verified path uses: fails.
+    for pins in [other.clone(), tls.appended_pin.clone()] {
         let ran = progress("true", pins).await;
         assert_eq!(ran.code, Some(1), "{}", ran.stdout);
         assert!(ran.stderr.contains("certificate pinning"), "{}", ran.stderr);
