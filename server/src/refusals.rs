@@ -25,8 +25,11 @@ use crate::store::rollups::{Granularity, Rollup};
 pub const FULL_PER_ADDRESS_MINUTE: u32 = 20;
 /// Full records of such refusals per minute, all addresses together.
 pub const FULL_PER_MINUTE: u32 = 600;
-/// Addresses tracked per minute; refusals from others are only counted (as `other`).
-const ADDRESSES: usize = 10_000;
+/// Addresses (with their reason) tracked per minute, apart from the full-record budget: each gets
+/// its own summary line; refusals from further addresses are summed into one `other` line. This
+/// bounds the security log when refusals are sprayed from many addresses (IPv6 /64s behind a
+/// trusted proxy): at most this many named lines a second, plus the full records.
+const ADDRESSES: usize = 256;
 /// How often the counted refusals are written.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -61,7 +64,8 @@ impl RefusalSampler {
     pub fn admit(&self, ip: IpAddr, outcome: Outcome, event: &NewEvent) -> bool {
         let address = rate_key(ip);
         let bucket_ms = Granularity::Minute.floor(event.at_ms);
-        let mut minute = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = &mut *guard;
         if bucket_ms > minute.bucket_ms {
             minute.bucket_ms = bucket_ms;
             minute.full_given = 0;
@@ -69,9 +73,11 @@ impl RefusalSampler {
         }
         let tracked = minute.per_address.len() < ADDRESSES
             || minute.per_address.contains_key(&(address, outcome));
-        if tracked && minute.full_given < FULL_PER_MINUTE {
+        if tracked {
+            // Tracked whether or not the full-record budget is left: the address cap must hold
+            // after the budget is spent too.
             let given = minute.per_address.entry((address, outcome)).or_default();
-            if *given < FULL_PER_ADDRESS_MINUTE {
+            if *given < FULL_PER_ADDRESS_MINUTE && minute.full_given < FULL_PER_MINUTE {
                 *given += 1;
                 minute.full_given += 1;
                 return true;
@@ -215,14 +221,45 @@ mod tests {
     #[test]
     fn all_addresses_together_get_a_bounded_number_of_full_records() {
         let sampler = RefusalSampler::default();
-        let full = (0..2000u32)
+        // 100 addresses, 10 refusals each: within every per-address allowance, over the total.
+        let full = (0..1000u32)
             .filter(|n| {
-                let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+                let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n % 100));
                 sampler.admit(ip, Outcome::RejectedAuth, &refusal(0))
             })
             .count();
         assert_eq!(full, FULL_PER_MINUTE as usize);
         let counted = sampler.take();
-        assert_eq!(counted.rows[0].requests, 2000 - FULL_PER_MINUTE as i64);
+        assert_eq!(counted.rows[0].requests, 1000 - FULL_PER_MINUTE as i64);
+    }
+
+    #[test]
+    fn refusals_sprayed_from_many_addresses_name_a_bounded_number_of_them() {
+        let sampler = RefusalSampler::default();
+        let sent = 5_000u32;
+        let full = (0..sent)
+            .filter(|n| {
+                let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+                sampler.admit(ip, Outcome::RejectedAuth, &refusal(0))
+            })
+            .count();
+        assert_eq!(full, ADDRESSES, "one full record per tracked address");
+        let counted = sampler.take();
+        // One summary line per tracked address that was counted (none: each sent once and got
+        // its full record), and one `other` line for the rest.
+        assert_eq!(
+            counted.by_address.len(),
+            1,
+            "{:?}",
+            &counted.by_address[..1]
+        );
+        assert_eq!(counted.by_address[0].0, None);
+        let summed: u64 = counted.by_address.iter().map(|(_, _, n)| n).sum();
+        assert_eq!(
+            summed,
+            u64::from(sent) - full as u64,
+            "the counts stay exact"
+        );
+        assert_eq!(counted.rows[0].requests, i64::from(sent) - full as i64);
     }
 }

@@ -58,7 +58,7 @@ async fn receive_notification(
         raw.extend_from_slice(&chunk);
     }
     detail.bytes = Some(raw.len() as i64);
-    checks.finish(unix_now())?;
+    checks.finish()?;
 
     let text = inflate_small(&raw, declared_gzip)?;
     let fields = parse_fields(&text, is_form(headers))?;

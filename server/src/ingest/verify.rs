@@ -41,6 +41,10 @@ pub struct BodyChecks {
     signatures: Vec<PendingSignature>,
     timestamps: Vec<i64>,
     max_timestamp_age: Duration,
+    /// When the headers arrived (Unix seconds): freshness is judged against this, not against the
+    /// end of the body, so an upload slower than `WEBHOOK_MAX_TIMESTAMP_AGE` is not refused for
+    /// its own length (and every retry with it).
+    headers_at: i64,
 }
 
 enum PendingSignature {
@@ -80,9 +84,10 @@ impl Verifier {
             signatures,
             timestamps,
             max_timestamp_age: self.max_timestamp_age,
+            headers_at: now,
         };
         if checks.signatures.is_empty() {
-            checks.check_timestamps(now)?;
+            checks.check_timestamps()?;
         }
         Ok(checks)
     }
@@ -228,8 +233,8 @@ impl BodyChecks {
     }
 
     /// Call once the whole body has been fed: every signature present must match, then the timestamp
-    /// must be fresh.
-    pub fn finish(self, now: i64) -> Result<(), Rejection> {
+    /// must have been fresh when the headers arrived.
+    pub fn finish(self) -> Result<(), Rejection> {
         for pending in &self.signatures {
             let valid = match pending {
                 PendingSignature::BodyHex { macs, expected } => macs
@@ -249,10 +254,11 @@ impl BodyChecks {
                 ));
             }
         }
-        self.check_timestamps(now)
+        self.check_timestamps()
     }
 
-    fn check_timestamps(&self, now: i64) -> Result<(), Rejection> {
+    fn check_timestamps(&self) -> Result<(), Rejection> {
+        let now = self.headers_at;
         // In i128: `now - timestamp` of a hostile i64 (say `now - 2^63`) overflows i64, and a
         // wrapped difference could pass the check.
         let tolerance = i128::from(self.max_timestamp_age.as_secs());
@@ -405,7 +411,7 @@ mod tests {
         for piece in body.chunks(3) {
             checks.update(piece);
         }
-        checks.finish(now)
+        checks.finish()
     }
 
     fn code(result: Result<(), Rejection>) -> &'static str {

@@ -76,7 +76,8 @@ async fn receive_delivery(
     detail: &mut EventDetail,
 ) -> Result<Response, Rejection> {
     let received_ms = chrono::Utc::now().timestamp_millis();
-    let mut checks = ingest.verifier.check_headers(headers, unix_now())?;
+    let headers_at = unix_now();
+    let mut checks = ingest.verifier.check_headers(headers, headers_at)?;
     Rejection::unless_post(method)?;
     let (declared, ids) = delivery_headers(headers)?;
     detail.snapshot_id = ids.snapshot_id.clone();
@@ -129,7 +130,7 @@ async fn receive_delivery(
                 .map_err(|e| Rejection::internal("reserving memory for a delivery", e))?;
             let raw = read_all(body, length, &mut checks).await?;
             detail.bytes = Some(raw.len() as i64);
-            checks.finish(unix_now())?;
+            checks.finish()?;
             match decode_collecting(raw.clone(), declared, limit, default_platform.clone()).await {
                 Err(DecodeError::InflatedTooLarge { .. })
                     if ingest.limits.max_inflated_bytes > limit =>
@@ -140,7 +141,7 @@ async fn receive_delivery(
                         .map(|start| Ok(raw.slice(start..(start + CHUNK_BYTES).min(raw.len()))))
                         .collect();
                     let chunks = futures_util::stream::iter(pieces);
-                    let checks = ingest.verifier.check_headers(headers, unix_now())?;
+                    let checks = ingest.verifier.check_headers(headers, headers_at)?;
                     store_streamed(
                         ingest,
                         meta,
@@ -367,7 +368,7 @@ where
     .await;
     // Signature first: a body that fails it is untrusted, whatever its content.
     let verified = match received {
-        Ok(parsed) => checks.finish(unix_now()).map(|()| parsed),
+        Ok(parsed) => checks.finish().map(|()| parsed),
         Err(rejection) => Err(rejection),
     };
     let (wire_bytes, counted) = match verified {
@@ -488,23 +489,10 @@ where
     // body has nothing to wait for, and is counted while it arrives so the answer can say what it
     // held.
     let counting = !checks.is_signed();
-    // Parsing runs on a blocking thread, fed through a bounded channel (back-pressure). The
-    // channel is async on this side: a full channel suspends this request, not a runtime worker.
-    let (feed, mut pieces) = tokio::sync::mpsc::channel::<Bytes>(32);
-    let parser = counting.then(|| {
-        tokio::task::spawn_blocking(move || {
-            let mut collected = Collected::default();
-            let mut decoder =
-                DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Count, |r| {
-                    collected.add(r)
-                });
-            while let Some(piece) = pieces.blocking_recv() {
-                decoder.feed(&piece)?;
-            }
-            let decoded = decoder.finish()?;
-            Ok::<_, DecodeError>(Some((decoded, collected)))
-        })
-    });
+    // Parsing runs on the blocking pool one stored chunk at a time, never while the upload waits
+    // for the network: a few hundred slow uploads hold no threads (the pool is shared with file
+    // I/O). One chunk is parsed while the next arrives; a parse error stops the upload.
+    let mut parser = counting.then(|| BatchParser::new(declared, max_inflated, default_platform));
 
     let mut wire: u64 = 0;
     let mut seq: i32 = 0;
@@ -527,32 +515,102 @@ where
             break;
         }
         checks.update(&chunk);
-        if counting && feed.send(chunk.clone()).await.is_err() {
-            // The parser stopped on an error; it is reported below.
-            break;
-        }
         pending.extend_from_slice(&chunk);
         if pending.len() >= CHUNK_BYTES {
-            let data = pending.split().freeze().to_vec();
-            write_chunk(ingest, delivery_id, seq, data).await?;
+            let data = pending.split().freeze();
+            if let Some(parser) = parser.as_mut()
+                && let Err(error) = parser.feed(data.clone()).await
+            {
+                failure = Some(decode_rejection(error));
+                break;
+            }
+            write_chunk(ingest, delivery_id, seq, data.to_vec()).await?;
             seq += 1;
         }
     }
-    drop(feed);
-    let parsed = match parser {
-        Some(parser) => parser
-            .await
-            .map_err(|e| Rejection::internal("parsing a delivery", e))?,
-        None => Ok(None),
-    };
     if let Some(rejection) = failure {
         return Err(rejection);
     }
-    let counted = parsed.map_err(decode_rejection)?;
+    let pending = pending.freeze();
+    let counted = match parser {
+        Some(parser) => Some(
+            parser
+                .finish(pending.clone())
+                .await
+                .map_err(decode_rejection)?,
+        ),
+        None => None,
+    };
     if !pending.is_empty() {
         write_chunk(ingest, delivery_id, seq, pending.to_vec()).await?;
     }
     Ok((wire as i64, counted))
+}
+
+/// Counts an unsigned streamed body's records batch by batch on the blocking pool: the decoder
+/// travels to a blocking thread with each batch and comes back, so a thread is held only while
+/// there is something to parse.
+struct BatchParser {
+    idle: Option<Box<Counting>>,
+    busy: Option<tokio::task::JoinHandle<Result<Box<Counting>, DecodeError>>>,
+}
+
+type RecordSink = Box<dyn FnMut(Record) + Send>;
+
+struct Counting {
+    decoder: DeliveryDecoder<RecordSink>,
+    collected: Arc<std::sync::Mutex<Collected>>,
+}
+
+impl BatchParser {
+    fn new(declared: Declared, max_inflated: u64, default_platform: Option<String>) -> Self {
+        let collected = Arc::new(std::sync::Mutex::new(Collected::default()));
+        let sink = collected.clone();
+        let emit: RecordSink = Box::new(move |record| {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).add(record);
+        });
+        let decoder =
+            DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Count, emit);
+        Self {
+            idle: Some(Box::new(Counting { decoder, collected })),
+            busy: None,
+        }
+    }
+
+    /// Waits for the batch before (if still parsing), then starts parsing `batch`.
+    async fn feed(&mut self, batch: Bytes) -> Result<(), DecodeError> {
+        let mut counting = self.take().await?;
+        self.busy = Some(tokio::task::spawn_blocking(move || {
+            counting.decoder.feed(&batch)?;
+            Ok(counting)
+        }));
+        Ok(())
+    }
+
+    async fn take(&mut self) -> Result<Box<Counting>, DecodeError> {
+        if let Some(busy) = self.busy.take() {
+            return busy.await.unwrap_or(Err(DecodeError::Gzip));
+        }
+        Ok(self.idle.take().expect("a parser is idle or busy"))
+    }
+
+    /// Parses the last batch and ends the body.
+    async fn finish(mut self, last: Bytes) -> Result<(Decoded, Collected), DecodeError> {
+        let counting = self.take().await?;
+        tokio::task::spawn_blocking(move || {
+            let Counting {
+                mut decoder,
+                collected,
+            } = *counting;
+            decoder.feed(&last)?;
+            let decoded = decoder.finish()?;
+            let collected =
+                std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
+            Ok((decoded, collected))
+        })
+        .await
+        .unwrap_or(Err(DecodeError::Gzip))
+    }
 }
 
 async fn write_chunk(
@@ -650,7 +708,7 @@ pub async fn dry_run(
             checks.update(&chunk);
             raw.extend_from_slice(&chunk);
         }
-        checks.finish(unix_now())?;
+        checks.finish()?;
         let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
         let (decoded, collected) = decode_collecting(raw.freeze(), declared, limit, None)
             .await

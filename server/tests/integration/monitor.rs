@@ -310,6 +310,70 @@ async fn a_flood_of_refusals_is_counted_exactly_but_recorded_in_full_only_a_few_
     assert_eq!(logged + counted, 300);
 }
 
+/// Refusals sprayed from 5,000 addresses (behind a trusted proxy, as IPv6 /64s would be) leave a
+/// bounded number of event rows and security-log lines, while the metrics count every one.
+#[tokio::test]
+async fn refusals_sprayed_from_many_addresses_leave_a_bounded_trail_and_exact_counts() {
+    use futures_util::StreamExt;
+    let app = spawn()
+        .var("WEBHOOK_TRUSTED_PROXIES", "127.0.0.1/32")
+        .start()
+        .await;
+    let sent = 5_000u32;
+    futures_util::stream::iter(0..sent)
+        .map(|n| {
+            let forwarded = std::net::Ipv4Addr::from(0x0a00_0000 + n).to_string();
+            let request = app
+                .client
+                .post(app.url("/api/brightdata/webhook/"))
+                .bearer_auth("wrong-token")
+                .header("x-forwarded-for", forwarded)
+                .body("[]");
+            async move {
+                assert_eq!(request.send().await.unwrap().status(), 401);
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    app.settle().await;
+    let m = app
+        .until(&format!("{API}/metrics/?window=5m"), |m| {
+            m["requests"] == i64::from(sent)
+        })
+        .await;
+    assert_eq!(m["by_outcome"]["rejected_auth"], i64::from(sent), "{m}");
+    let rows = app
+        .number("SELECT count(*) FROM events WHERE outcome = 'rejected_auth'")
+        .await;
+    // 256 tracked addresses a minute get a full record each (a run crossing a minute, twice that).
+    assert!((256..=512).contains(&rows), "{rows} event rows");
+    let dir = app.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("logs/webhook_security.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let logged = lines
+        .iter()
+        .filter(|l| l["event"] == "request_rejected")
+        .count() as i64;
+    let summaries: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "requests_rejected_counted")
+        .collect();
+    let counted: i64 = summaries.iter().map(|l| l["count"].as_i64().unwrap()).sum();
+    assert_eq!(logged, rows);
+    assert_eq!(logged + counted, i64::from(sent), "the counts stay exact");
+    // Each address refused once got its full record; the rest are summed as `other`, one line a
+    // second (before the fix: one summary line per address, 4,400 of them).
+    assert!(summaries.len() <= 60, "{} summary lines", summaries.len());
+    assert!(
+        summaries.iter().all(|l| l["ip"] == "other"),
+        "{summaries:?}"
+    );
+}
+
 #[tokio::test]
 async fn metrics_match_the_requests_sent() {
     let app = spawn().start().await;

@@ -329,8 +329,17 @@ async fn a_broken_chunked_body_leaves_nothing_behind() {
     reason = "the child is returned; the caller kills and waits for it"
 )]
 fn start_binary(dir: &std::path::Path) -> (std::process::Child, u16) {
+    start_binary_with(dir, &[])
+}
+
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is returned; the caller kills and waits for it"
+)]
+fn start_binary_with(dir: &std::path::Path, vars: &[(&str, &str)]) -> (std::process::Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env_clear()
+        .envs(vars.iter().copied())
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
         .env("DATA_DIR", dir.join("data"))
@@ -494,4 +503,94 @@ async fn a_signed_streamed_body_is_parsed_only_once_verified() {
         6
     );
     app.stop().await;
+}
+
+/// Freshness is judged when the headers arrive: a signed upload that takes longer than
+/// `WEBHOOK_MAX_TIMESTAMP_AGE` to send (a large file on a slow link) is accepted, not stored in
+/// full and then refused for its own length (as every retry of it would be).
+#[tokio::test]
+async fn a_signed_upload_slower_than_the_timestamp_age_is_accepted() {
+    use futures_util::StreamExt;
+    let app = spawn()
+        .var("WEBHOOK_SIGNING_SECRET", SECRET)
+        .var("WEBHOOK_MAX_TIMESTAMP_AGE", "1")
+        .start()
+        .await;
+    let body = sample(Shape::InstagramDeadPages);
+    let pieces: Vec<Vec<u8>> = body
+        .chunks(body.len() / 4 + 1)
+        .map(<[u8]>::to_vec)
+        .collect();
+    // Four pieces, 1.2 s apart: the last byte arrives about 3.6 s after the headers.
+    let slow = futures_util::stream::iter(pieces).then(|piece| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        Ok::<_, std::io::Error>(piece)
+    });
+    let ts = chrono::Utc::now().timestamp();
+    let started = std::time::Instant::now();
+    let (status, answer) = json(
+        app.webhook()
+            .header("snapshot-id", "s_slow_upload")
+            .header("webhook-id", "msg_slow")
+            .header("webhook-timestamp", ts.to_string())
+            .header(
+                "webhook-signature",
+                crate::security::standard_signature(SECRET, "msg_slow", ts, &body),
+            )
+            .body(reqwest::Body::wrap_stream(slow))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(started.elapsed().as_secs_f64() > 3.0, "the upload was slow");
+    assert_eq!(status, 202, "{answer}");
+    app.eventually(
+        "SELECT count(*) FROM posts WHERE snapshot_id = 's_slow_upload'",
+        6,
+    )
+    .await;
+    app.stop().await;
+}
+
+/// The server process's thread count (`/proc/<pid>/status`).
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A hundred unsigned uploads that send their first bytes and then stall hold no blocking
+/// threads (the pool that file I/O shares): the body is parsed a stored chunk at a time, not by a
+/// thread waiting for the whole upload.
+#[tokio::test]
+async fn stalled_streamed_uploads_hold_no_blocking_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = start_binary_with(dir.path(), &[("WEBHOOK_RATE_LIMIT", "1000")]);
+    let before = threads_of(child.id());
+    let uploads: Vec<std::net::TcpStream> = (0..100)
+        .map(|i| {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(
+                stream,
+                "POST /api/brightdata/webhook/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {WEBHOOK_TOKEN}\r\nContent-Type: application/json\r\nSnapshot-Id: s_stall\r\nDca-Filename: stall_{i}.json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n"
+            )
+            .unwrap();
+            stream
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let during = threads_of(child.id());
+    drop(uploads);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        during < before + 20,
+        "{before} threads before, {during} with 100 stalled uploads"
+    );
 }
