@@ -63,6 +63,12 @@ pub struct HttpLimits {
     /// `HTTP_MAX_CONNECTIONS` (default 1024): open connections served at once; more are answered
     /// 503 and closed.
     pub max_connections: usize,
+    /// `HTTP_MAX_CONNECTIONS_PER_PEER` (default 128): open connections from one address (an IPv6
+    /// peer by its /64; `WEBHOOK_TRUSTED_PROXIES` are exempt); more are answered 503 and closed.
+    pub max_connections_per_peer: usize,
+    /// `HTTP_WRITE_TIMEOUT` (default 60 s): an answer the client reads nothing of for this long
+    /// closes its connection.
+    pub write_timeout: Duration,
     /// `HTTP_SHUTDOWN_TIMEOUT` (default 30 s): on shutdown, how long in-flight requests may take
     /// to finish before their connections are closed.
     pub shutdown_timeout: Duration,
@@ -74,6 +80,8 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_peer: 128,
+            write_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -202,6 +210,8 @@ pub struct BrightDataApiConfig {
     /// `BRIGHTDATA_PINNED_SPKI_SHA256`: base64 SHA-256 hashes of the public keys (SPKI) one of
     /// which BrightData's certificate chain must contain when `WEBHOOK_ENABLE_CERT_PINNING` is on.
     pub pinned_spki_sha256: Vec<[u8; 32]>,
+    /// `BRIGHTDATA_API_TIMEOUT` (default 60 s): how long one call to the API may take in all.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,6 +445,13 @@ impl Config {
                         HttpLimits::default().max_connections,
                         |v| v.parse::<usize>().ok().filter(|n| (1..=1_000_000).contains(n)),
                     )?,
+                    max_connections_per_peer: vars.parse(
+                        "HTTP_MAX_CONNECTIONS_PER_PEER",
+                        "a whole number of connections, at least 1 (e.g. 128)",
+                        HttpLimits::default().max_connections_per_peer,
+                        |v| v.parse::<usize>().ok().filter(|n| (1..=1_000_000).contains(n)),
+                    )?,
+                    write_timeout: vars.parse("HTTP_WRITE_TIMEOUT", SECONDS, HttpLimits::default().write_timeout, parse_positive_seconds)?,
                     shutdown_timeout: vars.parse("HTTP_SHUTDOWN_TIMEOUT", SECONDS, HttpLimits::default().shutdown_timeout, parse_positive_seconds)?,
                 },
             },
@@ -635,6 +652,12 @@ impl Config {
                     "comma-separated base64 SHA-256 hashes (44 characters each) of public keys",
                     Vec::new(),
                     parse_spki_pins,
+                )?,
+                timeout: vars.parse(
+                    "BRIGHTDATA_API_TIMEOUT",
+                    SECONDS,
+                    Duration::from_secs(60),
+                    parse_positive_seconds,
                 )?,
             },
             logging: LoggingConfig {

@@ -241,9 +241,11 @@ impl Application {
         let logs = state.logs.clone();
         let db = state.db.clone();
         let limits = state.config.http.limits;
+        // Every client comes through a trusted proxy: it is not limited per peer.
+        let exempt = state.config.security.trusted_proxies.clone();
         let connections = state.connections.clone();
         let router = routes::router(state);
-        http_server::serve(listener, router, limits, connections, shutdown).await;
+        http_server::serve(listener, router, limits, exempt, connections, shutdown).await;
 
         background_stop.cancel();
         for task in background {

@@ -119,6 +119,11 @@ pub fn guarded<S: Clone + Send + Sync + 'static>(
             .option_layer(
                 record_events.then(|| middleware::from_fn_with_state(ingest.clone(), record)),
             )
+            // Inside `record`: a panicking handler is answered 500 and recorded as an error event.
+            .map_response(IntoResponse::into_response)
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                crate::http_server::panicked,
+            ))
             .layer(middleware::from_fn_with_state(ingest, allowlist))
             .layer(rate_limit.layer())
             .layer(DefaultBodyLimit::disable()),

@@ -174,6 +174,17 @@ pub struct EventDetail {
     pub bytes: Option<i64>,
 }
 
+impl EventDetail {
+    /// An `error` event with this reason.
+    pub fn failed(error: &str) -> Self {
+        Self {
+            outcome: Some(Outcome::Error),
+            error: Some(error.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct RejectionBody<'a> {
     error: &'a str,
