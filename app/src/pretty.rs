@@ -2,10 +2,19 @@
 //! token, without parsing into values, so keys keep their order, numbers their exact text, and a
 //! body cut off at the preview limit (or broken) is still shown as far as it goes.
 
-/// The text re-indented by two spaces per level; values that follow each other at the top level
-/// (NDJSON lines) are separated by a blank line. Whitespace inside strings is kept as sent.
+/// Levels indented at most: deeper levels are indented like this one. Without a cap every line's
+/// indentation grows with the nesting, and a 1 MiB body nested ~100 deep became ~100 MB of text.
+pub const MAX_INDENT_DEPTH: usize = 32;
+/// The most text the pretty view produces; the rest is cut with [`TRUNCATED`].
+pub const MAX_OUTPUT_BYTES: usize = 4 << 20;
+/// What ends a pretty view that reached [`MAX_OUTPUT_BYTES`].
+pub const TRUNCATED: &str = "\n… truncated: the pretty view stops at 4 MiB";
+
+/// The text re-indented by two spaces per level (up to [`MAX_INDENT_DEPTH`] levels); values that
+/// follow each other at the top level (NDJSON lines) are separated by a blank line. Whitespace
+/// inside strings is kept as sent. At most [`MAX_OUTPUT_BYTES`], then [`TRUNCATED`].
 pub fn json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut out = String::with_capacity((text.len() + text.len() / 4).min(MAX_OUTPUT_BYTES));
     let mut depth: usize = 0;
     let mut in_string = false;
     let mut escaped = false;
@@ -15,11 +24,20 @@ pub fn json(text: &str) -> String {
     let mut value_done = false;
     let newline = |out: &mut String, depth: usize| {
         out.push('\n');
-        for _ in 0..depth {
+        for _ in 0..depth.min(MAX_INDENT_DEPTH) {
             out.push_str("  ");
         }
     };
     for c in text.chars() {
+        if out.len() >= MAX_OUTPUT_BYTES {
+            let mut end = MAX_OUTPUT_BYTES;
+            while !out.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.truncate(end);
+            out.push_str(TRUNCATED);
+            break;
+        }
         if in_string {
             out.push(c);
             if escaped {
@@ -130,6 +148,21 @@ mod tests {
     fn a_body_cut_off_is_shown_as_far_as_it_goes() {
         assert_eq!(json(r#"[{"a":"unfinish"#), "[\n  {\n    \"a\": \"unfinish");
         assert_eq!(json(""), "");
+    }
+
+    #[test]
+    fn deep_nesting_is_indented_at_most_so_far_and_the_output_is_capped() {
+        // 1 MiB of records nested 100 deep: uncapped, every line carried up to 200 spaces.
+        let record = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let text = vec![record; (1 << 20) / 201].join(",");
+        let pretty = json(&text);
+        assert!(pretty.len() <= MAX_OUTPUT_BYTES + TRUNCATED.len(), "{}", pretty.len());
+        assert!(pretty.ends_with(TRUNCATED));
+        let widest = pretty.lines().map(|l| l.len() - l.trim_start().len()).max();
+        assert_eq!(widest, Some(2 * MAX_INDENT_DEPTH));
+        // A small deep value is shown whole, without the note.
+        let small = json(&format!("{}1{}", "[".repeat(40), "]".repeat(40)));
+        assert!(!small.contains("truncated") && small.ends_with(']'));
     }
 
     #[test]

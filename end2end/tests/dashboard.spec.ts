@@ -238,3 +238,38 @@ test("the health endpoint answers for platform checks", async ({ request }) => {
   expect(body.status).toBe("healthy");
   expect(body.database).toBe("connected");
 });
+
+test("a first visit downloads the WASM, JS and CSS compressed; the figure is printed", async ({ browser }) => {
+  // A new context: an empty cache, as a first visit has. Logged in, so the whole overview loads.
+  const { context, page } = await loggedIn(browser);
+  const finished: import("@playwright/test").Request[] = [];
+  page.on("requestfinished", (request) => finished.push(request));
+  await page.goto("/webhook-monitor");
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+  await expect(page.locator("figure.chart svg")).toHaveCount(4);
+  let transferred = 0;
+  const assets: Record<string, { encoding: string | undefined; body: number }> = {};
+  for (const request of finished) {
+    const sizes = await request.sizes();
+    transferred += sizes.responseBodySize + sizes.responseHeadersSize;
+    const url = new URL(request.url());
+    const match = url.pathname.match(/\/pkg\/track-futura\.(js|wasm|css)$/);
+    if (match) {
+      const response = await request.response();
+      assets[match[1]] = {
+        encoding: (await response?.allHeaders())?.["content-encoding"],
+        body: sizes.responseBodySize,
+      };
+    }
+  }
+  for (const kind of ["js", "wasm", "css"]) {
+    expect(assets[kind]?.encoding, `${kind}: ${JSON.stringify(assets)}`).toBe("br");
+  }
+  const raw = fs.statSync(path.join(__dirname, "../../target/site/pkg/track-futura.wasm")).size;
+  expect(assets.wasm.body).toBeLessThan(raw / 2);
+  console.log(
+    `first visit: ${finished.length} requests, ${transferred} bytes transferred ` +
+      `(WASM ${assets.wasm.body} of ${raw} bytes, JS ${assets.js.body}, CSS ${assets.css.body})`,
+  );
+  await context.close();
+});

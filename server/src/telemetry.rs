@@ -4,6 +4,8 @@
 //! written through this global subscriber but by [`crate::log_file`], owned by each running
 //! application, so that several instances in one test process keep separate files.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::{LogFormat, LoggingConfig};
@@ -21,6 +23,14 @@ pub fn init(config: &LoggingConfig) {
                     .with_current_span(false),
             )
             .init(),
-        LogFormat::Text => registry.with(fmt::layer().with_target(true)).init(),
+        // Colour only on a terminal: a file or a platform's log collector gets plain text, not
+        // escape codes.
+        LogFormat::Text => registry
+            .with(
+                fmt::layer()
+                    .with_target(true)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
+            .init(),
     }
 }

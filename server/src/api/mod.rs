@@ -59,6 +59,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/auth/logout", post(auth::end_session))
         .route("/auth/session", get(auth::session))
         .route("/openapi.json", get(openapi::document))
+        .layer(crate::routes::compression())
 }
 
 /// At the root: `GET /metrics` for Prometheus.

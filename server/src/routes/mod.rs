@@ -7,6 +7,10 @@ use axum::response::Redirect;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
+use tower_http::CompressionLevel;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -25,21 +29,40 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes(&state))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
 
-    Router::new()
-        .route("/", get(|| async { Redirect::temporary(DASHBOARD_PATH) }))
-        .nest("/api", api)
-        .merge(crate::api::prometheus_routes())
+    // The dashboard's pages and server functions, compressed; its JS, WASM and CSS are served
+    // pre-compressed by the file handler below (`scripts/build-site` writes `.br` and `.gz`).
+    let dashboard = Router::new()
         .leptos_routes_with_context(
             &state,
             generate_route_list(app::App),
             move || provide_context(backend.clone()),
             move || app::shell(leptos_options.clone()),
         )
+        .layer(compression());
+
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary(DASHBOARD_PATH) }))
+        .nest("/api", api)
+        .merge(crate::api::prometheus_routes())
+        .merge(dashboard)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Compression (brotli or gzip, as the client accepts) for the monitor API's and the dashboard's
+/// answers: JSON, HTML and exports. Never the ingestion endpoints (their answers are small and
+/// their latency is what BrightData sees), never a websocket's upgrade.
+pub fn compression() -> CompressionLayer<impl Predicate + Clone> {
+    let not_an_upgrade =
+        |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
+            status != StatusCode::SWITCHING_PROTOCOLS
+        };
+    CompressionLayer::new()
+        .quality(CompressionLevel::Fastest)
+        .compress_when(DefaultPredicate::new().and(not_an_upgrade))
 }
 
 /// Registers `path` both with and without its trailing slash: callers use both forms.

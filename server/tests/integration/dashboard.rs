@@ -450,3 +450,68 @@ async fn each_section_is_rendered_on_the_server_with_its_data() {
     assert!(!anonymous.contains("WEBHOOK_RATE_LIMIT"));
     app.stop().await;
 }
+
+/// The monitor API's and the dashboard's answers are compressed for a client that accepts it;
+/// the ingestion endpoints' small answers never are (BrightData sees their latency); the site's
+/// assets are served from their pre-compressed files.
+#[tokio::test]
+async fn answers_are_compressed_except_the_ingestion_endpoints() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/track-futura.wasm"), vec![b'w'; 4096]).unwrap();
+    std::fs::write(site.path().join("pkg/track-futura.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(site.path().join("pkg/track-futura.wasm.gz"), b"gzip bytes").unwrap();
+    let app = crate::helpers::spawn()
+        .var("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())
+        .start()
+        .await;
+    let encoding = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let metrics = app
+        .client
+        .get(app.url("/api/brightdata/webhook/metrics/"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert_eq!(encoding(&metrics).as_deref(), Some("br"));
+    let page = app
+        .client
+        .get(app.url("/webhook-monitor"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(encoding(&page).as_deref(), Some("gzip"));
+    let delivery = app
+        .webhook()
+        .header("accept-encoding", "br, gzip")
+        .body(sample(Shape::LinkedinPosts))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivery.status(), 200);
+    assert_eq!(encoding(&delivery), None, "ingestion answers stay plain");
+    for (accept, expected, body) in [
+        ("br, gzip", Some("br"), &b"brotli bytes"[..]),
+        ("gzip", Some("gzip"), &b"gzip bytes"[..]),
+        ("identity", None, &[b'w'; 4096][..]),
+    ] {
+        let wasm = app
+            .client
+            .get(app.url("/pkg/track-futura.wasm"))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(encoding(&wasm).as_deref(), expected, "{accept}");
+        assert_eq!(&wasm.bytes().await.unwrap()[..], body, "{accept}");
+    }
+    app.stop().await;
+}

@@ -68,3 +68,42 @@ async fn start_and_stop_are_recorded_in_the_monitor_log() {
         .collect();
     assert_eq!(events, ["\"service_started\"", "\"service_stopped\""]);
 }
+
+/// `LOG_FORMAT=text` written to a pipe (a file, a platform's log collector) carries no colour
+/// escape codes: colour is for terminals only.
+#[tokio::test]
+async fn text_logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::process::server(dir.path());
+    command
+        .env("LOG_FORMAT", "text")
+        .env("BRIGHTDATA_WEBHOOK_TOKEN", crate::helpers::WEBHOOK_TOKEN)
+        .env("WEBHOOK_ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = crate::process::Reaped(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let listening = line.contains("listening");
+            lines.push(line);
+            if listening {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("INFO") && l.contains("listening")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a piped log: {lines:?}"
+    );
+}
