@@ -156,7 +156,11 @@ mod tests {
         let record = format!("{}1{}", "[".repeat(100), "]".repeat(100));
         let text = vec![record; (1 << 20) / 201].join(",");
         let pretty = json(&text);
-        assert!(pretty.len() <= MAX_OUTPUT_BYTES + TRUNCATED.len(), "{}", pretty.len());
+        assert!(
+            pretty.len() <= MAX_OUTPUT_BYTES + TRUNCATED.len(),
+            "{}",
+            pretty.len()
+        );
         assert!(pretty.ends_with(TRUNCATED));
         let widest = pretty.lines().map(|l| l.len() - l.trim_start().len()).max();
         assert_eq!(widest, Some(2 * MAX_INDENT_DEPTH));

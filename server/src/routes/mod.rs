@@ -3,14 +3,14 @@
 mod health;
 
 use axum::Router;
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::response::Redirect;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use tower_http::CompressionLevel;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -56,10 +56,9 @@ pub fn router(state: AppState) -> Router {
 /// answers: JSON, HTML and exports. Never the ingestion endpoints (their answers are small and
 /// their latency is what BrightData sees), never a websocket's upgrade.
 pub fn compression() -> CompressionLayer<impl Predicate + Clone> {
-    let not_an_upgrade =
-        |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
-            status != StatusCode::SWITCHING_PROTOCOLS
-        };
+    let not_an_upgrade = |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
+        status != StatusCode::SWITCHING_PROTOCOLS
+    };
     CompressionLayer::new()
         .quality(CompressionLevel::Fastest)
         .compress_when(DefaultPredicate::new().and(not_an_upgrade))

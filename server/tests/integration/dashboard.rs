@@ -459,7 +459,11 @@ async fn answers_are_compressed_except_the_ingestion_endpoints() {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(site.path().join("pkg")).unwrap();
     std::fs::write(site.path().join("pkg/track-futura.wasm"), vec![b'w'; 4096]).unwrap();
-    std::fs::write(site.path().join("pkg/track-futura.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(
+        site.path().join("pkg/track-futura.wasm.br"),
+        b"brotli bytes",
+    )
+    .unwrap();
     std::fs::write(site.path().join("pkg/track-futura.wasm.gz"), b"gzip bytes").unwrap();
     let app = crate::helpers::spawn()
         .var("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())

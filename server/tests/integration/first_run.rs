@@ -99,7 +99,9 @@ async fn text_logs_to_a_pipe_carry_no_colour_codes() {
     .await
     .unwrap();
     assert!(
-        lines.iter().any(|l| l.contains("INFO") && l.contains("listening")),
+        lines
+            .iter()
+            .any(|l| l.contains("INFO") && l.contains("listening")),
         "{lines:?}"
     );
     assert!(
