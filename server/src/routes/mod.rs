@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
 /// Compression (brotli or gzip, as the client accepts) for the monitor API's and the dashboard's
 /// answers: JSON, HTML and exports. Never the ingestion endpoints (their answers are small and
 /// their latency is what BrightData sees), never a websocket's upgrade.
-pub fn compression() -> CompressionLayer<impl Predicate + Clone> {
+pub fn compression() -> CompressionLayer<impl Predicate> {
     let not_an_upgrade = |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
         status != StatusCode::SWITCHING_PROTOCOLS
     };

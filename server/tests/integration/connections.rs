@@ -229,7 +229,7 @@ async fn one_address_cannot_take_every_connection_slot() {
     let mut other = connect_from(&app, "127.0.0.2").await;
     let body = sample(Shape::LinkedinPosts);
     other
-        .write_all(format!("{}", delivery_head(body.len())).as_bytes())
+        .write_all(delivery_head(body.len()).as_bytes())
         .await
         .unwrap();
     other.write_all(&body).await.unwrap();
@@ -291,43 +291,9 @@ async fn a_client_that_stops_reading_an_answer_is_disconnected() {
 #[tokio::test]
 async fn a_live_websocket_is_counted_and_closed_on_shutdown() {
     let app = spawn().start().await;
-    let login = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .json(&serde_json::json!({"token": crate::helpers::ADMIN_TOKEN}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = crate::helpers::session_cookie(&app).await;
     let before = app.state.connections.open();
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(
-            format!(
-                "GET /dashboard/api/live HTTP/1.1\r\nhost: test\r\nconnection: upgrade\r\n\
-                 upgrade: websocket\r\nsec-websocket-version: 13\r\n\
-                 sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\ncookie: {cookie}\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut head = [0u8; 12];
-    tokio::time::timeout(PATIENCE, stream.read_exact(&mut head))
-        .await
-        .expect("an answer")
-        .unwrap();
-    assert_eq!(&head, b"HTTP/1.1 101", "{}", String::from_utf8_lossy(&head));
+    let mut stream = crate::helpers::open_live(&app, &cookie).await;
     // Upgraded: the HTTP exchange is over, the socket is still served and counted (beside the
     // login's kept-alive connection).
     tokio::time::sleep(Duration::from_millis(300)).await;
