@@ -378,10 +378,14 @@ pub fn latency(buckets: &[AnalyticsBucket], frame: &Frame) -> String {
     })
 }
 
-/// Share of refused requests per bucket (percent), against the threshold as a dashed line.
+/// Share of the authenticated requests (those that passed the token check) refused or failed,
+/// per bucket (percent), against the threshold as a dashed line: the rate the threshold applies
+/// to, as health and the `error_rate` alert judge it. Outsiders' refusals are not in it (the
+/// overview counts them on a card of their own).
 pub fn error_rate(buckets: &[AnalyticsBucket], threshold: f64, frame: &Frame) -> String {
-    let busy: Vec<&AnalyticsBucket> = buckets.iter().filter(|b| b.requests > 0).collect();
-    let percent = |b: &AnalyticsBucket| 100.0 * b.rejected as f64 / b.requests as f64;
+    let busy: Vec<&AnalyticsBucket> = buckets.iter().filter(|b| b.authenticated > 0).collect();
+    let percent =
+        |b: &AnalyticsBucket| 100.0 * b.authenticated_failed as f64 / b.authenticated as f64;
     let threshold_pct = 100.0 * threshold;
     let top = busy
         .iter()
@@ -392,7 +396,7 @@ pub fn error_rate(buckets: &[AnalyticsBucket], threshold: f64, frame: &Frame) ->
     time_chart(
         frame,
         top.min(105.0),
-        "% refused",
+        "% failed",
         &|v| format!("{}%", axis_value(*v)),
         &|chart| {
             // Dashes of 1/60 of the window, as plain segments: every SVG viewer shows them alike.
@@ -515,6 +519,8 @@ mod tests {
             requests: accepted + rejected,
             accepted,
             rejected,
+            authenticated: accepted + rejected,
+            authenticated_failed: rejected,
             records: accepted * 3,
             p50_ms: p,
             p95_ms: p * 2.0,
@@ -664,7 +670,7 @@ mod tests {
         let buckets = [bucket(1, 9, 1, 1.0), bucket(2, 5, 5, 1.0)];
         let svg = error_rate(&buckets, 0.1, &frame(5));
         assert!(has_text(&svg, "threshold 10%"), "{svg}");
-        assert!(has_text(&svg, "% refused"), "{svg}");
+        assert!(has_text(&svg, "% failed"), "{svg}");
         assert!(
             has_text(&svg, "40%"),
             "the axis reaches past the 50% bucket: {svg}"
@@ -673,6 +679,25 @@ mod tests {
         assert!(
             count(&svg, &format!(r#"stroke="{}""#, hex(TEXT))) > 10,
             "dashes"
+        );
+    }
+
+    #[test]
+    fn error_rate_leaves_outsiders_refusals_out() {
+        // 90 wrong-token refusals beside 10 authenticated requests of which 1 failed: the line
+        // is at 10%, not at 91%.
+        let mut flooded = bucket(1, 9, 91, 1.0);
+        flooded.authenticated = 10;
+        flooded.authenticated_failed = 1;
+        // Outsiders alone: no authenticated traffic, no point.
+        let mut outsiders = bucket(2, 0, 50, 1.0);
+        outsiders.authenticated = 0;
+        outsiders.authenticated_failed = 0;
+        let svg = error_rate(&[flooded, outsiders], 0.2, &frame(5));
+        assert_eq!(count(&svg, "<circle"), 1, "{svg}");
+        assert!(
+            !has_text(&svg, "80%"),
+            "the axis stays near the threshold: {svg}"
         );
     }
 

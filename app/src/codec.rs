@@ -290,6 +290,8 @@ mod tests {
             requests: 5,
             accepted: 4,
             rejected: 1,
+            authenticated: 4,
+            authenticated_failed: 0,
             records: 30,
             p50_ms: 1.5,
             p95_ms: 2.5,

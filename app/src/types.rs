@@ -170,6 +170,10 @@ pub struct AnalyticsBucket {
     pub requests: i64,
     pub accepted: i64,
     pub rejected: i64,
+    /// Requests that passed the token check, and those of them refused or failed: the error
+    /// rate that health and the `error_rate` alert judge (outsiders' refusals are not in it).
+    pub authenticated: i64,
+    pub authenticated_failed: i64,
     pub records: i64,
     pub p50_ms: f64,
     pub p95_ms: f64,

@@ -111,8 +111,8 @@ fn Overview(overview: OverviewView, utc_offset: RwSignal<i32>) -> impl IntoView 
                 }
             />
             <Chart
-                title="Error rate"
-                legend=vec![("refused", "refused share"), ("threshold", "threshold")]
+                title="Error rate (authenticated)"
+                legend=vec![("refused", "failed share"), ("threshold", "alert threshold")]
                 draw={
                     let buckets = buckets.clone();
                     move |w| charts::error_rate(&buckets, threshold, &frame(w))
@@ -313,7 +313,24 @@ fn cards(m: &MetricsView, p: &MetricsView, open_alerts: i64) -> Vec<Card> {
         )
     };
     let (success_change, success_tone) = rate_change(m.success_rate, p.success_rate, Better::Up);
-    let (error_change, error_tone) = rate_change(m.error_rate, p.error_rate, Better::Down);
+    // The error rate that health and the alert judge: of the requests that passed the token
+    // check. Wrong-token and other outsiders' refusals are counted on their own card.
+    let had_authenticated = p.authenticated > 0 && m.authenticated > 0;
+    let error_delta = pp(m.authenticated_error_rate, p.authenticated_error_rate);
+    let (error_change, error_tone) = if had_authenticated {
+        (
+            Some(format!(
+                "{} {:.1} pp",
+                arrow(error_delta),
+                error_delta.abs()
+            )),
+            tone(error_delta, Better::Down),
+        )
+    } else {
+        (None, "neutral")
+    };
+    let outsiders = m.requests - m.authenticated;
+    let outsiders_before = p.requests - p.authenticated;
     let p95_delta = m.latency.p95_ms - p.latency.p95_ms;
     vec![
         Card {
@@ -332,10 +349,19 @@ fn cards(m: &MetricsView, p: &MetricsView, open_alerts: i64) -> Vec<Card> {
         },
         Card {
             id: "error-rate",
-            label: "Error rate",
-            value: percent(m.error_rate, m.requests),
+            label: "Error rate (authenticated)",
+            value: percent(m.authenticated_error_rate, m.authenticated),
             change: error_change,
             tone: error_tone,
+        },
+        Card {
+            id: "outsiders",
+            label: "Refused without the token",
+            value: charts::thousands(outsiders),
+            change: Some(count_change(outsiders, outsiders_before)),
+            // Not the service's failure, and not judged by health: information, not alarm (the
+            // security_spike alert watches bursts of them).
+            tone: "neutral",
         },
         Card {
             id: "p95",
@@ -436,6 +462,13 @@ mod tests {
             requests,
             accepted,
             rejected,
+            // All of them passed the token check unless a test says otherwise.
+            authenticated: requests,
+            authenticated_error_rate: if requests == 0 {
+                0.0
+            } else {
+                rejected as f64 / requests as f64
+            },
             success_rate: if requests == 0 {
                 1.0
             } else {
@@ -480,6 +513,21 @@ mod tests {
         assert_eq!((p95.value.as_str(), p95.tone), ("8.0 ms", "good"));
         assert_eq!(card(&cards, "records").change.as_deref(), Some("▲ 100%"));
         assert_eq!(card(&cards, "alerts").tone, "good");
+    }
+
+    #[test]
+    fn the_error_rate_card_judges_authenticated_traffic_and_outsiders_have_their_own() {
+        // 100 requests: 10 authenticated (1 failed), 90 wrong-token refusals.
+        let mut now = metrics(100, 91, 5.0, 27);
+        now.authenticated = 10;
+        now.authenticated_error_rate = 0.1;
+        let cards = cards(&now, &metrics(0, 0, 0.0, 0), 0);
+        assert_eq!(card(&cards, "error-rate").value, "10.0%");
+        let outsiders = card(&cards, "outsiders");
+        assert_eq!(
+            (outsiders.value.as_str(), outsiders.tone),
+            ("90", "neutral")
+        );
     }
 
     #[test]

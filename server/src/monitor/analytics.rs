@@ -38,17 +38,27 @@ pub async fn series(db: &impl ConnectionTrait, range_ms: i64, now: i64) -> Resul
     };
     let rows = rollups::read_range(db, granularity, granularity.floor(from), now + 1).await?;
 
-    let mut series: BTreeMap<i64, (Rollup, i64, i64)> = BTreeMap::new();
+    // Per bucket: totals, accepted, rejected, authenticated, authenticated and failed.
+    let mut series: BTreeMap<i64, (Rollup, i64, i64, i64, i64)> = BTreeMap::new();
     let mut error_types: BTreeMap<String, i64> = BTreeMap::new();
     for row in &rows {
         let at = row.key.bucket_ms - row.key.bucket_ms.rem_euclid(span_ms);
-        let entry = series.entry(at).or_insert_with(|| (Rollup::total(), 0, 0));
+        let entry = series
+            .entry(at)
+            .or_insert_with(|| (Rollup::total(), 0, 0, 0, 0));
         entry.0.merge(row);
-        if matches!(row.key.outcome.as_str(), "accepted" | "duplicate") {
+        let succeeded = matches!(row.key.outcome.as_str(), "accepted" | "duplicate");
+        if succeeded {
             entry.1 += row.requests;
         } else {
             entry.2 += row.requests;
             *error_types.entry(row.key.outcome.clone()).or_default() += row.requests;
+        }
+        if metrics::is_authenticated(&row.key.outcome) {
+            entry.3 += row.requests;
+            if !succeeded {
+                entry.4 += row.requests;
+            }
         }
     }
     let mut error_types: Vec<Ranked> = error_types
@@ -58,20 +68,24 @@ pub async fn series(db: &impl ConnectionTrait, range_ms: i64, now: i64) -> Resul
     error_types.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
     let buckets = series
         .into_iter()
-        .map(|(at_ms, (total, accepted, rejected))| {
-            let latency = metrics::latency(&total);
-            AnalyticsBucket {
-                at_ms,
-                span_ms,
-                requests: total.requests,
-                accepted,
-                rejected,
-                records: total.records,
-                p50_ms: latency.p50_ms,
-                p95_ms: latency.p95_ms,
-                p99_ms: latency.p99_ms,
-            }
-        })
+        .map(
+            |(at_ms, (total, accepted, rejected, authenticated, authenticated_failed))| {
+                let latency = metrics::latency(&total);
+                AnalyticsBucket {
+                    at_ms,
+                    span_ms,
+                    requests: total.requests,
+                    accepted,
+                    rejected,
+                    authenticated,
+                    authenticated_failed,
+                    records: total.records,
+                    p50_ms: latency.p50_ms,
+                    p95_ms: latency.p95_ms,
+                    p99_ms: latency.p99_ms,
+                }
+            },
+        )
         .collect();
     Ok(Series {
         bucket,

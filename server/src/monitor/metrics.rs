@@ -16,7 +16,7 @@ fn is_success(outcome: &str) -> bool {
 }
 
 /// Outcomes only a caller holding the webhook token can reach.
-fn is_authenticated(outcome: &str) -> bool {
+pub fn is_authenticated(outcome: &str) -> bool {
     Outcome::parse(outcome).is_some_and(|o| !o.is_before_authentication())
 }
 
