@@ -250,8 +250,9 @@ pub async fn login(token: String) -> Result<(), DashboardError> {
 #[server(prefix = "/dashboard/api", endpoint = "logout", output = ViewJson)]
 pub async fn logout() -> Result<(), DashboardError> {
     let (backend, parts) = backend::context()?;
+    let cleared = backend.logout(&parts).await;
     expect_context::<leptos_axum::ResponseOptions>()
-        .insert_header(http::header::SET_COOKIE, backend.logout(&parts));
+        .insert_header(http::header::SET_COOKIE, cleared);
     Ok(())
 }
 
@@ -264,7 +265,7 @@ pub async fn live(
     backend
         .authorize(&parts)
         .map_err(|error| backend::refuse(&parts, error))?;
-    Ok(backend.live(input))
+    Ok(backend.live(&parts, input))
 }
 
 /// Checks the session and says how the service is: the page's frame (login or not, the health
@@ -469,7 +470,7 @@ pub mod backend {
         /// Checks the admin token (rate-limited per address); the session cookie to set.
         fn login(&self, request: &Parts, token: &str) -> Result<HeaderValue, DashboardError>;
         /// Ends the request's session (on the server side too): the cookie that clears it.
-        fn logout(&self, request: &Parts) -> HeaderValue;
+        fn logout<'a>(&'a self, request: &'a Parts) -> BoxFuture<'a, HeaderValue>;
         fn overview<'a>(
             &'a self,
             window: &'a str,
@@ -494,9 +495,12 @@ pub mod backend {
         /// The setup as seen from this request (its host, when no public URL is configured).
         fn setup(&self, request: &Parts) -> SetupView;
         /// The live hub's messages from now on. `input` is the page's half of the socket: it
-        /// sends nothing, but it must be read for as long as the stream runs.
+        /// sends nothing, but it must be read for as long as the stream runs. The request's
+        /// credential is checked again at every heartbeat: a session that expired or was ended
+        /// (here or on another instance) ends the stream with `Unauthorized`.
         fn live(
             &self,
+            request: &Parts,
             input: BoxedStream<(), DashboardError>,
         ) -> BoxedStream<LiveUpdate, DashboardError>;
     }

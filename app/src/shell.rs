@@ -39,6 +39,11 @@ pub fn use_live() -> Live {
     expect_context::<Live>()
 }
 
+/// The page's "is this visitor signed in?" check, in context: whatever learns that the session
+/// ended (an `Unauthorized` answer) asks it again, and the page goes back to the login form.
+#[derive(Clone, Copy)]
+pub struct SessionCheck(pub crate::codec::Data<Result<HealthView, DashboardError>>);
+
 /// The viewer's offset from UTC in minutes, known to the server from the `tf_tz` cookie the page
 /// sets (so the first paint is in the viewer's zone from the second visit on).
 const TZ_COOKIE: &str = "tf_tz";
@@ -73,6 +78,7 @@ pub fn Monitor() -> impl IntoView {
     // Whether this visitor is signed in. Not live: its answer decides between the login form and
     // the sections, which must not be rebuilt on every change.
     let session = crate::codec::data(|| (), |_| api::status());
+    provide_context(SessionCheck(session));
     // The badge's health, live.
     let health = crate::codec::data(move || live.tick.get(), |_| api::status());
     let login = ServerAction::<Login>::new();
@@ -183,7 +189,11 @@ fn Sections() -> impl IntoView {
 pub fn Problem(error: DashboardError) -> impl IntoView {
     let text = match &error {
         DashboardError::Unauthorized => {
-            "Your session has ended: reload the page to log in again.".to_owned()
+            // Back to the login form (in the browser): the session is asked for again.
+            if let Some(SessionCheck(session)) = use_context::<SessionCheck>() {
+                Effect::new(move |_| session.refetch());
+            }
+            "Your session has ended: log in again.".to_owned()
         }
         other => other.to_string(),
     };
@@ -405,6 +415,13 @@ pub mod browser {
                 return;
             }
             started.set_value(true);
+            // The server said the session is over: the link stops (a login starts it again) and
+            // the page asks for the session, which brings back the login form.
+            let signed_out = move || {
+                started.set_value(false);
+                live.state.set(LinkState::Offline);
+                session.refetch();
+            };
             let refresh = move || {
                 if pending.get_value() {
                     return;
@@ -418,7 +435,7 @@ pub mod browser {
                     std::time::Duration::from_millis(REFRESH_AFTER_MS),
                 );
             };
-            spawn_local(run(live, refresh));
+            spawn_local(run(live, refresh, signed_out));
         });
     }
 
@@ -430,8 +447,13 @@ pub mod browser {
     }
 
     /// Connects, reads updates until the link drops, waits, reconnects: for as long as the page
-    /// lives. Without a session the server refuses; the link retries slowly until a login.
-    async fn run(live: Live, refresh: impl Fn() + Copy + 'static) {
+    /// lives and the session holds. An `Unauthorized` answer, at connection or in the stream,
+    /// ends the link and calls `signed_out` instead of reconnecting forever.
+    async fn run(
+        live: Live,
+        refresh: impl Fn() + Copy + 'static,
+        signed_out: impl Fn() + Copy + 'static,
+    ) {
         let mut reconnect = Reconnect::default();
         loop {
             live.state.set(if live.last_ms.get_untracked().is_some() {
@@ -443,9 +465,19 @@ pub mod browser {
             let (_keep_open, input) =
                 futures::channel::mpsc::channel::<Result<(), DashboardError>>(1);
             // A refused or failed connection ends up below, like a dropped one: wait, retry.
-            if let Ok(mut updates) = api::live(input.into()).await {
+            let mut updates = match api::live(input.into()).await {
+                Ok(updates) => Some(updates),
+                Err(DashboardError::Unauthorized) => return signed_out(),
+                Err(_) => None,
+            };
+            if let Some(updates) = updates.as_mut() {
                 let mut first = true;
-                while let Some(Ok(update)) = updates.next().await {
+                while let Some(item) = updates.next().await {
+                    let update = match item {
+                        Ok(update) => update,
+                        Err(DashboardError::Unauthorized) => return signed_out(),
+                        Err(_) => break,
+                    };
                     if first {
                         first = false;
                         live.state.set(LinkState::Live);

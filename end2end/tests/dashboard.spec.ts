@@ -273,3 +273,17 @@ test("a first visit downloads the WASM, JS and CSS compressed; the figure is pri
   );
   await context.close();
 });
+
+test("a session ended elsewhere sends the page back to the login form, not into endless reconnecting", async ({ browser }) => {
+  // A session of its own: the shared one must stay valid for the other tests.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await logIn(page);
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+  // Logged out from another tab (the same cookie): the live stream notices at its next heartbeat.
+  const ended = await context.request.post("/api/auth/logout");
+  expect(ended.status()).toBe(200);
+  await expect(page.getByTestId("login")).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "offline");
+  await context.close();
+});

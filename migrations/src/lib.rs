@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_create_events;
 mod m20261129_000002_create_ingestion;
 mod m20261129_000003_create_monitoring;
+mod m20261203_000004_create_revoked_sessions;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_events::Migration),
             Box::new(m20261129_000002_create_ingestion::Migration),
             Box::new(m20261129_000003_create_monitoring::Migration),
+            Box::new(m20261203_000004_create_revoked_sessions::Migration),
         ]
     }
 }

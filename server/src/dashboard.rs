@@ -77,8 +77,8 @@ impl Backend for DashboardBackend {
             .map_err(dashboard_error)
     }
 
-    fn logout(&self, request: &Parts) -> HeaderValue {
-        auth::logout(&self.state, &request.headers)
+    fn logout<'a>(&'a self, request: &'a Parts) -> BoxFuture<'a, HeaderValue> {
+        Box::pin(auth::logout(&self.state, &request.headers))
     }
 
     fn overview<'a>(
@@ -229,10 +229,13 @@ impl Backend for DashboardBackend {
 
     fn live(
         &self,
+        request: &Parts,
         mut input: BoxedStream<(), DashboardError>,
     ) -> BoxedStream<LiveUpdate, DashboardError> {
         let mut counts = self.state.hub.watch_counts();
         let (sender, mut updates) = tokio::sync::mpsc::channel(LIVE_QUEUE);
+        let state = self.state.clone();
+        let headers = request.headers.clone();
         tokio::spawn(async move {
             let hello = || Ok(LiveUpdate::Hello { now_ms: now_ms() });
             let coalesce = Duration::from_millis(COALESCE_MS);
@@ -258,7 +261,15 @@ impl Backend for DashboardBackend {
                         Ok(update)
                     }
                     // The first tick is immediate: the page learns at once that the link is up.
-                    _ = heartbeat.tick() => hello(),
+                    // Each tick also checks the credential again: a session that expired or was
+                    // ended by a logout (here or on another instance) ends the stream.
+                    _ = heartbeat.tick() => {
+                        if auth::check_admin(&state, &headers, &axum::http::Method::GET).is_err() {
+                            let _ = sender.send(Err(DashboardError::Unauthorized)).await;
+                            break;
+                        }
+                        hello()
+                    }
                     // The page sends nothing; reading its half notices nothing but keeps it open.
                     item = input.next(), if input_open => {
                         input_open = item.is_some();

@@ -169,6 +169,18 @@ impl Application {
             config.monitor.session_ttl,
             config.http.public.is_https(),
         ));
+        // Logouts recorded before this start (here or on another instance) hold from the first
+        // request on.
+        sessions
+            .sync(&db)
+            .await
+            .context("reading revoked dashboard sessions")?;
+        let mut background = background;
+        background.push(
+            sessions
+                .clone()
+                .spawn_sync(db.clone(), background_stop.clone()),
+        );
 
         let state = AppState {
             config: Arc::new(config),

@@ -44,11 +44,26 @@ pub struct Sessions {
     secure: bool,
     /// Login attempts per client address: 10 a minute, 5 at once.
     attempts: Mutex<LoginLimiter>,
-    /// Sessions ended by a logout before they expired (their signed payload, and when they would
-    /// have expired, Unix ms): refused from then on. Each entry goes once its session would
-    /// have expired anyway. Kept by this process: another instance sharing the database still
-    /// accepts the cookie until it expires.
+    /// Sessions ended by a logout before they expired (the SHA-256 of their signed payload, and
+    /// when they would have expired, Unix ms): refused from then on. Each entry goes once its
+    /// session would have expired anyway. A copy of the database's `revoked_sessions`: loaded at
+    /// start and every [`SYNC_EVERY`], so a logout holds across restarts and on every instance.
     revoked: Mutex<HashMap<String, i64>>,
+    /// Revocations recorded from this time on (Unix ms) are yet to be read from the database.
+    synced_from_ms: Mutex<i64>,
+}
+
+/// How often revocations made by other instances are read from the database; a live stream
+/// checks its session as often (its heartbeat), so a logout elsewhere ends it within about this.
+pub const SYNC_EVERY: Duration = Duration::from_secs(5);
+/// Read back this far before the last read: instances' clocks and commits need not agree exactly.
+const SYNC_OVERLAP_MS: i64 = 60_000;
+/// How often revocations of sessions that expired anyway are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// The key a revocation is kept under: the signed payload's SHA-256 (the cookie is never stored).
+fn revocation_key(payload: &str) -> String {
+    hex::encode(Sha256::digest(payload.as_bytes()))
 }
 
 /// The login limiter's memory: the addresses it counts, pruned of those it no longer needs.
@@ -84,6 +99,7 @@ impl Sessions {
                 last_pruned: Instant::now(),
             }),
             revoked: Mutex::new(HashMap::new()),
+            synced_from_ms: Mutex::new(0),
         }
     }
 
@@ -115,22 +131,78 @@ impl Sessions {
         let expires: i64 = parts.next()?.parse().ok()?;
         (expires > now_ms).then_some(())?;
         let revoked = self.revoked.lock().expect("not poisoned");
-        (!revoked.contains_key(payload)).then_some(expires)
+        (revoked.is_empty() || !revoked.contains_key(&revocation_key(payload))).then_some(expires)
     }
 
-    /// Ends every valid session the request's cookies carry, on the server side: a copy of the
-    /// cookie kept elsewhere is refused from now on.
-    pub fn revoke(&self, headers: &HeaderMap, now_ms: i64) {
+    /// Ends every valid session the request's cookies carry, in this process: a copy of the
+    /// cookie kept elsewhere is refused from now on. Returns what ended (key, expiry) for the
+    /// database ([`Sessions::end`] does both).
+    pub fn revoke(&self, headers: &HeaderMap, now_ms: i64) -> Vec<(String, i64)> {
         let ended: Vec<(String, i64)> = session_values(headers)
             .filter_map(|value| {
                 let expires = self.verify(value, now_ms)?;
                 let (payload, _) = value.rsplit_once('.')?;
-                Some((payload.to_owned(), expires))
+                Some((revocation_key(payload), expires))
             })
             .collect();
+        self.remember(ended.iter().cloned(), now_ms);
+        ended
+    }
+
+    fn remember(&self, ended: impl IntoIterator<Item = (String, i64)>, now_ms: i64) {
         let mut revoked = self.revoked.lock().expect("not poisoned");
         revoked.retain(|_, expires| *expires > now_ms);
         revoked.extend(ended);
+    }
+
+    /// Ends the request's sessions here and in the database, for every instance and restart.
+    pub async fn end(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        headers: &HeaderMap,
+        now_ms: i64,
+    ) -> Result<(), sea_orm::DbErr> {
+        for (key, expires) in self.revoke(headers, now_ms) {
+            crate::store::sessions::revoke(db, &key, expires, now_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the revocations recorded since the last read (by any instance).
+    pub async fn sync(&self, db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let from = *self.synced_from_ms.lock().expect("not poisoned");
+        let found = crate::store::sessions::revoked_since(db, from - SYNC_OVERLAP_MS, now).await?;
+        self.remember(found, now);
+        *self.synced_from_ms.lock().expect("not poisoned") = now;
+        Ok(())
+    }
+
+    /// Reads revocations every [`SYNC_EVERY`] and deletes expired ones every [`PRUNE_EVERY`].
+    pub fn spawn_sync(
+        self: Arc<Self>,
+        db: sea_orm::DatabaseConnection,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut pruned = Instant::now();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(SYNC_EVERY) => {}
+                    () = stop.cancelled() => break,
+                }
+                if let Err(error) = self.sync(&db).await {
+                    tracing::warn!(%error, "reading revoked sessions");
+                }
+                if pruned.elapsed() >= PRUNE_EVERY {
+                    pruned = Instant::now();
+                    let now = chrono::Utc::now().timestamp_millis();
+                    if let Err(error) = crate::store::sessions::prune(&db, now).await {
+                        tracing::warn!(%error, "pruning revoked sessions");
+                    }
+                }
+            }
+        })
     }
 
     /// Sessions ended early and still remembered.
@@ -295,10 +367,15 @@ pub fn attempt_login(
     ))
 }
 
-/// Ends the request's session on the server side too; the cookie that clears it in the browser.
-pub fn logout(state: &AppState, headers: &HeaderMap) -> HeaderValue {
+/// Ends the request's session on the server side too (in the database, so on every instance and
+/// after a restart); the cookie that clears it in the browser.
+pub async fn logout(state: &AppState, headers: &HeaderMap) -> HeaderValue {
     let now = chrono::Utc::now().timestamp_millis();
-    state.sessions.revoke(headers, now);
+    if let Err(error) = state.sessions.end(&state.db, headers, now).await {
+        // Still ended in this process; another instance or a restart may accept a copy of the
+        // cookie until it expires.
+        tracing::error!(%error, "recording a logout in the database");
+    }
     state.sessions.cookie("", 0)
 }
 
@@ -328,7 +405,7 @@ pub async fn login(
 /// `POST /api/auth/logout`: ends the session (a copy of its cookie is refused from now on) and
 /// clears the cookie.
 pub async fn end_session(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let cookie = logout(&state, &headers);
+    let cookie = logout(&state, &headers).await;
     let mut response = Json(json!({"authenticated": false})).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod ingestion;
 pub mod multirow;
 pub mod rollups;
+pub mod sessions;
 pub mod writer;
 
 pub use writer::{StoreError, Writer};

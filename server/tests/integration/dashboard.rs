@@ -1,4 +1,4 @@
-use crate::helpers::{ADMIN_TOKEN, Shape, sample, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, Shape, sample, session_cookie, spawn_app};
 
 #[tokio::test]
 async fn root_redirects_to_the_dashboard() {
@@ -148,26 +148,6 @@ async fn unknown_pages_are_404() {
     let response = app.get("/no-such-page").await;
     assert_eq!(response.status(), 404);
     app.stop().await;
-}
-
-/// Logs in through the dashboard's own function; the session cookie (`name=value`).
-async fn session_cookie(app: &crate::helpers::TestApp) -> String {
-    let accepted = app
-        .client
-        .post(app.url("/dashboard/api/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200);
-    accepted.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 /// Each section's server function answers exactly what the REST monitor API answers for the same

@@ -374,3 +374,52 @@ pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, value)
 }
+
+/// Logs in through the dashboard's own function; the session cookie (`name=value`).
+pub async fn session_cookie(app: &TestApp) -> String {
+    let accepted = app
+        .client
+        .post(app.url("/dashboard/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    accepted.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The dashboard's live stream as the page opens it (a websocket upgrade, over raw TCP), with
+/// the session `cookie`: the socket once the server answered 101.
+pub async fn open_live(app: &TestApp, cookie: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /dashboard/api/live HTTP/1.1\r\nhost: test\r\nconnection: upgrade\r\n\
+                 upgrade: websocket\r\nsec-websocket-version: 13\r\n\
+                 sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\ncookie: {cookie}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_exact(&mut head),
+    )
+    .await
+    .expect("an answer")
+    .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101", "{}", String::from_utf8_lossy(&head));
+    stream
+}

@@ -17,5 +17,6 @@ mod postgres;
 mod process;
 mod replay;
 mod security;
+mod sessions;
 mod streaming;
 mod tools;

@@ -7,4 +7,5 @@ pub mod input_errors;
 pub mod notifications;
 pub mod posts;
 pub mod replay_keys;
+pub mod revoked_sessions;
 pub mod snapshots;
