@@ -599,7 +599,7 @@ pub async fn export(
     State(state): State<AppState>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
-    use futures_util::TryStreamExt;
+    use futures_util::{StreamExt, TryStreamExt};
     let (json_format, chunks) = export_chunks(state.db.clone(), &filter)?;
     let (content_type, name) = if json_format {
         ("application/json", "webhook_events.json")
@@ -614,7 +614,9 @@ pub async fn export(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        Body::from_stream(chunks.map_ok(|(bytes, _)| bytes)),
+        // Fused: the compression layer's encoder polls its body once more after the end, and an
+        // `unfold` stream panics when polled past its end.
+        Body::from_stream(chunks.map_ok(|(bytes, _)| bytes).fuse()),
     )
         .into_response())
 }
