@@ -16,6 +16,11 @@
 //! - on shutdown, in-flight requests get `shutdown_timeout` to finish, then their connections are
 //!   dropped, so a stalled client cannot hang the shutdown.
 //!
+//! Two maintained pieces were tried in place of ours and do not do the same job: tower-http's
+//! `TimeoutBody` drops the body's size hint (a delivery's declared length, which decides the inline
+//! path: every delivery was then streamed and answered 202), and hyper-util's graceful shutdown
+//! watches only connections that cannot upgrade (the live stream is a websocket).
+//!
 //! HTTP/2 is not offered: BrightData and the platforms' proxies speak HTTP/1.1 to us.
 
 use std::collections::HashMap;
@@ -344,9 +349,10 @@ struct ServedIo {
     write_timeout: Duration,
     write_stalled: Option<Pin<Box<tokio::time::Sleep>>>,
     upgraded: Arc<AtomicBool>,
-    /// Shutdown began: closes the socket once it serves a websocket.
+    /// Shutdown began: closes the socket once it serves a websocket (at its next read or write;
+    /// the live stream writes a heartbeat every 5 s).
     closing: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// The drain is over: closes the socket whatever it serves.
+    /// The drain is over: closes a websocket's socket (hyper's connections are dropped then).
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
@@ -371,11 +377,17 @@ impl ServedIo {
         }
     }
 
-    /// Whether the socket must close now (polling registers the wake-ups).
+    /// Whether the socket, handed to a websocket, must close now (polling registers the
+    /// wake-ups). An HTTP connection costs one atomic load here: hyper's graceful shutdown and
+    /// the drain's end close those; polling the shared tokens on every read and write would
+    /// take their locks on every one.
     fn closed(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.upgraded.load(Ordering::Relaxed) {
+            return false;
+        }
         let killed = self.killed.as_mut().poll(cx).is_ready();
         let closing = self.closing.as_mut().poll(cx).is_ready();
-        killed || (closing && self.upgraded.load(Ordering::Relaxed))
+        killed || closing
     }
 
     /// A write's result, with the write timeout applied while it waits.
