@@ -417,10 +417,26 @@ mod tests {
         round_trip(LiveUpdate::Changes {
             events: u64::MAX,
             alerts: 0,
+            snapshots: None,
         });
+        round_trip(LiveUpdate::Changes {
+            events: 2,
+            alerts: 1,
+            snapshots: Some(vec!["s_1".into(), "s_\"2".into()]),
+        });
+        // Without the field: not known.
+        assert_eq!(
+            read_view::<LiveUpdate>(br#"{"kind":"changes","events":1,"alerts":0}"#),
+            Ok(LiveUpdate::Changes {
+                events: 1,
+                alerts: 0,
+                snapshots: None
+            })
+        );
         for wrong in [
             r#"{"kind":"hello"}"#,
             r#"{"kind":"changes","events":1}"#,
+            r#"{"kind":"changes","events":1,"alerts":0,"snapshots":[1]}"#,
             r#"{"kind":"bye","now_ms":1}"#,
             r#"{"now_ms":1}"#,
             r#"["hello",1]"#,

@@ -1,5 +1,5 @@
-//! The live link's rules, apart from the socket itself so they can be tested natively: when to
-//! reload the overview, how long to wait before reconnecting.
+//! The live link's rules, apart from the socket itself so they can be tested natively: what an
+//! update asks the page to reload, how often at most, how long to wait before reconnecting.
 
 use crate::api::LiveUpdate;
 
@@ -69,15 +69,115 @@ impl Reconnect {
     }
 }
 
-/// Whether an update changes what the overview shows (so it is reloaded, at most every
-/// [`REFRESH_AFTER_MS`]); a `Hello` only says the link is up.
-pub fn changes_overview(update: &LiveUpdate) -> bool {
-    !matches!(update, LiveUpdate::Hello { .. })
+/// What an update asks the page to reload: views of events (the overview's figures, the event
+/// and snapshot lists), views of alerts (the overview's, the alert list, the health badge), and
+/// the pages of the snapshots it names. A `Hello` only says the link is up.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub events: bool,
+    pub alerts: bool,
+    /// The snapshots whose pages must reload; `Touched::All` when not known.
+    pub snapshots: Touched,
+}
+
+/// Snapshots touched by events.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Touched {
+    #[default]
+    None,
+    Some(Vec<String>),
+    All,
+}
+
+impl Touched {
+    pub fn includes(&self, id: &str) -> bool {
+        match self {
+            Touched::None => false,
+            Touched::Some(ids) => ids.iter().any(|touched| touched == id),
+            Touched::All => true,
+        }
+    }
+
+    /// Both together (what a reload folded from several updates must cover).
+    pub fn merge(&mut self, other: Touched) {
+        *self = match (std::mem::take(self), other) {
+            (Touched::All, _) | (_, Touched::All) => Touched::All,
+            (Touched::None, other) | (other, Touched::None) => other,
+            (Touched::Some(mut ids), Touched::Some(more)) => {
+                for id in more {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                Touched::Some(ids)
+            }
+        };
+    }
+}
+
+impl Changed {
+    /// Everything: after a gap in the link, the page reloads all it shows.
+    pub fn everything() -> Self {
+        Self {
+            events: true,
+            alerts: true,
+            snapshots: Touched::All,
+        }
+    }
+}
+
+pub fn changed(update: &LiveUpdate) -> Changed {
+    match update {
+        LiveUpdate::Hello { .. } => Changed::default(),
+        LiveUpdate::Changes {
+            events,
+            alerts,
+            snapshots,
+        } => Changed {
+            events: *events > 0,
+            alerts: *alerts > 0,
+            snapshots: match snapshots {
+                _ if *events == 0 => Touched::None,
+                Some(ids) => Touched::Some(ids.clone()),
+                None => Touched::All,
+            },
+        },
+    }
 }
 
 /// Updates arriving together are folded into one reload this long after the first (the server
 /// already sends at most one update per `api::COALESCE_MS`).
 pub const REFRESH_AFTER_MS: u64 = 50;
+/// A view reloads at most this often under steady traffic: every open page reloading its figures
+/// at the stream's pace (five times a second) was most of the database's work with a few
+/// dashboards open, for changes nobody reads that fast.
+pub const REFRESH_EVERY_MS: u64 = 1_000;
+
+/// When a kind of view reloads: the first change after a quiet spell at once (after
+/// [`REFRESH_AFTER_MS`]), later ones folded into one reload per [`REFRESH_EVERY_MS`].
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last_ms: Option<u64>,
+    pending: bool,
+}
+
+impl Throttle {
+    /// A change at `now_ms`: how long until the reload, or `None` when one is already due.
+    pub fn change(&mut self, now_ms: u64) -> Option<u64> {
+        if self.pending {
+            return None;
+        }
+        self.pending = true;
+        let earliest = self.last_ms.map_or(0, |last| last + REFRESH_EVERY_MS);
+        Some(earliest.saturating_sub(now_ms).max(REFRESH_AFTER_MS))
+    }
+
+    /// The reload happened at `now_ms`.
+    pub fn fired(&mut self, now_ms: u64) {
+        self.pending = false;
+        self.last_ms = Some(now_ms);
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -111,11 +211,64 @@ mod tests {
     }
 
     #[test]
-    fn changes_reload_the_overview_hellos_do_not() {
-        assert!(!changes_overview(&LiveUpdate::Hello { now_ms: 1 }));
-        assert!(changes_overview(&LiveUpdate::Changes {
+    fn an_update_reloads_what_it_changed_and_hellos_nothing() {
+        assert_eq!(
+            changed(&LiveUpdate::Hello { now_ms: 1 }),
+            Changed::default()
+        );
+        let alerts_only = changed(&LiveUpdate::Changes {
             events: 0,
-            alerts: 1
-        }));
+            alerts: 1,
+            snapshots: None,
+        });
+        assert_eq!(
+            (
+                alerts_only.events,
+                alerts_only.alerts,
+                alerts_only.snapshots
+            ),
+            (false, true, Touched::None)
+        );
+        let events = changed(&LiveUpdate::Changes {
+            events: 3,
+            alerts: 0,
+            snapshots: Some(vec!["s_1".into()]),
+        });
+        assert!(events.events && !events.alerts);
+        assert!(events.snapshots.includes("s_1") && !events.snapshots.includes("s_2"));
+        let unknown = changed(&LiveUpdate::Changes {
+            events: 3,
+            alerts: 0,
+            snapshots: None,
+        });
+        assert!(
+            unknown.snapshots.includes("s_2"),
+            "not known: every snapshot page reloads"
+        );
+    }
+
+    #[test]
+    fn touches_merge_into_one_reload() {
+        let mut touched = Touched::None;
+        touched.merge(Touched::Some(vec!["a".into()]));
+        touched.merge(Touched::Some(vec!["b".into(), "a".into()]));
+        assert_eq!(touched, Touched::Some(vec!["a".into(), "b".into()]));
+        touched.merge(Touched::All);
+        assert_eq!(touched, Touched::All);
+        touched.merge(Touched::None);
+        assert_eq!(touched, Touched::All);
+    }
+
+    #[test]
+    fn reloads_come_at_once_after_a_quiet_spell_then_at_most_once_a_second() {
+        let mut throttle = Throttle::default();
+        assert_eq!(throttle.change(10_000), Some(REFRESH_AFTER_MS));
+        assert_eq!(throttle.change(10_010), None, "folded into the one due");
+        throttle.fired(10_050);
+        // Steady traffic: the next reload waits for the second to pass.
+        assert_eq!(throttle.change(10_250), Some(800));
+        throttle.fired(11_050);
+        // A quiet spell: at once again.
+        assert_eq!(throttle.change(20_000), Some(REFRESH_AFTER_MS));
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::components::{A, Outlet};
 use crate::PRODUCT_NAME;
 use crate::api::{self, DashboardError, Login, Logout};
 use crate::charts;
-use crate::live::LinkState;
+use crate::live::{LinkState, Touched};
 use crate::types::HealthView;
 
 /// Where the monitor lives; its sections are below it.
@@ -20,18 +20,35 @@ pub struct Live {
     pub state: RwSignal<LinkState>,
     /// When the link last heard from the server, Unix ms.
     pub last_ms: RwSignal<Option<i64>>,
-    /// Goes up whenever the server reported a change, and after every reconnection (a re-sync):
-    /// a section whose data is live reads it in its resource's source, so it reloads then.
-    pub tick: RwSignal<u64>,
+    /// Go up when the server reported new events, or alert changes, and after every
+    /// reconnection (a re-sync), at most once a second each (`live::Throttle`): a section reads
+    /// the ones its data depends on in its resource's source, so it reloads then and only then.
+    pub events: RwSignal<u64>,
+    pub alerts: RwSignal<u64>,
+    /// Goes up with `events`, with the snapshots those events touched: a snapshot's page
+    /// reloads only when its own snapshot is among them.
+    pub snapshots: RwSignal<(u64, Touched)>,
     /// The viewer's offset from UTC in minutes.
     pub utc_offset: RwSignal<i32>,
 }
 
 impl Live {
-    /// The live counter, read (so a resource's source follows it) unless `paused`: an older
+    /// The events counter, read (so a resource's source follows it) unless `paused`: an older
     /// page of a list stays as it is while new rows arrive.
-    pub fn tick_unless(self, paused: bool) -> u64 {
-        if paused { 0 } else { self.tick.get() }
+    pub fn events_unless(self, paused: bool) -> u64 {
+        if paused { 0 } else { self.events.get() }
+    }
+
+    /// A counter that goes up only when new events touched snapshot `id` (or an update could
+    /// not say which): the source of that snapshot's page.
+    pub fn snapshot_changes(self, id: Memo<String>) -> Memo<u64> {
+        Memo::new(move |previous: Option<&u64>| {
+            let id = id.get();
+            self.snapshots.with(|(seq, touched)| match previous {
+                Some(previous) if !touched.includes(&id) => *previous,
+                _ => *seq,
+            })
+        })
     }
 }
 
@@ -71,7 +88,9 @@ pub fn Monitor() -> impl IntoView {
     let live = Live {
         state: RwSignal::new(LinkState::Offline),
         last_ms: RwSignal::new(None),
-        tick: RwSignal::new(0),
+        events: RwSignal::new(0),
+        alerts: RwSignal::new(0),
+        snapshots: RwSignal::new((0, Touched::None)),
         utc_offset: RwSignal::new(initial_utc_offset()),
     };
     provide_context(live);
@@ -80,7 +99,10 @@ pub fn Monitor() -> impl IntoView {
     let session = crate::codec::data(|| (), |_| api::status());
     provide_context(SessionCheck(session));
     // The badge's health, live.
-    let health = crate::codec::data(move || live.tick.get(), |_| api::status());
+    let health = crate::codec::data(
+        move || (live.events.get(), live.alerts.get()),
+        |_| api::status(),
+    );
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
@@ -331,7 +353,7 @@ pub mod browser {
 
     use super::{Live, TZ_COOKIE};
     use crate::api::{self, DashboardError};
-    use crate::live::{LinkState, REFRESH_AFTER_MS, Reconnect, changes_overview};
+    use crate::live::{Changed, LinkState, Reconnect, Throttle, Touched, changed};
     use crate::types::HealthView;
 
     /// Minutes east of UTC, now, by the browser's clock.
@@ -408,7 +430,10 @@ pub mod browser {
         // Owned by the page, not by the effect below: an effect's own values are disposed each
         // time it runs again, and the link outlives every run.
         let started = StoredValue::new(false);
-        let pending = StoredValue::new(false);
+        // When the event views and the alert views reload next, and the snapshots that the
+        // event views' next reload covers.
+        let throttles = StoredValue::new((Throttle::default(), Throttle::default()));
+        let touched = StoredValue::new(Touched::None);
         Effect::new(move |_| {
             let signed_in = matches!(session.get(), Some(Ok(_)));
             if !signed_in || started.get_value() {
@@ -422,18 +447,38 @@ pub mod browser {
                 live.state.set(LinkState::Offline);
                 session.refetch();
             };
-            let refresh = move || {
-                if pending.get_value() {
-                    return;
+            let refresh = move |changed: Changed| {
+                let now = js_sys::Date::now() as u64;
+                if changed.events {
+                    touched.update_value(|t| t.merge(changed.snapshots));
+                    if let Some(delay) = throttles.try_update_value(|t| t.0.change(now)).flatten() {
+                        set_timeout(
+                            move || {
+                                throttles.update_value(|t| t.0.fired(js_sys::Date::now() as u64));
+                                let covered = touched
+                                    .try_update_value(std::mem::take)
+                                    .unwrap_or(Touched::All);
+                                live.snapshots.update(|(seq, t)| {
+                                    *seq += 1;
+                                    *t = covered;
+                                });
+                                live.events.update(|n| *n += 1);
+                            },
+                            std::time::Duration::from_millis(delay),
+                        );
+                    }
                 }
-                pending.set_value(true);
-                set_timeout(
-                    move || {
-                        pending.set_value(false);
-                        live.tick.update(|t| *t += 1);
-                    },
-                    std::time::Duration::from_millis(REFRESH_AFTER_MS),
-                );
+                if changed.alerts
+                    && let Some(delay) = throttles.try_update_value(|t| t.1.change(now)).flatten()
+                {
+                    set_timeout(
+                        move || {
+                            throttles.update_value(|t| t.1.fired(js_sys::Date::now() as u64));
+                            live.alerts.update(|n| *n += 1);
+                        },
+                        std::time::Duration::from_millis(delay),
+                    );
+                }
             };
             spawn_local(run(live, refresh, signed_out));
         });
@@ -451,7 +496,7 @@ pub mod browser {
     /// ends the link and calls `signed_out` instead of reconnecting forever.
     async fn run(
         live: Live,
-        refresh: impl Fn() + Copy + 'static,
+        refresh: impl Fn(Changed) + Copy + 'static,
         signed_out: impl Fn() + Copy + 'static,
     ) {
         let mut reconnect = Reconnect::default();
@@ -482,13 +527,11 @@ pub mod browser {
                         first = false;
                         live.state.set(LinkState::Live);
                         if reconnect.connected() {
-                            refresh();
+                            refresh(Changed::everything());
                         }
                     }
                     live.last_ms.set(Some(js_sys::Date::now() as i64));
-                    if changes_overview(&update) {
-                        refresh();
-                    }
+                    refresh(changed(&update));
                 }
             }
             live.state.set(LinkState::Reconnecting);

@@ -280,3 +280,24 @@ test("the sections are reachable by keyboard and fit a 375 px screen, light and 
   await page.screenshot({ path: path.join(SHOTS, "events-wide-light.png"), fullPage: true });
   await context.close();
 });
+
+test("a snapshot's page reloads for its own deliveries only, live", async ({ browser, request }) => {
+  const snapshot = await deliver(request, 1);
+  const { context, page } = await loggedIn(browser);
+  await open(page, `/snapshots/${snapshot}`);
+  await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+  await expect(page.getByTestId("snapshot-records")).toHaveText("1");
+  const reloads: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/dashboard/api/snapshot")) reloads.push(r.url());
+  });
+  // Deliveries to other snapshots: this page asks for nothing.
+  for (let i = 0; i < 3; i++) await deliver(request, 1);
+  await page.waitForTimeout(2_500);
+  expect(reloads).toEqual([]);
+  // One to this snapshot: the page reloads and shows it.
+  await deliver(request, 2, { snapshot });
+  await expect(page.getByTestId("snapshot-records")).toHaveText("3");
+  expect(reloads.length).toBeGreaterThan(0);
+  await context.close();
+});

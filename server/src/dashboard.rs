@@ -256,6 +256,7 @@ impl Backend for DashboardBackend {
                         let update = LiveUpdate::Changes {
                             events: now.events - seen.events,
                             alerts: now.alerts - seen.alerts,
+                            snapshots: state.hub.touched(seen.events, now.events),
                         };
                         seen = now;
                         Ok(update)

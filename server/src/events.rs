@@ -91,6 +91,7 @@ pub struct EventRecorder {
 /// (only counted when nobody subscribes to the messages: building their views would be wasted).
 pub fn publisher(hub: LiveHub) -> EventsCommitted {
     Arc::new(move |models: Vec<events::Model>| {
+        hub.touch(models.iter().map(|m| m.snapshot_id.as_deref()));
         if !hub.has_subscribers() {
             hub.count_events(models.len() as u64);
             return;

@@ -1,12 +1,20 @@
 //! The live hub: an in-process broadcast of what happens (events and alert changes), and running
 //! counts of both. A subscriber to the broadcast that falls behind is told how much it missed. The
 //! dashboard's live stream only needs to know that something changed: it watches the counts,
-//! which costs the hub one update per publication however many pages are connected.
+//! which costs the hub one update per publication however many pages are connected, and asks
+//! which snapshots the new events touched (so a snapshot's page reloads only for its own).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use app::types::LiveMessage;
 use tokio::sync::{broadcast, watch};
 
 const CAPACITY: usize = 4096;
+/// Snapshot touches remembered (the newest); an update reaching further back says "unknown".
+const TOUCHES: usize = 1024;
+/// Snapshots named in one update at most; more say "unknown" (the page then reloads).
+pub const TOUCHED_PER_UPDATE: usize = 32;
 
 /// Everything published since start: events and alert changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +27,8 @@ pub struct LiveCounts {
 pub struct LiveHub {
     sender: broadcast::Sender<LiveMessage>,
     counts: watch::Sender<LiveCounts>,
+    /// (the events count once this event was counted, its snapshot), oldest first.
+    touches: Arc<Mutex<VecDeque<(u64, String)>>>,
 }
 
 impl Default for LiveHub {
@@ -26,6 +36,7 @@ impl Default for LiveHub {
         Self {
             sender: broadcast::channel(CAPACITY).0,
             counts: watch::Sender::new(LiveCounts::default()),
+            touches: Arc::default(),
         }
     }
 }
@@ -45,6 +56,42 @@ impl LiveHub {
         self.counts.send_modify(|counts| counts.events += n);
     }
 
+    /// Remembers the snapshots of the next events to be counted (`None`: an event without one),
+    /// in the order they will be counted. Called before they are counted, so a reader that has
+    /// seen the count finds their touches.
+    pub fn touch<'a>(&self, snapshots: impl IntoIterator<Item = Option<&'a str>>) {
+        let counted = self.counts.borrow().events;
+        let mut touches = self.touches.lock().unwrap_or_else(|p| p.into_inner());
+        for (n, snapshot) in (counted + 1..).zip(snapshots) {
+            if let Some(snapshot) = snapshot {
+                if touches.len() == TOUCHES {
+                    touches.pop_front();
+                }
+                touches.push_back((n, snapshot.to_owned()));
+            }
+        }
+    }
+
+    /// The snapshots touched by events `after + 1 ..= upto` (at most [`TOUCHED_PER_UPDATE`],
+    /// each once); `None` when that is not known (forgotten already, or too many).
+    pub fn touched(&self, after: u64, upto: u64) -> Option<Vec<String>> {
+        let touches = self.touches.lock().unwrap_or_else(|p| p.into_inner());
+        // Every event up to `after` must still be within memory, or some touches may be gone.
+        if touches.len() == TOUCHES && touches.front().is_some_and(|(n, _)| *n > after + 1) {
+            return None;
+        }
+        let mut found: Vec<String> = Vec::new();
+        for (_, snapshot) in touches.iter().filter(|(n, _)| *n > after && *n <= upto) {
+            if !found.contains(snapshot) {
+                if found.len() == TOUCHED_PER_UPDATE {
+                    return None;
+                }
+                found.push(snapshot.clone());
+            }
+        }
+        Some(found)
+    }
+
     /// Whether anyone subscribes to the messages themselves (then they are worth building).
     pub fn has_subscribers(&self) -> bool {
         self.sender.receiver_count() > 0
@@ -57,5 +104,49 @@ impl LiveHub {
     /// The running counts; `changed()` wakes on each publication, the latest value is read.
     pub fn watch_counts(&self) -> watch::Receiver<LiveCounts> {
         self.counts.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_snapshots_touched_between_two_counts_are_named_once_each() {
+        let hub = LiveHub::default();
+        hub.touch([Some("s_a"), None, Some("s_b"), Some("s_a")]);
+        hub.count_events(4);
+        hub.touch([Some("s_c")]);
+        hub.count_events(1);
+        assert_eq!(hub.touched(0, 4), Some(vec!["s_a".into(), "s_b".into()]));
+        assert_eq!(
+            hub.touched(2, 5),
+            Some(vec!["s_b".into(), "s_a".into(), "s_c".into()])
+        );
+        assert_eq!(hub.touched(5, 5), Some(vec![]));
+    }
+
+    #[test]
+    fn forgotten_or_too_many_touches_are_unknown() {
+        let hub = LiveHub::default();
+        let ids: Vec<String> = (0..TOUCHES + 10).map(|i| format!("s_{i}")).collect();
+        hub.touch(ids.iter().map(|id| Some(id.as_str())));
+        hub.count_events(ids.len() as u64);
+        assert_eq!(
+            hub.touched(0, ids.len() as u64),
+            None,
+            "the oldest are forgotten"
+        );
+        let last = ids.len() as u64;
+        assert_eq!(
+            hub.touched(last - 3, last).map(|v| v.len()),
+            Some(3),
+            "recent ones are known"
+        );
+        assert_eq!(
+            hub.touched(last - 40, last),
+            None,
+            "more than one update names"
+        );
     }
 }

@@ -25,7 +25,7 @@ pub fn AlertsPage() -> impl IntoView {
     });
     let acknowledge = ServerAction::<Acknowledge>::new();
     let list = crate::codec::data(
-        move || (status.get(), live.tick.get(), acknowledge.version().get()),
+        move || (status.get(), live.alerts.get(), acknowledge.version().get()),
         |(status, _, _)| {
             api::alerts(AlertFilter {
                 status: Some(status),

@@ -52,7 +52,7 @@ pub fn EventsPage() -> impl IntoView {
     let page = crate::codec::data(
         move || {
             let filter = filter.get();
-            let tick = live.tick_unless(filter.cursor.is_some());
+            let tick = live.events_unless(filter.cursor.is_some());
             (filter, tick)
         },
         |(filter, _)| api::events(filter),

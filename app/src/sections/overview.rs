@@ -23,8 +23,8 @@ pub fn OverviewPage() -> impl IntoView {
             .unwrap_or_else(|| "1h".to_owned())
     });
     let overview = crate::codec::data(
-        move || (window.get(), live.tick.get()),
-        |(window, _)| api::overview(window),
+        move || (window.get(), live.events.get(), live.alerts.get()),
+        |(window, _, _)| api::overview(window),
     );
     let utc_offset = live.utc_offset;
     view! {

@@ -125,7 +125,7 @@ pub fn SnapshotsPage() -> impl IntoView {
     let page = crate::codec::data(
         move || {
             let filter = filter.get();
-            let tick = live.tick_unless(filter.cursor.is_some());
+            let tick = live.events_unless(filter.cursor.is_some());
             (filter, tick)
         },
         |(filter, _)| api::snapshots(filter),
@@ -231,8 +231,10 @@ pub fn SnapshotDetailPage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    // Reloaded only when new events touched this snapshot, not on any event anywhere.
+    let changes = live.snapshot_changes(id);
     let detail = crate::codec::data(
-        move || (id.get(), live.tick.get()),
+        move || (id.get(), changes.get()),
         |(id, _)| api::snapshot(id),
     );
     view! {
