@@ -21,10 +21,13 @@ pub struct Live {
     /// When the link last heard from the server, Unix ms.
     pub last_ms: RwSignal<Option<i64>>,
     /// Go up when the server reported new events, or alert changes, and after every
-    /// reconnection (a re-sync), at most once a second each (`live::Throttle`): a section reads
+    /// reconnection (a re-sync), at most twice a second each (`live::Throttle`): a section reads
     /// the ones its data depends on in its resource's source, so it reloads then and only then.
     pub events: RwSignal<u64>,
     pub alerts: RwSignal<u64>,
+    /// Goes up with each heartbeat (every 5 s): the health badge follows it and the alerts, not
+    /// every event (its level moves with error rates and alerts, not with each delivery).
+    pub beats: RwSignal<u64>,
     /// Goes up with `events`, with the snapshots those events touched: a snapshot's page
     /// reloads only when its own snapshot is among them.
     pub snapshots: RwSignal<(u64, Touched)>,
@@ -90,6 +93,7 @@ pub fn Monitor() -> impl IntoView {
         last_ms: RwSignal::new(None),
         events: RwSignal::new(0),
         alerts: RwSignal::new(0),
+        beats: RwSignal::new(0),
         snapshots: RwSignal::new((0, Touched::None)),
         utc_offset: RwSignal::new(initial_utc_offset()),
     };
@@ -100,7 +104,7 @@ pub fn Monitor() -> impl IntoView {
     provide_context(SessionCheck(session));
     // The badge's health, live.
     let health = crate::codec::data(
-        move || (live.events.get(), live.alerts.get()),
+        move || (live.alerts.get(), live.beats.get()),
         |_| api::status(),
     );
     let login = ServerAction::<Login>::new();
@@ -352,7 +356,7 @@ pub mod browser {
     use leptos::web_sys::js_sys;
 
     use super::{Live, TZ_COOKIE};
-    use crate::api::{self, DashboardError};
+    use crate::api::{self, DashboardError, LiveUpdate};
     use crate::live::{Changed, LinkState, Reconnect, Throttle, Touched, changed};
     use crate::types::HealthView;
 
@@ -531,6 +535,9 @@ pub mod browser {
                         }
                     }
                     live.last_ms.set(Some(js_sys::Date::now() as i64));
+                    if matches!(update, LiveUpdate::Hello { .. }) {
+                        live.beats.update(|n| *n += 1);
+                    }
                     refresh(changed(&update));
                 }
             }
