@@ -270,6 +270,26 @@ async fn the_dashboard_session_is_an_httponly_strict_cookie_and_writes_need_the_
     assert!(log.contains("login_failed") && log.contains("\"event\":\"login\""));
 }
 
+/// Stops the app; from its security log, the refusals logged one by one, and the summary lines of
+/// those only counted.
+async fn refusal_log(app: TestApp) -> (i64, Vec<Value>) {
+    let dir = app.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("logs/webhook_security.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let logged = lines
+        .iter()
+        .filter(|l| l["event"] == "request_rejected")
+        .count() as i64;
+    let summaries = lines
+        .into_iter()
+        .filter(|l| l["event"] == "requests_rejected_counted")
+        .collect();
+    (logged, summaries)
+}
+
 #[tokio::test]
 async fn a_flood_of_refusals_is_counted_exactly_but_recorded_in_full_only_a_few_times() {
     let app = spawn().start().await;
@@ -287,19 +307,9 @@ async fn a_flood_of_refusals_is_counted_exactly_but_recorded_in_full_only_a_few_
         .number("SELECT count(*) FROM events WHERE outcome = 'rejected_auth'")
         .await;
     assert!((20..=40).contains(&rows), "{rows} event rows");
-    let dir = app.stop().await;
-    let log = std::fs::read_to_string(dir.path().join("logs/webhook_security.log")).unwrap();
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let logged = lines
+    let (logged, summaries) = refusal_log(app).await;
+    let counted: i64 = summaries
         .iter()
-        .filter(|l| l["event"] == "request_rejected")
-        .count() as i64;
-    let counted: i64 = lines
-        .iter()
-        .filter(|l| l["event"] == "requests_rejected_counted")
         .map(|l| {
             assert_eq!(l["ip"], "127.0.0.1", "{l}");
             assert_eq!(l["outcome"], "rejected_auth", "{l}");
@@ -348,20 +358,7 @@ async fn refusals_sprayed_from_many_addresses_leave_a_bounded_trail_and_exact_co
         .await;
     // 256 tracked addresses a minute get a full record each (a run crossing a minute, twice that).
     assert!((256..=512).contains(&rows), "{rows} event rows");
-    let dir = app.stop().await;
-    let log = std::fs::read_to_string(dir.path().join("logs/webhook_security.log")).unwrap();
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let logged = lines
-        .iter()
-        .filter(|l| l["event"] == "request_rejected")
-        .count() as i64;
-    let summaries: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["event"] == "requests_rejected_counted")
-        .collect();
+    let (logged, summaries) = refusal_log(app).await;
     let counted: i64 = summaries.iter().map(|l| l["count"].as_i64().unwrap()).sum();
     assert_eq!(logged, rows);
     assert_eq!(logged + counted, i64::from(sent), "the counts stay exact");
