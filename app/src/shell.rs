@@ -436,7 +436,8 @@ pub mod browser {
         let started = StoredValue::new(false);
         // When the event views and the alert views reload next, and the snapshots that the
         // event views' next reload covers.
-        let throttles = StoredValue::new((Throttle::default(), Throttle::default()));
+        let events_due = StoredValue::new(Throttle::default());
+        let alerts_due = StoredValue::new(Throttle::default());
         let touched = StoredValue::new(Touched::None);
         Effect::new(move |_| {
             let signed_in = matches!(session.get(), Some(Ok(_)));
@@ -452,40 +453,40 @@ pub mod browser {
                 session.refetch();
             };
             let refresh = move |changed: Changed| {
-                let now = js_sys::Date::now() as u64;
                 if changed.events {
                     touched.update_value(|t| t.merge(changed.snapshots));
-                    if let Some(delay) = throttles.try_update_value(|t| t.0.change(now)).flatten() {
-                        set_timeout(
-                            move || {
-                                throttles.update_value(|t| t.0.fired(js_sys::Date::now() as u64));
-                                let covered = touched
-                                    .try_update_value(std::mem::take)
-                                    .unwrap_or(Touched::All);
-                                live.snapshots.update(|(seq, t)| {
-                                    *seq += 1;
-                                    *t = covered;
-                                });
-                                live.events.update(|n| *n += 1);
-                            },
-                            std::time::Duration::from_millis(delay),
-                        );
-                    }
+                    throttled(events_due, move || {
+                        let covered = touched
+                            .try_update_value(std::mem::take)
+                            .unwrap_or(Touched::All);
+                        live.snapshots.update(|(seq, t)| {
+                            *seq += 1;
+                            *t = covered;
+                        });
+                        live.events.update(|n| *n += 1);
+                    });
                 }
-                if changed.alerts
-                    && let Some(delay) = throttles.try_update_value(|t| t.1.change(now)).flatten()
-                {
-                    set_timeout(
-                        move || {
-                            throttles.update_value(|t| t.1.fired(js_sys::Date::now() as u64));
-                            live.alerts.update(|n| *n += 1);
-                        },
-                        std::time::Duration::from_millis(delay),
-                    );
+                if changed.alerts {
+                    throttled(alerts_due, move || live.alerts.update(|n| *n += 1));
                 }
             };
             spawn_local(run(live, refresh, signed_out));
         });
+    }
+
+    /// Runs `reload` when `due` says (after a quiet spell at once, else at its next turn),
+    /// unless a reload is due already.
+    fn throttled(due: StoredValue<Throttle>, reload: impl FnOnce() + 'static) {
+        let now = js_sys::Date::now() as u64;
+        if let Some(delay) = due.try_update_value(|t| t.change(now)).flatten() {
+            set_timeout(
+                move || {
+                    due.update_value(|t| t.fired(js_sys::Date::now() as u64));
+                    reload();
+                },
+                std::time::Duration::from_millis(delay),
+            );
+        }
     }
 
     /// After logging out the page starts over: the live link belongs to the session that ended.

@@ -5,6 +5,7 @@
 //! which snapshots the new events touched (so a snapshot's page reloads only for its own).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::types::LiveMessage;
@@ -29,6 +30,9 @@ pub struct LiveHub {
     counts: watch::Sender<LiveCounts>,
     /// (the events count once this event was counted, its snapshot), oldest first.
     touches: Arc<Mutex<VecDeque<(u64, String)>>>,
+    /// Events up to this count were counted while no live stream watched: their snapshots were
+    /// not kept (the ingest path does not pay for what nobody reads).
+    unknown_upto: Arc<AtomicU64>,
 }
 
 impl Default for LiveHub {
@@ -37,6 +41,7 @@ impl Default for LiveHub {
             sender: broadcast::channel(CAPACITY).0,
             counts: watch::Sender::new(LiveCounts::default()),
             touches: Arc::default(),
+            unknown_upto: Arc::default(),
         }
     }
 }
@@ -61,6 +66,11 @@ impl LiveHub {
     /// seen the count finds their touches.
     pub fn touch<'a>(&self, snapshots: impl IntoIterator<Item = Option<&'a str>>) {
         let counted = self.counts.borrow().events;
+        if self.counts.receiver_count() == 0 {
+            let events = snapshots.into_iter().count() as u64;
+            self.unknown_upto.store(counted + events, Ordering::Relaxed);
+            return;
+        }
         let mut touches = self.touches.lock().unwrap_or_else(|p| p.into_inner());
         for (n, snapshot) in (counted + 1..).zip(snapshots) {
             if let Some(snapshot) = snapshot {
@@ -75,6 +85,9 @@ impl LiveHub {
     /// The snapshots touched by events `after + 1 ..= upto` (at most [`TOUCHED_PER_UPDATE`],
     /// each once); `None` when that is not known (forgotten already, or too many).
     pub fn touched(&self, after: u64, upto: u64) -> Option<Vec<String>> {
+        if after < self.unknown_upto.load(Ordering::Relaxed) {
+            return None;
+        }
         let touches = self.touches.lock().unwrap_or_else(|p| p.into_inner());
         // Every event up to `after` must still be within memory, or some touches may be gone.
         if touches.len() == TOUCHES && touches.front().is_some_and(|(n, _)| *n > after + 1) {
@@ -114,6 +127,7 @@ mod tests {
     #[test]
     fn the_snapshots_touched_between_two_counts_are_named_once_each() {
         let hub = LiveHub::default();
+        let _watching = hub.watch_counts();
         hub.touch([Some("s_a"), None, Some("s_b"), Some("s_a")]);
         hub.count_events(4);
         hub.touch([Some("s_c")]);
@@ -129,6 +143,7 @@ mod tests {
     #[test]
     fn forgotten_or_too_many_touches_are_unknown() {
         let hub = LiveHub::default();
+        let _watching = hub.watch_counts();
         let ids: Vec<String> = (0..TOUCHES + 10).map(|i| format!("s_{i}")).collect();
         hub.touch(ids.iter().map(|id| Some(id.as_str())));
         hub.count_events(ids.len() as u64);
@@ -148,5 +163,19 @@ mod tests {
             None,
             "more than one update names"
         );
+    }
+
+    #[test]
+    fn without_a_live_stream_no_touch_is_kept_and_what_came_then_is_unknown() {
+        let hub = LiveHub::default();
+        hub.touch([Some("s_a"), Some("s_b")]);
+        hub.count_events(2);
+        assert!(hub.touches.lock().unwrap().is_empty(), "nothing kept");
+        let watching = hub.watch_counts();
+        assert_eq!(hub.touched(0, 2), None, "counted unwatched: not known");
+        hub.touch([Some("s_c")]);
+        hub.count_events(1);
+        assert_eq!(hub.touched(2, 3), Some(vec!["s_c".into()]));
+        drop(watching);
     }
 }

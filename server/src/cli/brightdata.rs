@@ -136,8 +136,7 @@ pub async fn trigger(
     ];
     let url = endpoint(config, "datasets/v3/trigger");
     let request = api_client(config)?.post(&url).query(&query).json(&inputs);
-    let secrets = [key, credentials.webhook_tokens[0].expose()];
-    let text = call(request, &secrets, &url).await?;
+    let text = call(config, request, key, &url).await?;
     let snapshot_id = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| {
@@ -188,32 +187,38 @@ pub async fn progress(config: &Config, snapshot_id: &str) -> Result<Value, Failu
     }
     let key = api_key(config)?;
     let url = endpoint(config, &format!("datasets/v3/progress/{snapshot_id}"));
-    let text = call(api_client(config)?.get(&url), &[key], &url).await?;
+    let text = call(config, api_client(config)?.get(&url), key, &url).await?;
     serde_json::from_str(&text)
         .map_err(|_| failed(format!("BrightData's answer is not JSON: {}", text.trim())))
 }
 
-/// Sends a call with the API key (`secrets[0]`); BrightData's answer text, or why there is none.
-/// `url` is the endpoint without its query (the trigger's query carries the webhook token), and
-/// reqwest's error is taken without its URL; every message is redacted of `secrets` besides.
+/// Sends a call with the API `key`; BrightData's answer text, or why there is none. `url` is the
+/// endpoint without its query (the trigger's query carries the webhook token), and reqwest's error
+/// is taken without its URL. Failures are redacted where every command's are (`main`); the answer
+/// text, which a command may print as it came, is redacted here (an answer can echo what it was
+/// sent).
 async fn call(
+    config: &Config,
     request: reqwest::RequestBuilder,
-    secrets: &[&str],
+    key: &str,
     url: &str,
 ) -> Result<String, Failure> {
-    let secrets: Vec<String> = secrets.iter().map(|s| (*s).to_owned()).collect();
-    let answer = request.bearer_auth(&secrets[0]).send().await.map_err(|e| {
-        let why = error_chain(&e.without_url());
-        failed(super::redact(&format!("{url}: {why}"), &secrets))
-    })?;
+    let answer = request
+        .bearer_auth(key)
+        .send()
+        .await
+        .map_err(|e| failed(format!("{url}: {}", error_chain(&e.without_url()))))?;
     let status = answer.status();
-    let text = answer.text().await.unwrap_or_default();
+    let text = super::redact(
+        &answer.text().await.unwrap_or_default(),
+        &super::secrets(config),
+    );
     if status.is_success() {
-        Ok(super::redact(&text, &secrets))
+        Ok(text)
     } else {
-        Err(failed(super::redact(
-            &format!("BrightData answered {status}: {}", text.trim()),
-            &secrets,
+        Err(failed(format!(
+            "BrightData answered {status}: {}",
+            text.trim()
         )))
     }
 }
