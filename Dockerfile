@@ -23,10 +23,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM tools AS builder
 COPY --from=planner /src/recipe.json recipe.json
-# The same compiler flags for the dependencies as for the final build (erased component types),
-# and the vendored crates the root manifest patches in (dependencies too).
+# The same compiler flags for the dependencies as for the final build (erased component types).
 COPY .cargo .cargo
-COPY vendor vendor
 RUN LEPTOS_OUTPUT_NAME=track-futura cargo chef cook --release -p server --recipe-path recipe.json && LEPTOS_OUTPUT_NAME=track-futura cargo chef cook --profile wasm-release -p frontend --target wasm32-unknown-unknown --recipe-path recipe.json
 COPY . .
 RUN scripts/build-site

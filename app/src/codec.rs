@@ -7,17 +7,18 @@
 //! struct, sequence and option code into the WASM (~100 KB of the code after optimisation);
 //! miniserde's are a few small functions per type around one shared, non-generic parser. Both read
 //! the same field names (the view types derive both, and neither renames a field); the round trip
-//! of every view type is tested below. The enums ([`DashboardError`], the live stream's
-//! `LiveUpdate`, `HeaderValues`) have readers written by hand, tested the same way: with them no
-//! serde deserializer is left in the page.
+//! of every view type is tested below. Every type that crosses is a struct (or an enum without
+//! data, read as its name), so miniserde's derived readers serve them all and no serde
+//! deserializer is left in the page.
 
 use leptos::prelude::*;
 use leptos::server::codee::{Decoder, Encoder};
 use leptos::server_fn::codec::Post;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::Serialize;
 
-use crate::api::DashboardError;
+use crate::error::{DashboardError, ErrorKind};
 
 /// A server function's answer: JSON written by serde, read by miniserde.
 pub struct ViewEncoding;
@@ -54,6 +55,15 @@ impl<T: miniserde::Deserialize> Decodes<T> for ViewEncoding {
 fn read_view<T: miniserde::Deserialize>(bytes: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the answer is not UTF-8".to_owned())?;
     miniserde::json::from_str(text).map_err(|_| "the answer is not the expected JSON".to_owned())
+}
+
+/// A server function's errors travel as its answers do.
+impl FromServerFnError for DashboardError {
+    type Encoder = ViewEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::new(ErrorKind::Transport, value.to_string())
+    }
 }
 
 /// A section's answer in the server's first paint: `ok ` and the view, or `err ` and the error.
@@ -316,17 +326,20 @@ mod tests {
         round_trip(EventPage::default());
         round_trip(EventDetailView {
             event: event(4, true),
-            headers: Some(BTreeMap::from([
-                (
-                    "content-type".into(),
-                    HeaderValues::One("application/json".into()),
-                ),
-                (
-                    "x-twice".into(),
-                    HeaderValues::Many(vec!["a".into(), "b".into()]),
-                ),
-                ("x-none".into(), HeaderValues::Many(vec![])),
-            ])),
+            headers: Some(vec![
+                HeaderView {
+                    name: "content-type".into(),
+                    values: vec!["application/json".into()],
+                },
+                HeaderView {
+                    name: "x-twice".into(),
+                    values: vec!["a".into(), "b".into()],
+                },
+                HeaderView {
+                    name: "x-none".into(),
+                    values: vec![],
+                },
+            ]),
             delivery: Some(delivery(true)),
             body: Some(BodyView {
                 encoding: "gzip".into(),
@@ -412,33 +425,19 @@ mod tests {
 
     #[test]
     fn the_live_stream_s_updates_read_back_and_wrong_ones_are_refused() {
-        use crate::api::LiveUpdate;
-        round_trip(LiveUpdate::Hello { now_ms: -5 });
-        round_trip(LiveUpdate::Changes {
-            events: u64::MAX,
-            alerts: 0,
-            snapshots: None,
-        });
-        round_trip(LiveUpdate::Changes {
-            events: 2,
-            alerts: 1,
-            snapshots: Some(vec!["s_1".into(), "s_\"2".into()]),
-        });
-        // Without the field: not known.
-        assert_eq!(
-            read_view::<LiveUpdate>(br#"{"kind":"changes","events":1,"alerts":0}"#),
-            Ok(LiveUpdate::Changes {
-                events: 1,
-                alerts: 0,
-                snapshots: None
-            })
-        );
+        use crate::types::LiveUpdate;
+        round_trip(LiveUpdate::heartbeat());
+        round_trip(LiveUpdate::changes(u64::MAX, 0, None));
+        round_trip(LiveUpdate::changes(
+            2,
+            1,
+            Some(vec!["s_1".into(), "s_\"2".into()]),
+        ));
         for wrong in [
-            r#"{"kind":"hello"}"#,
-            r#"{"kind":"changes","events":1}"#,
-            r#"{"kind":"changes","events":1,"alerts":0,"snapshots":[1]}"#,
-            r#"{"kind":"bye","now_ms":1}"#,
-            r#"{"now_ms":1}"#,
+            r#"{"heartbeat":true}"#,
+            r#"{"heartbeat":false,"events":1,"alerts":0,"snapshots":[1]}"#,
+            r#"{"heartbeat":"yes","events":1,"alerts":0,"snapshots":null}"#,
+            r#"{"heartbeat":false,"events":-1,"alerts":0,"snapshots":null}"#,
             r#"["hello",1]"#,
         ] {
             assert!(
@@ -450,26 +449,27 @@ mod tests {
 
     #[test]
     fn every_error_reads_back_and_unknown_ones_are_refused() {
-        for error in [
-            DashboardError::Unauthorized,
-            DashboardError::Forbidden("no CSRF header".into()),
-            DashboardError::InvalidToken,
-            DashboardError::RateLimited,
-            DashboardError::Invalid("window".into()),
-            DashboardError::NotFound("no event 9".into()),
-            DashboardError::Conflict("body not kept".into()),
-            DashboardError::Internal("db".into()),
-            DashboardError::Transport("offline".into()),
+        use crate::error::ErrorKind::*;
+        for (kind, message) in [
+            (Unauthorized, ""),
+            (Forbidden, "no CSRF header"),
+            (InvalidToken, ""),
+            (RateLimited, ""),
+            (Invalid, "window"),
+            (NotFound, "no event 9"),
+            (Conflict, "body not kept"),
+            (Internal, "db"),
+            (Transport, "offline"),
         ] {
-            round_trip(error);
+            round_trip(DashboardError::new(kind, message));
         }
         for wrong in [
-            r#""Unknown""#,
-            r#"{"NotFound":"a","Invalid":"b"}"#,
-            r#"{"NotFound":1}"#,
-            r#"{"Nope":"a"}"#,
+            r#""Unauthorized""#,
+            r#"{"kind":"Unknown","message":""}"#,
+            r#"{"kind":"NotFound","message":1}"#,
+            r#"{"kind":"NotFound"}"#,
+            r#"{"NotFound":"a"}"#,
             r#"{}"#,
-            r#"{"Unauthorized":null}"#,
         ] {
             assert!(
                 read_view::<DashboardError>(wrong.as_bytes()).is_err(),
@@ -501,8 +501,8 @@ mod tests {
         let text = <Json as Encoder<_>>::encode(&ok).unwrap();
         assert_eq!(<Json as Decoder<_>>::decode(&text), Ok(ok));
         for error in [
-            DashboardError::Unauthorized,
-            DashboardError::NotFound("no event 9".into()),
+            DashboardError::unauthorized(),
+            DashboardError::new(ErrorKind::NotFound, "no event 9"),
         ] {
             let err: Result<ReplayView, DashboardError> = Err(error);
             let text = <Json as Encoder<_>>::encode(&err).unwrap();

@@ -12,6 +12,7 @@ use leptos_router::{
 pub mod api;
 pub mod charts;
 pub mod codec;
+pub mod error;
 pub mod live;
 pub mod pretty;
 mod sections;

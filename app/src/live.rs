@@ -1,7 +1,10 @@
-//! The live link's rules, apart from the socket itself so they can be tested natively: what an
-//! update asks the page to reload, how often at most, how long to wait before reconnecting.
+//! The live link: what it tells the sections (`Live`), its rules (what an update asks the page to
+//! reload, how often at most, how long to wait before reconnecting), tested natively, and the
+//! socket that applies them in the browser (`socket`).
 
-use crate::api::LiveUpdate;
+use leptos::prelude::*;
+
+use crate::types::LiveUpdate;
 
 /// The indicator's states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,20 +130,13 @@ impl Changed {
 }
 
 pub fn changed(update: &LiveUpdate) -> Changed {
-    match update {
-        LiveUpdate::Hello { .. } => Changed::default(),
-        LiveUpdate::Changes {
-            events,
-            alerts,
-            snapshots,
-        } => Changed {
-            events: *events > 0,
-            alerts: *alerts > 0,
-            snapshots: match snapshots {
-                _ if *events == 0 => Touched::None,
-                Some(ids) => Touched::Some(ids.clone()),
-                None => Touched::All,
-            },
+    Changed {
+        events: update.events > 0,
+        alerts: update.alerts > 0,
+        snapshots: match &update.snapshots {
+            _ if update.events == 0 => Touched::None,
+            Some(ids) => Touched::Some(ids.clone()),
+            None => Touched::All,
         },
     }
 }
@@ -180,6 +176,188 @@ impl Throttle {
     }
 }
 
+/// What the live link tells the sections, in context.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub state: RwSignal<LinkState>,
+    /// When the link last heard from the server, Unix ms.
+    pub last_ms: RwSignal<Option<i64>>,
+    /// Go up when the server reported new events, or alert changes, and after every
+    /// reconnection (a re-sync), at most twice a second each (`live::Throttle`): a section reads
+    /// the ones its data depends on in its resource's source, so it reloads then and only then.
+    pub events: RwSignal<u64>,
+    pub alerts: RwSignal<u64>,
+    /// Goes up with each heartbeat (every 5 s): the health badge follows it and the alerts, not
+    /// every event (its level moves with error rates and alerts, not with each delivery).
+    pub beats: RwSignal<u64>,
+    /// Goes up with `events`, with the snapshots those events touched: a snapshot's page
+    /// reloads only when its own snapshot is among them.
+    pub snapshots: RwSignal<(u64, Touched)>,
+    /// The viewer's offset from UTC in minutes.
+    pub utc_offset: RwSignal<i32>,
+}
+
+impl Live {
+    /// The events counter, read (so a resource's source follows it) unless `paused`: an older
+    /// page of a list stays as it is while new rows arrive.
+    pub fn events_unless(self, paused: bool) -> u64 {
+        if paused { 0 } else { self.events.get() }
+    }
+
+    /// A counter that goes up only when new events touched snapshot `id` (or an update could
+    /// not say which): the source of that snapshot's page.
+    pub fn snapshot_changes(self, id: Memo<String>) -> Memo<u64> {
+        Memo::new(move |previous: Option<&u64>| {
+            let id = id.get();
+            self.snapshots.with(|(seq, touched)| match previous {
+                Some(previous) if !touched.includes(&id) => *previous,
+                _ => *seq,
+            })
+        })
+    }
+}
+
+pub fn use_live() -> Live {
+    expect_context::<Live>()
+}
+
+/// The socket: connects once the page is signed in, reads updates, reconnects after a gap, and
+/// turns each update into the reloads the rules above ask for.
+#[cfg(feature = "hydrate")]
+pub mod socket {
+    use futures::StreamExt;
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+    use leptos::web_sys::js_sys;
+
+    use super::{Changed, LinkState, Live, Reconnect, Throttle, Touched, changed};
+    use crate::api::{self, DashboardError};
+    use crate::types::HealthView;
+
+    /// Starts the link once the session is known to be signed in (effects run only in the
+    /// browser); a logout or an expired session stops it, a login starts it again.
+    pub fn connect(session: crate::codec::Data<Result<HealthView, DashboardError>>, live: Live) {
+        // Owned by the page, not by the effect below: an effect's own values are disposed each
+        // time it runs again, and the link outlives every run.
+        let started = StoredValue::new(false);
+        // When the event views and the alert views reload next, and the snapshots that the
+        // event views' next reload covers.
+        let events_due = StoredValue::new(Throttle::default());
+        let alerts_due = StoredValue::new(Throttle::default());
+        let touched = StoredValue::new(Touched::None);
+        Effect::new(move |_| {
+            let signed_in = matches!(session.get(), Some(Ok(_)));
+            if !signed_in || started.get_value() {
+                return;
+            }
+            started.set_value(true);
+            // The server said the session is over: the link stops (a login starts it again) and
+            // the page asks for the session, which brings back the login form.
+            let signed_out = move || {
+                started.set_value(false);
+                live.state.set(LinkState::Offline);
+                session.refetch();
+            };
+            let refresh = move |changed: Changed| {
+                if changed.events {
+                    touched.update_value(|t| t.merge(changed.snapshots));
+                    throttled(events_due, move || {
+                        let covered = touched
+                            .try_update_value(std::mem::take)
+                            .unwrap_or(Touched::All);
+                        live.snapshots.update(|(seq, t)| {
+                            *seq += 1;
+                            *t = covered;
+                        });
+                        live.events.update(|n| *n += 1);
+                    });
+                }
+                if changed.alerts {
+                    throttled(alerts_due, move || live.alerts.update(|n| *n += 1));
+                }
+            };
+            spawn_local(run(live, refresh, signed_out));
+        });
+    }
+
+    /// Runs `reload` when `due` says (after a quiet spell at once, else at its next turn),
+    /// unless a reload is due already.
+    fn throttled(due: StoredValue<Throttle>, reload: impl FnOnce() + 'static) {
+        let now = js_sys::Date::now() as u64;
+        if let Some(delay) = due.try_update_value(|t| t.change(now)).flatten() {
+            set_timeout(
+                move || {
+                    due.update_value(|t| t.fired(js_sys::Date::now() as u64));
+                    reload();
+                },
+                std::time::Duration::from_millis(delay),
+            );
+        }
+    }
+
+    async fn sleep(ms: u32) {
+        let (done, wait) = futures::channel::oneshot::channel::<()>();
+        set_timeout(
+            move || {
+                let _ = done.send(());
+            },
+            std::time::Duration::from_millis(u64::from(ms)),
+        );
+        let _ = wait.await;
+    }
+
+    /// Connects, reads updates until the link drops, waits, reconnects: for as long as the page
+    /// lives and the session holds. An `Unauthorized` answer, at connection or in the stream,
+    /// ends the link and calls `signed_out` instead of reconnecting forever.
+    async fn run(
+        live: Live,
+        refresh: impl Fn(Changed) + Copy + 'static,
+        signed_out: impl Fn() + Copy + 'static,
+    ) {
+        let mut reconnect = Reconnect::default();
+        loop {
+            live.state.set(if live.last_ms.get_untracked().is_some() {
+                LinkState::Reconnecting
+            } else {
+                LinkState::Connecting
+            });
+            // The page's half of the socket: it sends nothing, but keeping it open keeps the link.
+            let (_keep_open, input) =
+                futures::channel::mpsc::channel::<Result<(), DashboardError>>(1);
+            // A refused or failed connection ends up below, like a dropped one: wait, retry.
+            let mut updates = match api::live(input.into()).await {
+                Ok(updates) => Some(updates),
+                Err(error) if error.is_unauthorized() => return signed_out(),
+                Err(_) => None,
+            };
+            if let Some(updates) = updates.as_mut() {
+                let mut first = true;
+                while let Some(item) = updates.next().await {
+                    let update = match item {
+                        Ok(update) => update,
+                        Err(error) if error.is_unauthorized() => return signed_out(),
+                        Err(_) => break,
+                    };
+                    if first {
+                        first = false;
+                        live.state.set(LinkState::Live);
+                        if reconnect.connected() {
+                            refresh(Changed::everything());
+                        }
+                    }
+                    live.last_ms.set(Some(js_sys::Date::now() as i64));
+                    if update.heartbeat {
+                        live.beats.update(|n| *n += 1);
+                    }
+                    refresh(changed(&update));
+                }
+            }
+            live.state.set(LinkState::Reconnecting);
+            sleep(reconnect.failed()).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,16 +390,9 @@ mod tests {
     }
 
     #[test]
-    fn an_update_reloads_what_it_changed_and_hellos_nothing() {
-        assert_eq!(
-            changed(&LiveUpdate::Hello { now_ms: 1 }),
-            Changed::default()
-        );
-        let alerts_only = changed(&LiveUpdate::Changes {
-            events: 0,
-            alerts: 1,
-            snapshots: None,
-        });
+    fn an_update_reloads_what_it_changed_and_heartbeats_nothing() {
+        assert_eq!(changed(&LiveUpdate::heartbeat()), Changed::default());
+        let alerts_only = changed(&LiveUpdate::changes(0, 1, None));
         assert_eq!(
             (
                 alerts_only.events,
@@ -230,18 +401,10 @@ mod tests {
             ),
             (false, true, Touched::None)
         );
-        let events = changed(&LiveUpdate::Changes {
-            events: 3,
-            alerts: 0,
-            snapshots: Some(vec!["s_1".into()]),
-        });
+        let events = changed(&LiveUpdate::changes(3, 0, Some(vec!["s_1".into()])));
         assert!(events.events && !events.alerts);
         assert!(events.snapshots.includes("s_1") && !events.snapshots.includes("s_2"));
-        let unknown = changed(&LiveUpdate::Changes {
-            events: 3,
-            alerts: 0,
-            snapshots: None,
-        });
+        let unknown = changed(&LiveUpdate::changes(3, 0, None));
         assert!(
             unknown.snapshots.includes("s_2"),
             "not known: every snapshot page reloads"

@@ -8,56 +8,11 @@ use leptos_router::components::{A, Outlet};
 use crate::PRODUCT_NAME;
 use crate::api::{self, DashboardError, Login, Logout};
 use crate::charts;
-use crate::live::{LinkState, Touched};
+use crate::live::{LinkState, Live, Touched};
 use crate::types::HealthView;
 
 /// Where the monitor lives; its sections are below it.
 pub const BASE: &str = "/webhook-monitor";
-
-/// What the live link tells the sections, in context.
-#[derive(Clone, Copy)]
-pub struct Live {
-    pub state: RwSignal<LinkState>,
-    /// When the link last heard from the server, Unix ms.
-    pub last_ms: RwSignal<Option<i64>>,
-    /// Go up when the server reported new events, or alert changes, and after every
-    /// reconnection (a re-sync), at most twice a second each (`live::Throttle`): a section reads
-    /// the ones its data depends on in its resource's source, so it reloads then and only then.
-    pub events: RwSignal<u64>,
-    pub alerts: RwSignal<u64>,
-    /// Goes up with each heartbeat (every 5 s): the health badge follows it and the alerts, not
-    /// every event (its level moves with error rates and alerts, not with each delivery).
-    pub beats: RwSignal<u64>,
-    /// Goes up with `events`, with the snapshots those events touched: a snapshot's page
-    /// reloads only when its own snapshot is among them.
-    pub snapshots: RwSignal<(u64, Touched)>,
-    /// The viewer's offset from UTC in minutes.
-    pub utc_offset: RwSignal<i32>,
-}
-
-impl Live {
-    /// The events counter, read (so a resource's source follows it) unless `paused`: an older
-    /// page of a list stays as it is while new rows arrive.
-    pub fn events_unless(self, paused: bool) -> u64 {
-        if paused { 0 } else { self.events.get() }
-    }
-
-    /// A counter that goes up only when new events touched snapshot `id` (or an update could
-    /// not say which): the source of that snapshot's page.
-    pub fn snapshot_changes(self, id: Memo<String>) -> Memo<u64> {
-        Memo::new(move |previous: Option<&u64>| {
-            let id = id.get();
-            self.snapshots.with(|(seq, touched)| match previous {
-                Some(previous) if !touched.includes(&id) => *previous,
-                _ => *seq,
-            })
-        })
-    }
-}
-
-pub fn use_live() -> Live {
-    expect_context::<Live>()
-}
 
 /// The page's "is this visitor signed in?" check, in context: whatever learns that the session
 /// ended (an `Unauthorized` answer) asks it again, and the page goes back to the login form.
@@ -167,7 +122,7 @@ pub fn Monitor() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(DashboardError::Unauthorized) => {
+                        Err(error) if error.is_unauthorized() => {
                             view! {
                                 <main class="page">
                                     <LoginForm login />
@@ -214,7 +169,7 @@ fn Sections() -> impl IntoView {
 #[component]
 pub fn Problem(error: DashboardError) -> impl IntoView {
     let text = match &error {
-        DashboardError::Unauthorized => {
+        error if error.is_unauthorized() => {
             // Back to the login form (in the browser): the session is asked for again.
             if let Some(SessionCheck(session)) = use_context::<SessionCheck>() {
                 Effect::new(move |_| session.refetch());
@@ -350,14 +305,12 @@ fn LiveIndicator(live: Live) -> impl IntoView {
 /// What only the browser does: the live link, the viewer's clock and zone, the clipboard.
 #[cfg(feature = "hydrate")]
 pub mod browser {
-    use futures::StreamExt;
     use leptos::prelude::*;
-    use leptos::task::spawn_local;
     use leptos::web_sys::js_sys;
 
-    use super::{Live, TZ_COOKIE};
-    use crate::api::{self, DashboardError, LiveUpdate};
-    use crate::live::{Changed, LinkState, Reconnect, Throttle, Touched, changed};
+    use super::TZ_COOKIE;
+    use crate::api::DashboardError;
+    use crate::live::Live;
     use crate::types::HealthView;
 
     /// Minutes east of UTC, now, by the browser's clock.
@@ -410,17 +363,6 @@ pub mod browser {
 
     use leptos::wasm_bindgen::JsCast;
 
-    async fn sleep(ms: u32) {
-        let (done, wait) = futures::channel::oneshot::channel::<()>();
-        set_timeout(
-            move || {
-                let _ = done.send(());
-            },
-            std::time::Duration::from_millis(u64::from(ms)),
-        );
-        let _ = wait.await;
-    }
-
     /// Starts the live link once the page is hydrated and signed in (effects run only in the
     /// browser), and puts the viewer's zone into the times shown and the cookie.
     pub fn start(session: crate::codec::Data<Result<HealthView, DashboardError>>, live: Live) {
@@ -431,119 +373,13 @@ pub mod browser {
             }
             remember_offset(offset);
         });
-        // Owned by the page, not by the effect below: an effect's own values are disposed each
-        // time it runs again, and the link outlives every run.
-        let started = StoredValue::new(false);
-        // When the event views and the alert views reload next, and the snapshots that the
-        // event views' next reload covers.
-        let events_due = StoredValue::new(Throttle::default());
-        let alerts_due = StoredValue::new(Throttle::default());
-        let touched = StoredValue::new(Touched::None);
-        Effect::new(move |_| {
-            let signed_in = matches!(session.get(), Some(Ok(_)));
-            if !signed_in || started.get_value() {
-                return;
-            }
-            started.set_value(true);
-            // The server said the session is over: the link stops (a login starts it again) and
-            // the page asks for the session, which brings back the login form.
-            let signed_out = move || {
-                started.set_value(false);
-                live.state.set(LinkState::Offline);
-                session.refetch();
-            };
-            let refresh = move |changed: Changed| {
-                if changed.events {
-                    touched.update_value(|t| t.merge(changed.snapshots));
-                    throttled(events_due, move || {
-                        let covered = touched
-                            .try_update_value(std::mem::take)
-                            .unwrap_or(Touched::All);
-                        live.snapshots.update(|(seq, t)| {
-                            *seq += 1;
-                            *t = covered;
-                        });
-                        live.events.update(|n| *n += 1);
-                    });
-                }
-                if changed.alerts {
-                    throttled(alerts_due, move || live.alerts.update(|n| *n += 1));
-                }
-            };
-            spawn_local(run(live, refresh, signed_out));
-        });
-    }
-
-    /// Runs `reload` when `due` says (after a quiet spell at once, else at its next turn),
-    /// unless a reload is due already.
-    fn throttled(due: StoredValue<Throttle>, reload: impl FnOnce() + 'static) {
-        let now = js_sys::Date::now() as u64;
-        if let Some(delay) = due.try_update_value(|t| t.change(now)).flatten() {
-            set_timeout(
-                move || {
-                    due.update_value(|t| t.fired(js_sys::Date::now() as u64));
-                    reload();
-                },
-                std::time::Duration::from_millis(delay),
-            );
-        }
+        crate::live::socket::connect(session, live);
     }
 
     /// After logging out the page starts over: the live link belongs to the session that ended.
     pub fn reload() {
         if let Some(window) = leptos::web_sys::window() {
             let _ = window.location().reload();
-        }
-    }
-
-    /// Connects, reads updates until the link drops, waits, reconnects: for as long as the page
-    /// lives and the session holds. An `Unauthorized` answer, at connection or in the stream,
-    /// ends the link and calls `signed_out` instead of reconnecting forever.
-    async fn run(
-        live: Live,
-        refresh: impl Fn(Changed) + Copy + 'static,
-        signed_out: impl Fn() + Copy + 'static,
-    ) {
-        let mut reconnect = Reconnect::default();
-        loop {
-            live.state.set(if live.last_ms.get_untracked().is_some() {
-                LinkState::Reconnecting
-            } else {
-                LinkState::Connecting
-            });
-            // The page's half of the socket: it sends nothing, but keeping it open keeps the link.
-            let (_keep_open, input) =
-                futures::channel::mpsc::channel::<Result<(), DashboardError>>(1);
-            // A refused or failed connection ends up below, like a dropped one: wait, retry.
-            let mut updates = match api::live(input.into()).await {
-                Ok(updates) => Some(updates),
-                Err(DashboardError::Unauthorized) => return signed_out(),
-                Err(_) => None,
-            };
-            if let Some(updates) = updates.as_mut() {
-                let mut first = true;
-                while let Some(item) = updates.next().await {
-                    let update = match item {
-                        Ok(update) => update,
-                        Err(DashboardError::Unauthorized) => return signed_out(),
-                        Err(_) => break,
-                    };
-                    if first {
-                        first = false;
-                        live.state.set(LinkState::Live);
-                        if reconnect.connected() {
-                            refresh(Changed::everything());
-                        }
-                    }
-                    live.last_ms.set(Some(js_sys::Date::now() as i64));
-                    if matches!(update, LiveUpdate::Hello { .. }) {
-                        live.beats.update(|n| *n += 1);
-                    }
-                    refresh(changed(&update));
-                }
-            }
-            live.state.set(LinkState::Reconnecting);
-            sleep(reconnect.failed()).await;
         }
     }
 }

@@ -8,7 +8,8 @@ use leptos::prelude::*;
 
 use crate::api::DashboardError;
 use crate::charts;
-use crate::shell::{BASE, Problem, use_live};
+use crate::live::use_live;
+use crate::shell::{BASE, Problem};
 use crate::types::EventView;
 
 /// The colour class of an outcome (the same meaning everywhere: accepted blue, duplicate sky,
@@ -90,6 +91,11 @@ pub fn latency(us: i64) -> String {
 /// A count, or a dash when there is none.
 pub fn count(value: Option<i64>) -> String {
     value.map(charts::thousands).unwrap_or_else(|| "–".into())
+}
+
+/// A URL query's parameter, unless it is missing or blank (an unset field of a filter form).
+pub fn query_param(query: &leptos_router::params::ParamsMap, name: &str) -> Option<String> {
+    query.get(name).filter(|v| !v.trim().is_empty())
 }
 
 /// Where one event's detail is.

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use delivery::decode::{Declared, decode_all};
+use delivery::records::Record;
 use server::config::DatabaseUrl;
-use server::ingest::decode::{Declared, decode_all};
-use server::ingest::records::Record;
 use server::store::checkpoint;
 use server::store::events::NewEvent;
 use server::store::ingestion::{BodySummary, DeliveryMeta, InlineDelivery, ParsedBody};

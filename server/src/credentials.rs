@@ -10,7 +10,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::config::SecurityConfig;
-use crate::secret::Secret;
+use delivery::secret::Secret;
 
 pub const WEBHOOK_TOKEN_FILE: &str = "webhook_token";
 pub const ADMIN_TOKEN_FILE: &str = "admin_token";

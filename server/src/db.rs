@@ -8,7 +8,6 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::DatabaseUrl;
-use crate::store::writer::Durability;
 
 /// Connects with explicit pool settings. For SQLite: creates the file (and its directory) on first
 /// start, WAL journal (readers never block the writer), `synchronous=FULL` (a committed transaction
@@ -16,6 +15,20 @@ use crate::store::writer::Durability;
 /// busy timeout instead of immediate lock errors.
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, if url.is_sqlite() { 8 } else { 16 }, false).await
+}
+
+/// How a committed batch becomes durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durability {
+    /// The commit is durable when it returns (PostgreSQL; SQLite with `synchronous=FULL`).
+    OnCommit,
+    /// SQLite with `synchronous=NORMAL` on the writer's connection: a commit writes the log file
+    /// (this one) without flushing it; the log is flushed (`fdatasync`) before the batch is
+    /// acknowledged. Until then a committed batch would survive the process being killed but not
+    /// the machine losing power, so nobody hears of it before the flush. Checkpoints flush the log
+    /// before they copy it and the database after, and the log only starts over once all of it is
+    /// in the database, so nothing a flush is owed is overwritten first.
+    FlushLog(PathBuf),
 }
 
 /// The writer's own connection (see `store::writer`): one, never shared, so its page cache stays

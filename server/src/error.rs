@@ -48,3 +48,23 @@ impl IntoResponse for ApiError {
         (self.status, Json(self.body)).into_response()
     }
 }
+
+/// A product question's refusal as the REST API says it.
+impl From<crate::views::ViewError> for ApiError {
+    fn from(error: crate::views::ViewError) -> Self {
+        use crate::views::ViewError;
+        match error {
+            ViewError::Invalid { code, message } => {
+                Self::new(StatusCode::BAD_REQUEST, code, message)
+            }
+            ViewError::NotFound(message) => Self::not_found(message),
+            ViewError::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            // Logged where it happened (`ViewError::internal`).
+            ViewError::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                error.message().to_owned(),
+            ),
+        }
+    }
+}

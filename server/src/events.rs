@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use app::types::{EventView, LiveMessage};
 
-use crate::ingest::outcome::Outcome;
 use crate::live::LiveHub;
 use crate::log_file::LogFile;
 use crate::refusals::RefusalSampler;
 use crate::store::Writer;
 use crate::store::entities::events;
 use crate::store::events::NewEvent;
+use crate::store::outcome::Outcome;
 use crate::store::writer::EventsCommitted;
 
 /// Prometheus buckets (seconds) of the response time histogram.

@@ -50,7 +50,7 @@ use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::HttpLimits;
-use crate::ingest::rate_limit::rate_key;
+use crate::rate_key::rate_key;
 
 /// Counters of the connection layer, exported on `/metrics`.
 #[derive(Debug, Default)]
@@ -285,8 +285,7 @@ fn mark_upgraded(alive: &Weak<()>, upgraded: &AtomicBool) {
     }
 }
 
-/// The 500 of a panicking handler: logged with its message, answered without internals, and
-/// marked for the event it becomes when it was an ingestion request.
+/// The 500 of a panicking handler: logged with its message, answered without internals.
 pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<&str>()
@@ -294,20 +293,14 @@ pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned());
     tracing::error!(panic = %message, "a request handler panicked; answered 500");
-    let mut response = (
+    (
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         axum::Json(serde_json::json!({
             "error": "internal",
             "message": "the server failed while handling this request; it is logged",
         })),
     )
-        .into_response();
-    response
-        .extensions_mut()
-        .insert(crate::ingest::outcome::EventDetail::failed(
-            "internal error: the handler panicked",
-        ));
-    response
+        .into_response()
 }
 
 fn is_connection_error(error: &std::io::Error) -> bool {

@@ -296,7 +296,7 @@ async fn export(config: &Config, args: ExportArgs) -> Result<(), Failure> {
         } else {
             cli::export::Progress::Off
         },
-        filter: server::api::events::Filter {
+        filter: server::views::events::Filter {
             outcome: args.outcome,
             endpoint: args.endpoint,
             platform: args.platform,

@@ -10,8 +10,37 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::cli::{EXIT_NOT_INSTALLED, EXIT_NOT_RUNNING, EXIT_USAGE, Failure, failed, failure};
 use crate::config::{Config, NgrokRegion};
+
+/// Why an ngrok command failed; the CLI gives each kind its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NgrokError {
+    /// No ngrok executable was found.
+    NotInstalled(String),
+    /// No agent started by `server ngrok start` is running.
+    NotRunning(String),
+    /// The options cannot work together.
+    Usage(String),
+    Failed(String),
+}
+
+impl NgrokError {
+    fn not_installed(message: impl Into<String>) -> Self {
+        Self::NotInstalled(message.into())
+    }
+
+    fn not_running(message: impl Into<String>) -> Self {
+        Self::NotRunning(message.into())
+    }
+
+    fn usage(message: impl Into<String>) -> Self {
+        Self::Usage(message.into())
+    }
+
+    fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+}
 
 /// The pid file under `DATA_DIR`.
 pub const PID_FILE: &str = "ngrok.pid";
@@ -98,14 +127,11 @@ pub struct StartOptions {
 }
 
 /// The ngrok executable: `NGROK_BIN`, else `ngrok` on the `PATH`.
-pub fn find_binary(config: &Config) -> Result<PathBuf, Failure> {
+pub fn find_binary(config: &Config) -> Result<PathBuf, NgrokError> {
     let missing = |what: String| {
-        failure(
-            EXIT_NOT_INSTALLED,
-            format!(
-                "{what}: install ngrok (https://ngrok.com/download; `snap install ngrok`, `brew install ngrok`) or set NGROK_BIN to its path"
-            ),
-        )
+        NgrokError::not_installed(format!(
+            "{what}: install ngrok (https://ngrok.com/download; `snap install ngrok`, `brew install ngrok`) or set NGROK_BIN to its path"
+        ))
     };
     if let Some(bin) = &config.ngrok.bin {
         return if is_executable(bin) {
@@ -180,12 +206,12 @@ fn running(config: &Config) -> Option<Started> {
 
 /// Starts the agent (unless one this helper started runs already) and waits for its https tunnel.
 /// Returns the public URL.
-pub async fn start(config: &Config, options: &StartOptions) -> Result<String, Failure> {
+pub async fn start(config: &Config, options: &StartOptions) -> Result<String, NgrokError> {
     let api = api_url(config);
     if let Some(started) = running(config) {
         return match https_tunnel(&api, options.port, Duration::from_secs(2)).await {
             Ok(Some(url)) => Ok(url),
-            _ => Err(failed(format!(
+            _ => Err(NgrokError::failed(format!(
                 "ngrok (pid {}) is running but its API at {api} shows no https tunnel: `server ngrok stop`, then start again",
                 started.pid
             ))),
@@ -193,20 +219,19 @@ pub async fn start(config: &Config, options: &StartOptions) -> Result<String, Fa
     }
     let binary = find_binary(config)?;
     if options.subdomain.is_some() && config.ngrok.auth_token.is_none() {
-        return Err(failure(
-            EXIT_USAGE,
+        return Err(NgrokError::usage(
             "a custom subdomain needs an ngrok account: set NGROK_AUTH_TOKEN",
         ));
     }
     fs::create_dir_all(&config.storage.data_dir)
         .and_then(|()| fs::create_dir_all(&config.logging.dir))
-        .map_err(|e| failed(format!("creating DATA_DIR / LOG_DIR: {e}")))?;
+        .map_err(|e| NgrokError::failed(format!("creating DATA_DIR / LOG_DIR: {e}")))?;
     let log_path = config.logging.dir.join(LOG_FILE);
     let log = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|e| failed(format!("opening {}: {e}", log_path.display())))?;
+        .map_err(|e| NgrokError::failed(format!("opening {}: {e}", log_path.display())))?;
     let mut command = Command::new(&binary);
     command
         .arg("http")
@@ -227,25 +252,25 @@ pub async fn start(config: &Config, options: &StartOptions) -> Result<String, Fa
     }
     let stderr = log
         .try_clone()
-        .map_err(|e| failed(format!("opening {}: {e}", log_path.display())))?;
+        .map_err(|e| NgrokError::failed(format!("opening {}: {e}", log_path.display())))?;
     let mut child = command
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(stderr)
         .spawn()
-        .map_err(|e| failed(format!("starting {}: {e}", binary.display())))?;
+        .map_err(|e| NgrokError::failed(format!("starting {}: {e}", binary.display())))?;
     let pid = child.id() as i32;
     let start_time = process_start_time(pid).unwrap_or_default();
     let pid_file = pid_path(config);
     fs::write(&pid_file, format!("{pid} {start_time}\n"))
-        .map_err(|e| failed(format!("writing {}: {e}", pid_file.display())))?;
+        .map_err(|e| NgrokError::failed(format!("writing {}: {e}", pid_file.display())))?;
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut last = String::from("no answer yet");
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             let _ = fs::remove_file(&pid_file);
-            return Err(failed(format!(
+            return Err(NgrokError::failed(format!(
                 "ngrok exited ({status}) before opening a tunnel; its output is in {}:\n{}",
                 log_path.display(),
                 tail(&log_path, 10)
@@ -258,28 +283,27 @@ pub async fn start(config: &Config, options: &StartOptions) -> Result<String, Fa
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(failed(format!(
+    Err(NgrokError::failed(format!(
         "ngrok (pid {pid}) opened no https tunnel within 20 s ({last}); it is still running: `server ngrok stop`. Its output is in {}",
         log_path.display()
     )))
 }
 
 /// The public URL of the running agent, or why there is none.
-pub async fn status(config: &Config, port: u16) -> Result<(i32, String), Failure> {
+pub async fn status(config: &Config, port: u16) -> Result<(i32, String), NgrokError> {
     let api = api_url(config);
     let Some(started) = running(config) else {
-        return Err(failure(
-            EXIT_NOT_RUNNING,
+        return Err(NgrokError::not_running(
             "no ngrok started by `server ngrok start` is running",
         ));
     };
     match https_tunnel(&api, port, Duration::from_secs(2)).await {
         Ok(Some(url)) => Ok((started.pid, url)),
-        Ok(None) => Err(failed(format!(
+        Ok(None) => Err(NgrokError::failed(format!(
             "ngrok (pid {}) runs but has no https tunnel",
             started.pid
         ))),
-        Err(error) => Err(failed(format!(
+        Err(error) => Err(NgrokError::failed(format!(
             "ngrok (pid {}) runs but its API at {api} failed: {error}",
             started.pid
         ))),
@@ -287,32 +311,26 @@ pub async fn status(config: &Config, port: u16) -> Result<(i32, String), Failure
 }
 
 /// Stops the agent this helper started (never another process named ngrok). Returns its pid.
-pub async fn stop(config: &Config) -> Result<i32, Failure> {
+pub async fn stop(config: &Config) -> Result<i32, NgrokError> {
     let pid_file = pid_path(config);
     let Some(recorded) = read_pid_file(&pid_file) else {
-        return Err(failure(
-            EXIT_NOT_RUNNING,
-            format!(
-                "no pid file at {}: nothing this helper started",
-                pid_file.display()
-            ),
-        ));
+        return Err(NgrokError::not_running(format!(
+            "no pid file at {}: nothing this helper started",
+            pid_file.display()
+        )));
     };
     if process_start_time(recorded.pid) != Some(recorded.start_time) {
         let _ = fs::remove_file(&pid_file);
-        return Err(failure(
-            EXIT_NOT_RUNNING,
-            format!(
-                "ngrok (pid {}) is no longer running; removed the stale pid file",
-                recorded.pid
-            ),
-        ));
+        return Err(NgrokError::not_running(format!(
+            "ngrok (pid {}) is no longer running; removed the stale pid file",
+            recorded.pid
+        )));
     }
     let pid = rustix::process::Pid::from_raw(recorded.pid)
-        .ok_or_else(|| failed("the pid file holds an invalid pid"))?;
+        .ok_or_else(|| NgrokError::failed("the pid file holds an invalid pid"))?;
     let signal = |signal| rustix::process::kill_process(pid, signal);
     signal(rustix::process::Signal::TERM)
-        .map_err(|e| failed(format!("signalling pid {}: {e}", recorded.pid)))?;
+        .map_err(|e| NgrokError::failed(format!("signalling pid {}: {e}", recorded.pid)))?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while process_start_time(recorded.pid) == Some(recorded.start_time) {
         if Instant::now() > deadline {

@@ -152,10 +152,14 @@ pub fn local_url(host: IpAddr, port: u16) -> String {
 /// port: `PORT=0` binds another than the configured), then, with `NGROK_ENABLED`, a running ngrok
 /// agent's tunnel in place of a local result. What the service and the command-line tools use.
 pub async fn in_effect(config: &crate::config::Config, port: u16) -> PublicUrl {
-    let mut public = config.http.public.clone();
-    if public.source == Source::Local {
-        public.url = local_url(config.http.host, port);
-    }
+    let http = &config.http;
+    let platform_var = |name: &str| {
+        http.platform_vars
+            .iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| value.clone())
+    };
+    let mut public = detect(http.public_url.as_ref(), &platform_var, http.host, port);
     if config.ngrok.enabled {
         public = with_ngrok(public, config.ngrok.api_url.as_str(), port).await;
     }

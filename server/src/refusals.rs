@@ -14,11 +14,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::outcome::Outcome;
-use crate::ingest::rate_limit::rate_key;
 use crate::log_file::LogFile;
+use crate::rate_key::rate_key;
 use crate::store::Writer;
 use crate::store::events::NewEvent;
+use crate::store::outcome::Outcome;
 use crate::store::rollups::{Granularity, Rollup};
 
 /// Full records (an event row, a log line) per address and reason per minute.

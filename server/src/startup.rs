@@ -11,23 +11,23 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::auth::Sessions;
 use crate::config::Config;
 use crate::credentials::{Credentials, TokenSource};
 use crate::events::EventRecorder;
+use crate::extractor::{Processor, ProcessorHandle};
 use crate::ingest::client_ip::ClientIpResolver;
-use crate::ingest::platforms::DatasetPlatforms;
-use crate::ingest::processor::{Processor, ProcessorHandle};
 use crate::ingest::rate_limit::RateLimit;
-use crate::ingest::verify::Verifier;
 use crate::ingest::{Ingest, Limits};
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
 use crate::monitor::alerts::Evaluator;
 use crate::monitor::{Thresholds, retention};
+use crate::sessions::Sessions;
 use crate::state::AppState;
 use crate::store::{Writer, checkpoint};
 use crate::{db, http_server, public_url, routes};
+use delivery::platforms::DatasetPlatforms;
+use delivery::verify::Verifier;
 
 /// The name cargo-leptos gives the site's JS, WASM and CSS (`[[workspace.metadata.leptos]] name`).
 const SITE_OUTPUT_NAME: &str = "track-futura";
@@ -48,7 +48,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
         let log_stop = CancellationToken::new();
         let (logs, log_writers) = AuditLogs::open(&config.logging, log_stop.clone())
             .await
@@ -71,7 +71,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.http.bind_address()))?;
         let local = listener.local_addr()?;
-        config.http.public = public_url::in_effect(&config, local.port()).await;
+        let public = Arc::new(public_url::in_effect(&config, local.port()).await);
 
         let leptos_options = LeptosOptions::builder()
             .output_name(SITE_OUTPUT_NAME)
@@ -167,7 +167,7 @@ impl Application {
         let sessions = Arc::new(Sessions::new(
             &credentials.admin_token,
             config.monitor.session_ttl,
-            config.http.public.is_https(),
+            public.is_https(),
         ));
         // Logouts recorded before this start (here or on another instance) hold from the first
         // request on.
@@ -184,6 +184,7 @@ impl Application {
 
         let state = AppState {
             config: Arc::new(config),
+            public,
             db,
             credentials: Arc::new(credentials),
             logs,
@@ -226,7 +227,7 @@ impl Application {
 
     /// The URL BrightData should call (see `public_url`).
     pub fn public_url(&self) -> String {
-        self.state.config.http.public.url.clone()
+        self.state.public.url.clone()
     }
 
     pub fn state(&self) -> &AppState {
@@ -284,7 +285,7 @@ impl Application {
         let base = self.public_url();
         let webhook_url = format!("{base}/api/brightdata/webhook/");
         let notify_url = format!("{base}/api/brightdata/notify/");
-        let dashboard_url = format!("{base}{}", routes::DASHBOARD_PATH);
+        let dashboard_url = format!("{base}{}", crate::paths::DASHBOARD_PATH);
         let credentials = &self.state.credentials;
         if credentials.generated_any() {
             let mut banner = String::from(
@@ -315,7 +316,7 @@ impl Application {
             ));
             println!("{banner}");
         }
-        let public = &self.state.config.http.public;
+        let public = &self.state.public;
         for warning in &public.warnings {
             tracing::warn!("public URL: {warning}");
         }

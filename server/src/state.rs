@@ -7,7 +7,6 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
-use crate::api::auth::Sessions;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::events::EventRecorder;
@@ -17,11 +16,16 @@ use crate::ingest::rate_limit::RateLimit;
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
 use crate::monitor::Thresholds;
+use crate::public_url::PublicUrl;
+use crate::sessions::Sessions;
 use crate::store::Writer;
+use crate::views::monitor::Service;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    /// Where BrightData reaches the service, found at start-up (`public_url::in_effect`).
+    pub public: Arc<PublicUrl>,
     pub db: DatabaseConnection,
     pub credentials: Arc<Credentials>,
     pub logs: AuditLogs,
@@ -35,6 +39,17 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub thresholds: Thresholds,
     pub connections: Arc<ConnectionStats>,
+}
+
+impl AppState {
+    /// What the health view reads besides the database.
+    pub fn service(&self) -> Service<'_> {
+        Service {
+            thresholds: &self.thresholds,
+            data_dir: &self.config.storage.data_dir,
+            uptime_s: self.started_at.elapsed().as_secs(),
+        }
+    }
 }
 
 impl FromRef<AppState> for Arc<Ingest> {

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, Acknowledge};
-use crate::shell::{BASE, use_live};
+use crate::live::use_live;
+use crate::shell::BASE;
 use crate::types::{AlertFilter, AlertView};
 use crate::ui::{LocalTime, MaybeTime, loaded};
 

@@ -8,12 +8,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{self, Replay};
 use crate::charts::thousands;
+use crate::live::use_live;
 use crate::pretty;
-use crate::shell::{BASE, use_live};
-use crate::types::{DeliveryView, EventDetailView, EventFilter, HeaderValues, PostView};
+use crate::shell::BASE;
+use crate::types::{DeliveryView, EventDetailView, EventFilter, HeaderView, PostView};
 use crate::ui::{
     Choice, Columns, EventTable, FilterForm, LocalTime, MaybeTime, OUTCOMES, PLATFORMS,
-    SnapshotLink, bytes, count, latency, loaded, outcome_class,
+    SnapshotLink, bytes, count, latency, loaded, outcome_class, query_param,
 };
 
 /// The export's path in the monitor API (the session cookie authorises a GET).
@@ -21,7 +22,7 @@ const EXPORT: &str = "/api/brightdata/webhook/export-events/";
 
 /// The filter a URL query asks for.
 fn filter_from(query: &leptos_router::params::ParamsMap) -> EventFilter {
-    let get = |name| query.get(name).filter(|v| !v.trim().is_empty());
+    let get = |name| query_param(query, name);
     EventFilter {
         outcome: get("outcome"),
         endpoint: get("endpoint"),
@@ -227,7 +228,8 @@ pub fn EventDetailPage() -> impl IntoView {
         |(id, _)| async move {
             match id {
                 Some(id) => api::event(id).await,
-                None => Err(api::DashboardError::NotFound(
+                None => Err(api::DashboardError::new(
+                    api::ErrorKind::NotFound,
                     "an event id is a number".to_owned(),
                 )),
             }
@@ -334,17 +336,11 @@ fn EventDetail(detail: EventDetailView, replay: ServerAction<Replay>) -> impl In
 }
 
 #[component]
-fn Headers(headers: Option<std::collections::BTreeMap<String, HeaderValues>>) -> impl IntoView {
+fn Headers(headers: Option<Vec<HeaderView>>) -> impl IntoView {
     let rows: Vec<(String, String)> = headers
         .unwrap_or_default()
         .into_iter()
-        .flat_map(|(name, values)| {
-            let values = match values {
-                HeaderValues::One(v) => vec![v],
-                HeaderValues::Many(vs) => vs,
-            };
-            values.into_iter().map(move |v| (name.clone(), v))
-        })
+        .flat_map(|HeaderView { name, values }| values.into_iter().map(move |v| (name.clone(), v)))
         .collect();
     view! {
         <section class="panel" aria-labelledby="headers-title">

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, WINDOWS};
 use crate::charts::{self, Frame};
-use crate::shell::use_live;
+use crate::live::use_live;
 use crate::types::{AlertView, MetricsView, OverviewView};
 use crate::ui::{EventTable, loaded};
 

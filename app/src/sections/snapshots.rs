@@ -8,14 +8,15 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::events::PostTable;
 use crate::api;
 use crate::charts::thousands;
-use crate::shell::{BASE, use_live};
+use crate::live::use_live;
+use crate::shell::BASE;
 use crate::types::{
     DeliveryView, EventFilter, InputErrorView, NotificationView, SnapshotDetailView,
     SnapshotFilter, SnapshotPage, SnapshotView,
 };
 use crate::ui::{
     Choice, Columns, FilterForm, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count,
-    loaded,
+    loaded, query_param,
 };
 
 /// The statuses a snapshot can have, in lifecycle order.
@@ -92,7 +93,7 @@ fn lifecycle(s: &SnapshotView) -> Vec<Step> {
 }
 
 fn filter_from(query: &leptos_router::params::ParamsMap) -> SnapshotFilter {
-    let get = |name| query.get(name).filter(|v| !v.trim().is_empty());
+    let get = |name| query_param(query, name);
     SnapshotFilter {
         status: get("status"),
         platform: get("platform"),
@@ -102,19 +103,7 @@ fn filter_from(query: &leptos_router::params::ParamsMap) -> SnapshotFilter {
 }
 
 fn snapshots_href(filter: &SnapshotFilter) -> String {
-    let pairs: Vec<String> = [
-        ("status", &filter.status),
-        ("platform", &filter.platform),
-        ("cursor", &filter.cursor),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| {
-        value
-            .as_deref()
-            .map(|v| format!("{name}={}", crate::types::url_encode(v)))
-    })
-    .collect();
-    format!("{BASE}/snapshots?{}", pairs.join("&"))
+    format!("{BASE}/snapshots?{}", filter.query())
 }
 
 #[component]

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
 
-use crate::routes::both_slashes;
+use crate::paths::both_slashes;
 use crate::state::AppState;
 
 /// Under `/api`.
@@ -59,7 +59,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/auth/logout", post(auth::end_session))
         .route("/auth/session", get(auth::session))
         .route("/openapi.json", get(openapi::document))
-        .layer(crate::routes::compression())
+        .layer(crate::compression::layer())
 }
 
 /// At the root: `GET /metrics` for Prometheus.

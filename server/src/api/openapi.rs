@@ -5,7 +5,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::events::EXPORT_COLUMNS;
+use crate::views::export::EXPORT_COLUMNS;
 
 fn op(summary: &str, params: Vec<Value>, ok: &str) -> Value {
     json!({

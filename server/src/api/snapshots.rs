@@ -1,177 +1,20 @@
-//! Snapshots: the list (most recently active first) and one snapshot with its deliveries,
-//! notifications, input errors and a sample of its posts.
+//! `snapshots/`: the list and one snapshot in full (`views::snapshots` decides both).
 
-use app::types::{
-    InputErrorView, NotificationView, SnapshotDetailView, SnapshotFilter, SnapshotPage,
-    SnapshotView,
-};
+use app::types::SnapshotFilter;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
 
-use super::events::{delivery_view, given, post_view};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::entities::{deliveries, input_errors, notifications, posts, snapshots};
-
-/// Rows of each kind a snapshot's detail lists at most (posts: [`DETAIL_POSTS`]).
-const DETAIL_ROWS: u64 = 100;
-const DETAIL_POSTS: u64 = 20;
-
-fn snapshot_view(s: snapshots::Model) -> SnapshotView {
-    SnapshotView {
-        id: s.id,
-        dataset_id: s.dataset_id,
-        platform: s.platform,
-        status: s.status,
-        error: s.error,
-        records: s.posts,
-        input_errors: s.input_errors,
-        deliveries: s.deliveries,
-        created_ms: s.created_ms,
-        updated_ms: s.updated_ms,
-        notified_ms: s.notified_ms,
-        ready_ms: s.ready_ms,
-        delivered_ms: s.delivered_ms,
-        finished_ms: s.finished_ms,
-    }
-}
-
-/// One page of snapshots, for the API and the dashboard alike. Empty filter values are unset.
-pub async fn list_page(
-    db: &DatabaseConnection,
-    filter: &SnapshotFilter,
-) -> Result<SnapshotPage, ApiError> {
-    let limit = filter.limit.unwrap_or(50).clamp(1, 500);
-    let mut select = snapshots::Entity::find();
-    if let Some(status) = given(&filter.status) {
-        select = select.filter(snapshots::Column::Status.eq(status));
-    }
-    if let Some(platform) = given(&filter.platform) {
-        select = select.filter(snapshots::Column::Platform.eq(platform));
-    }
-    if let Some(cursor) = given(&filter.cursor) {
-        let (at, id) = cursor
-            .split_once(':')
-            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-            .ok_or_else(|| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "invalid cursor")
-            })?;
-        select = select.filter(
-            Condition::any()
-                .add(snapshots::Column::UpdatedMs.lt(at))
-                .add(
-                    Condition::all()
-                        .add(snapshots::Column::UpdatedMs.eq(at))
-                        .add(snapshots::Column::Id.lt(id)),
-                ),
-        );
-    }
-    let mut rows = select
-        .order_by_desc(snapshots::Column::UpdatedMs)
-        .order_by_desc(snapshots::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await
-        .map_err(|e| ApiError::internal("listing snapshots", e))?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|s| format!("{}:{}", s.updated_ms, s.id)))
-        .flatten();
-    Ok(SnapshotPage {
-        snapshots: rows.into_iter().map(snapshot_view).collect(),
-        next_cursor,
-    })
-}
+use crate::views::snapshots;
 
 /// `GET snapshots/?status=&platform=&cursor=&limit=`
 pub async fn list(
     State(state): State<AppState>,
     Query(filter): Query<SnapshotFilter>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(list_page(&state.db, &filter).await?).into_response())
-}
-
-/// One snapshot with what arrived for it, for the API and the dashboard alike.
-pub async fn detail_view(
-    db: &DatabaseConnection,
-    id: &str,
-) -> Result<SnapshotDetailView, ApiError> {
-    let fail = |e: sea_orm::DbErr| ApiError::internal("reading a snapshot", e);
-    let snapshot = snapshots::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await
-        .map_err(fail)?
-        .ok_or_else(|| ApiError::not_found(format!("no snapshot {id}")))?;
-    let delivery_rows = deliveries::Entity::find()
-        .filter(deliveries::Column::SnapshotId.eq(id))
-        // Still arriving: not acknowledged, and for a signed body not yet verified.
-        .filter(deliveries::Column::State.ne("receiving"))
-        .order_by_desc(deliveries::Column::Id)
-        .limit(DETAIL_ROWS)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    let notification_rows = notifications::Entity::find()
-        .filter(notifications::Column::SnapshotId.eq(id))
-        .order_by_desc(notifications::Column::Id)
-        .limit(DETAIL_ROWS)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    let error_rows = input_errors::Entity::find()
-        .filter(input_errors::Column::SnapshotId.eq(id))
-        .order_by_desc(input_errors::Column::Id)
-        .limit(DETAIL_ROWS)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    let stored_posts = posts::Entity::find()
-        .filter(posts::Column::SnapshotId.eq(id))
-        .count(db)
-        .await
-        .map_err(fail)?;
-    let sample = posts::Entity::find()
-        .filter(posts::Column::SnapshotId.eq(id))
-        .order_by_desc(posts::Column::Id)
-        .limit(DETAIL_POSTS)
-        .all(db)
-        .await
-        .map_err(fail)?;
-    Ok(SnapshotDetailView {
-        snapshot: snapshot_view(snapshot),
-        stored_posts,
-        deliveries: delivery_rows.into_iter().map(delivery_view).collect(),
-        notifications: notification_rows
-            .into_iter()
-            .map(|n| NotificationView {
-                id: n.id,
-                status: n.status,
-                notified_status: n.status_raw,
-                error: n.error,
-                received_ms: n.received_ms,
-            })
-            .collect(),
-        input_errors: error_rows
-            .into_iter()
-            .map(|e| InputErrorView {
-                id: e.id,
-                delivery_id: e.delivery_id,
-                kind: e.kind,
-                code: e.code,
-                message: e.message,
-                input_url: e.input_url,
-                at_ms: e.at_ms,
-            })
-            .collect(),
-        posts: sample.into_iter().map(post_view).collect(),
-    })
+    Ok(Json(snapshots::list(&state.db, &filter).await?).into_response())
 }
 
 /// `GET snapshots/{id}/`
@@ -179,5 +22,5 @@ pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(detail_view(&state.db, &id).await?).into_response())
+    Ok(Json(snapshots::detail(&state.db, &id).await?).into_response())
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::{EXIT_USAGE, Failure, failed, failure};
 use crate::config::Config;
 use crate::credentials::Credentials;
-use crate::ingest::platforms::DatasetPlatforms;
 use crate::public_url::PublicUrl;
+use delivery::platforms::DatasetPlatforms;
 
 pub struct TriggerOptions {
     pub dataset_id: String,

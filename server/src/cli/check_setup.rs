@@ -3,6 +3,7 @@
 //! records and a notify, then checks through the monitor API that the delivery was STORED, that
 //! its records were counted and that the snapshot moved. An answer of 200 alone proves nothing.
 
+use delivery::lifecycle::DeliveryState;
 use std::time::{Duration, Instant};
 
 use app::types::SnapshotDetailView;
@@ -12,7 +13,7 @@ use super::{EXIT_USAGE, Failure, failed, failure};
 use crate::config::Config;
 use crate::credentials::{Credentials, TokenSource};
 use crate::public_url::PublicUrl;
-use crate::samples::Shape;
+use delivery::samples::Shape;
 
 /// The records of the test delivery: Instagram posts and `dead_page` warnings, as BrightData sends
 /// them with `include_errors=true`.
@@ -248,7 +249,7 @@ async fn verify(
             "no delivery is recorded for the snapshot".into(),
         ));
     };
-    if delivery.state != "stored" {
+    if delivery.state != DeliveryState::Stored.as_str() {
         return Err(Check::NotYet(format!(
             "the delivery is `{}`",
             delivery.state

@@ -10,8 +10,9 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{EXIT_USAGE, Failure, failed, failure};
-use crate::api::events::{Filter, export_chunks, export_count};
 use crate::config::Config;
+use crate::views::events::Filter;
+use crate::views::export;
 
 pub struct Options {
     pub output: PathBuf,
@@ -31,9 +32,12 @@ pub enum Progress {
 /// Returns how many events were written.
 pub async fn run(config: &Config, options: &Options) -> Result<u64, Failure> {
     let db = super::open_database(config).await?;
-    let usage = |e: crate::error::ApiError| failure(EXIT_USAGE, e.body.message);
-    let total = export_count(&db, &options.filter).await.map_err(usage)?;
-    let (_, mut chunks) = export_chunks(db.clone(), &options.filter).map_err(usage)?;
+    let refused = |e: crate::views::ViewError| match e {
+        crate::views::ViewError::Internal(_) => failed(e.to_string()),
+        _ => failure(EXIT_USAGE, e.to_string()),
+    };
+    let total = export::count(&db, &options.filter).await.map_err(refused)?;
+    let (_, mut chunks) = export::chunks(db.clone(), &options.filter).map_err(refused)?;
 
     // On a terminal a bar; elsewhere (logs, CI), with --progress, a line per page.
     let bar = match options.progress {

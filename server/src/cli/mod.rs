@@ -43,6 +43,19 @@ pub async fn open_database(
 }
 
 /// The common case: the command failed.
+/// An ngrok command's failure, with its exit code.
+impl From<crate::ngrok::NgrokError> for Failure {
+    fn from(error: crate::ngrok::NgrokError) -> Self {
+        use crate::ngrok::NgrokError::*;
+        match error {
+            NotInstalled(message) => failure(EXIT_NOT_INSTALLED, message),
+            NotRunning(message) => failure(EXIT_NOT_RUNNING, message),
+            Usage(message) => failure(EXIT_USAGE, message),
+            Failed(message) => failed(message),
+        }
+    }
+}
+
 pub fn failed(message: impl Into<String>) -> Failure {
     failure(EXIT_FAILED, message)
 }

@@ -9,18 +9,12 @@
 //! 5. to 7., in the handlers: credentials and signatures (`verify`), timestamp, replay.
 
 pub mod client_ip;
-pub mod csv_rows;
-pub mod decode;
-pub mod lifecycle;
 pub mod notify;
 pub mod outcome;
-pub mod platforms;
-pub mod processor;
+
 pub mod rate_limit;
-pub mod records;
 pub mod request;
 pub mod selftest;
-pub mod verify;
 pub mod webhook;
 
 use std::net::{IpAddr, SocketAddr};
@@ -38,15 +32,16 @@ use sea_orm::DatabaseConnection;
 use tower::ServiceBuilder;
 
 use self::client_ip::ClientIpResolver;
-use self::outcome::{EventDetail, Outcome, Rejection};
-use self::platforms::DatasetPlatforms;
-use self::processor::ProcessorHandle;
+use self::outcome::{EventDetail, Rejection};
 use self::rate_limit::RateLimit;
-use self::verify::Verifier;
 use crate::events::EventRecorder;
-use crate::state::AppState;
+use crate::extractor::ProcessorHandle;
+use crate::paths::both_slashes;
 use crate::store::Writer;
 use crate::store::events::NewEvent;
+use crate::store::outcome::Outcome;
+use delivery::platforms::DatasetPlatforms;
+use delivery::verify::Verifier;
 
 /// Notifications are small; anything bigger is not one.
 pub const MAX_NOTIFY_BYTES: u64 = 1 << 20;
@@ -79,8 +74,11 @@ pub struct Ingest {
     pub inline_memory: tokio::sync::Semaphore,
 }
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let ingest = state.ingest.clone();
+/// The data and notify endpoints, behind their layers, for a router of any state.
+pub fn routes<S: Clone + Send + Sync + 'static>(
+    ingest: Arc<Ingest>,
+    rate_limit: &RateLimit,
+) -> Router<S> {
     // Any method reaches the handlers, which check the token before the method: a caller without
     // the token is refused as such (401), so only token holders can produce a `bad_payload`
     // (which the service's own error rate counts).
@@ -91,15 +89,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let notify =
         any(notify::receive).layer(middleware::from_fn_with_state(MAX_NOTIFY_BYTES, size_limit));
     let mut router = Router::<Arc<Ingest>>::new();
-    for path in crate::routes::both_slashes("/brightdata/webhook/") {
+    for path in both_slashes("/brightdata/webhook/") {
         router = router.route(&path, webhook.clone());
     }
-    for path in crate::routes::both_slashes("/brightdata/notify/") {
+    for path in both_slashes("/brightdata/notify/") {
         router = router.route(&path, notify.clone());
     }
     // The handlers get their state here: a router left to take `AppState` would clone all of it
     // (a few dozen reference counts) for every request.
-    guarded(router, ingest.clone(), &state.rate_limit, true).with_state(ingest)
+    guarded(router, ingest.clone(), rate_limit, true).with_state(ingest)
 }
 
 /// Wraps `router` in the security layers 1 to 3, in order. `record_events`: whether requests become
@@ -121,13 +119,20 @@ pub fn guarded<S: Clone + Send + Sync + 'static>(
             )
             // Inside `record`: a panicking handler is answered 500 and recorded as an error event.
             .map_response(IntoResponse::into_response)
-            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                crate::http_server::panicked,
-            ))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
             .layer(middleware::from_fn_with_state(ingest, allowlist))
             .layer(rate_limit.layer())
             .layer(DefaultBodyLimit::disable()),
     )
+}
+
+/// The server's 500 for a panicking handler, marked for the event the request becomes.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let mut response = crate::http_server::panicked(panic);
+    response
+        .extensions_mut()
+        .insert(EventDetail::failed("internal error: the handler panicked"));
+    response
 }
 
 /// Layer 1: who is calling (see `client_ip`), for every later layer.

@@ -13,12 +13,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use super::lifecycle::SnapshotStatus;
-use super::outcome::{EventDetail, Outcome, Rejection, answer};
+use super::outcome::{EventDetail, Rejection, answer};
 use super::request::{Accepts, DeliveryHeaders, declared_body};
-use super::verify::unix_now;
 use super::{ClientIp, Ingest, MAX_NOTIFY_BYTES};
 use crate::store::ingestion::{self, Notification, NotifyOutcome};
+use crate::store::outcome::Outcome;
+use delivery::lifecycle::SnapshotStatus;
+use delivery::verify::unix_now;
 
 pub async fn receive(
     State(ingest): State<Arc<Ingest>>,

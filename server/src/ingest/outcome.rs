@@ -1,83 +1,12 @@
 //! How a request to an ingestion endpoint ended: the outcome recorded on its event, and the JSON
 //! rejection answered to the caller.
 
+use serde::Serialize;
+
+use crate::store::outcome::Outcome;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-
-/// The outcome of one request, as stored on its event (the names are the API's vocabulary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Accepted,
-    Duplicate,
-    RejectedAuth,
-    RejectedSignature,
-    RejectedTimestamp,
-    RejectedIp,
-    RateLimited,
-    TooLarge,
-    BadPayload,
-    Error,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 10] = [
-        Self::Accepted,
-        Self::Duplicate,
-        Self::RejectedAuth,
-        Self::RejectedSignature,
-        Self::RejectedTimestamp,
-        Self::RejectedIp,
-        Self::RateLimited,
-        Self::TooLarge,
-        Self::BadPayload,
-        Self::Error,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Duplicate => "duplicate",
-            Self::RejectedAuth => "rejected_auth",
-            Self::RejectedSignature => "rejected_signature",
-            Self::RejectedTimestamp => "rejected_timestamp",
-            Self::RejectedIp => "rejected_ip",
-            Self::RateLimited => "rate_limited",
-            Self::TooLarge => "too_large",
-            Self::BadPayload => "bad_payload",
-            Self::Error => "error",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == text)
-    }
-
-    /// A refusal made before the caller proved it holds the webhook token (a 413 on the declared
-    /// length and a 429 come before the token check): anyone can cause these, so they are sampled
-    /// (`refusals`) and left out of the service's own error rate.
-    pub fn is_before_authentication(self) -> bool {
-        matches!(
-            self,
-            Self::RejectedAuth | Self::RejectedIp | Self::RateLimited | Self::TooLarge
-        )
-    }
-
-    /// Whether the request was refused by a security check (logged to `webhook_security.log`).
-    pub fn is_security_rejection(self) -> bool {
-        matches!(
-            self,
-            Self::RejectedAuth
-                | Self::RejectedSignature
-                | Self::RejectedTimestamp
-                | Self::RejectedIp
-                | Self::RateLimited
-                | Self::TooLarge
-        )
-    }
-}
 
 /// A refused request: status, machine code and a message for humans. Its response carries the
 /// outcome so the event recorder knows why.
@@ -88,6 +17,24 @@ pub struct Rejection {
     pub code: &'static str,
     pub message: String,
     pub retry_after_secs: Option<u64>,
+}
+
+/// A request refused by the token, signature or timestamp check: 401, with the check's outcome.
+impl From<delivery::verify::Refused> for Rejection {
+    fn from(refused: delivery::verify::Refused) -> Self {
+        use delivery::verify::Check;
+        let outcome = match refused.check {
+            Check::Token => Outcome::RejectedAuth,
+            Check::Signature => Outcome::RejectedSignature,
+            Check::Timestamp => Outcome::RejectedTimestamp,
+        };
+        Self::new(
+            outcome,
+            StatusCode::UNAUTHORIZED,
+            refused.code,
+            refused.message,
+        )
+    }
 }
 
 impl Rejection {

@@ -19,7 +19,9 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 
 use super::ClientIp;
-use super::outcome::{Outcome, Rejection};
+use super::outcome::Rejection;
+use crate::rate_key::rate_key;
+use crate::store::outcome::Outcome;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIpKey;
@@ -33,20 +35,6 @@ impl KeyExtractor for ClientIpKey {
             .get::<ClientIp>()
             .map(|ClientIp(ip)| rate_key(*ip))
             .ok_or(GovernorError::UnableToExtractKey)
-    }
-}
-
-/// Whose budget a request spends: the IPv4 address (also when written IPv4-mapped, `::ffff:a.b.c.d`),
-/// or the /64 network of an IPv6 address.
-pub fn rate_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(
-                u128::from(v6) & !((1u128 << 64) - 1),
-            )),
-        },
     }
 }
 
@@ -116,31 +104,5 @@ fn refusal(error: GovernorError, per_minute: u32) -> Response<Body> {
         GovernorError::UnableToExtractKey | GovernorError::Other { .. } => {
             Rejection::internal("rate limit", "client IP was not resolved").into_response()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rate_key;
-    use std::net::IpAddr;
-
-    fn ip(text: &str) -> IpAddr {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn ipv6_clients_share_a_budget_per_64_and_ipv4_per_address() {
-        assert_eq!(
-            rate_key(ip("2001:db8:1:2:aaaa::1")),
-            rate_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
-        );
-        assert_eq!(rate_key(ip("2001:db8:1:2::7")), ip("2001:db8:1:2::"));
-        assert_ne!(
-            rate_key(ip("2001:db8:1:2::1")),
-            rate_key(ip("2001:db8:1:3::1"))
-        );
-        assert_eq!(rate_key(ip("203.0.113.9")), ip("203.0.113.9"));
-        assert_ne!(rate_key(ip("203.0.113.9")), rate_key(ip("203.0.113.10")));
-        assert_eq!(rate_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

@@ -4,9 +4,10 @@
 
 use axum::http::HeaderMap;
 
-use super::decode::Declared;
-use super::outcome::{Outcome, Rejection};
+use super::outcome::Rejection;
+use crate::store::outcome::Outcome;
 use axum::http::StatusCode;
+use delivery::decode::Declared;
 
 const SNAPSHOT_HEADERS: [&str; 3] = ["snapshot-id", "dca-collection-id", "x-snapshot-id"];
 const DELIVERY_ID_HEADERS: [&str; 3] = ["webhook-id", "svix-id", "x-brightdata-id"];

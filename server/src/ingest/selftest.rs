@@ -21,6 +21,7 @@ use super::rate_limit::RateLimit;
 use super::{Ingest, guarded, size_limit, webhook};
 use crate::config::Config;
 use crate::credentials::Credentials;
+use crate::public_url::PublicUrl;
 
 pub use app::types::{
     SelfTestCheck as Check, SelfTestReport as Report, SelfTestWarning as Warning,
@@ -37,7 +38,12 @@ const PLACEHOLDERS: [&str; 6] = [
     "password",
 ];
 
-pub async fn run(ingest: Arc<Ingest>, config: &Config, credentials: &Credentials) -> Report {
+pub async fn run(
+    ingest: Arc<Ingest>,
+    config: &Config,
+    public: &PublicUrl,
+    credentials: &Credentials,
+) -> Report {
     let security = &config.security;
     let rate = RateLimit::new(security.rate_limit_per_minute, security.rate_burst);
     let router: Router = guarded(
@@ -211,7 +217,7 @@ pub async fn run(ingest: Arc<Ingest>, config: &Config, credentials: &Credentials
         });
     }
 
-    let warnings = warnings(config, credentials);
+    let warnings = warnings(config, public, credentials);
     Report {
         passed: checks.iter().all(|c| c.passed),
         checks,
@@ -293,7 +299,7 @@ fn outside_address(allowed: &[ipnet::IpNet]) -> Option<IpAddr> {
     .find(|ip| !allowed.iter().any(|net| net.contains(ip)))
 }
 
-fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
+fn warnings(config: &Config, public: &PublicUrl, credentials: &Credentials) -> Vec<Warning> {
     let security = &config.security;
     let mut out = Vec::new();
     for token in &credentials.webhook_tokens {
@@ -329,7 +335,6 @@ fn warnings(config: &Config, credentials: &Credentials) -> Vec<Warning> {
             message: "the admin token is shorter than 24 characters".into(),
         });
     }
-    let public = &config.http.public;
     let (severity, message) = if public.reachable() {
         (
             "info",

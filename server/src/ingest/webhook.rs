@@ -20,15 +20,16 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::decode::{Declared, DecodeError, Decoded, DeliveryDecoder};
-use super::outcome::{EventDetail, Outcome, Rejection, answer};
-use super::records::{Format, InputError, Mode, PayloadError, Post, Record};
+use super::outcome::{EventDetail, Rejection, answer};
 use super::request::{Accepts, DeliveryHeaders, declared_body, is_csv_file_name};
-use super::verify::{BodyChecks, unix_now};
 use super::{ClientIp, Ingest};
 use crate::store::ingestion::{
     self, BodySummary, DeliveryMeta, DeliveryOutcome, InlineDelivery, ParsedBody, ReceivedOutcome,
 };
+use crate::store::outcome::Outcome;
+use delivery::decode::{Declared, DecodeError, Decoded, DeliveryDecoder};
+use delivery::records::{Format, InputError, Mode, PayloadError, Post, Record};
+use delivery::verify::{BodyChecks, unix_now};
 
 /// Bodies declared up to this size are stored inline.
 const INLINE_MAX_WIRE: u64 = 8 << 20;
@@ -260,7 +261,7 @@ async fn decode_collecting(
     let small = raw.len() <= DECODE_IN_PLACE_MAX;
     let run = move || {
         let mut collected = Collected::keeping();
-        let decoded = super::decode::decode_all(&raw, declared, limit, default_platform, |r| {
+        let decoded = delivery::decode::decode_all(&raw, declared, limit, default_platform, |r| {
             collected.add(r)
         })?;
         Ok((decoded, collected))
@@ -368,7 +369,7 @@ where
     .await;
     // Signature first: a body that fails it is untrusted, whatever its content.
     let verified = match received {
-        Ok(parsed) => checks.finish().map(|()| parsed),
+        Ok(parsed) => checks.finish().map(|()| parsed).map_err(Rejection::from),
         Err(rejection) => Err(rejection),
     };
     let (wire_bytes, counted) = match verified {

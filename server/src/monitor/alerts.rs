@@ -520,7 +520,7 @@ mod tests {
         let stop = CancellationToken::new();
         let (writer, _task) = Writer::start(
             db.clone(),
-            crate::store::writer::Durability::OnCommit,
+            crate::db::Durability::OnCommit,
             std::sync::Arc::new(|_| {}),
             stop.clone(),
         );

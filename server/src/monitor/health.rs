@@ -1,5 +1,6 @@
 //! Health: `healthy | degraded | unhealthy | critical`, with every check's reason, worst first.
 
+use delivery::lifecycle::DeliveryState;
 use std::path::Path;
 use std::time::Duration;
 
@@ -147,7 +148,7 @@ pub async fn check(
     let last = deliveries::Entity::find()
         .select_only()
         .column(deliveries::Column::ReceivedMs)
-        .filter(deliveries::Column::State.ne("receiving"))
+        .filter(deliveries::Column::State.ne(DeliveryState::Receiving.as_str()))
         .order_by_desc(deliveries::Column::Id)
         .into_tuple::<i64>()
         .one(db)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use app::types::{BucketCount, LatencyView, MetricsView, PlatformView, SnapshotCountView};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::ingest::outcome::Outcome;
+use crate::store::outcome::Outcome;
 use crate::store::rollups::{self, Rollup};
 
 /// Snapshots listed at most.

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::events::EventRecorder;
-use crate::ingest::outcome::Outcome;
+use crate::store::outcome::Outcome;
 
 pub struct Gauges {
     pub health: u8,

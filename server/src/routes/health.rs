@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::both_slashes;
+use crate::paths::both_slashes;
 use crate::state::AppState;
 
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);

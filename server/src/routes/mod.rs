@@ -3,21 +3,16 @@
 mod health;
 
 use axum::Router;
-use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::response::Redirect;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::CompressionLevel;
-use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Where the dashboard lives; `/` redirects there.
-pub const DASHBOARD_PATH: &str = "/webhook-monitor";
+use crate::paths::DASHBOARD_PATH;
 
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
@@ -25,7 +20,10 @@ pub fn router(state: AppState) -> Router {
     let backend = crate::dashboard::backend(state.clone());
     let api = Router::new()
         .merge(health::routes())
-        .merge(crate::ingest::routes(&state))
+        .merge(crate::ingest::routes(
+            state.ingest.clone(),
+            &state.rate_limit,
+        ))
         .merge(crate::api::routes(&state))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
 
@@ -38,7 +36,7 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(backend.clone()),
             move || app::shell(leptos_options.clone()),
         )
-        .layer(compression());
+        .layer(crate::compression::layer());
 
     Router::new()
         .route("/", get(|| async { Redirect::temporary(DASHBOARD_PATH) }))
@@ -50,22 +48,4 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Compression (brotli or gzip, as the client accepts) for the monitor API's and the dashboard's
-/// answers: JSON, HTML and exports. Never the ingestion endpoints (their answers are small and
-/// their latency is what BrightData sees), never a websocket's upgrade.
-pub fn compression() -> CompressionLayer<impl Predicate> {
-    let not_an_upgrade = |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
-        status != StatusCode::SWITCHING_PROTOCOLS
-    };
-    CompressionLayer::new()
-        .quality(CompressionLevel::Fastest)
-        .compress_when(DefaultPredicate::new().and(not_an_upgrade))
-}
-
-/// Registers `path` both with and without its trailing slash: callers use both forms.
-pub fn both_slashes(path: &str) -> [String; 2] {
-    let bare = path.trim_end_matches('/');
-    [bare.to_owned(), format!("{bare}/")]
 }

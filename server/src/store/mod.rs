@@ -6,6 +6,7 @@ pub mod histogram;
 pub mod ids;
 pub mod ingestion;
 pub mod multirow;
+pub mod outcome;
 pub mod rollups;
 pub mod sessions;
 pub mod writer;

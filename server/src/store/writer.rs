@@ -37,6 +37,7 @@ use super::events::{NewEvent, insert_events};
 use super::ids::IdAllocator;
 use super::ingestion::{DeliveryOutcome, InlineDelivery, store_deliveries};
 use super::rollups::{Rollup, add_counts, add_events};
+use crate::db::Durability;
 
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 1024;
@@ -62,20 +63,6 @@ type Work =
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// Told about events once they are committed (the live hub).
 pub type EventsCommitted = Arc<dyn Fn(Vec<events::Model>) + Send + Sync>;
-
-/// How a committed batch becomes durable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Durability {
-    /// The commit is durable when it returns (PostgreSQL; SQLite with `synchronous=FULL`).
-    OnCommit,
-    /// SQLite with `synchronous=NORMAL` on the writer's connection: a commit writes the log file
-    /// (this one) without flushing it; the log is flushed (`fdatasync`) before the batch is
-    /// acknowledged. Until then a committed batch would survive the process being killed but not
-    /// the machine losing power, so nobody hears of it before the flush. Checkpoints flush the log
-    /// before they copy it and the database after, and the log only starts over once all of it is
-    /// in the database, so nothing a flush is owed is overwritten first.
-    FlushLog(PathBuf),
-}
 
 /// What a committed batch owes its callers, paid once the commit is durable (or failed to be).
 type Acknowledge = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -652,7 +639,7 @@ mod tests {
                 received_ms: 1_000,
             },
             body: ParsedBody {
-                posts: vec![crate::ingest::records::Post {
+                posts: vec![delivery::records::Post {
                     platform: "instagram".into(),
                     post_id: post_id.into(),
                     url: None,

@@ -150,8 +150,28 @@ async fn unknown_pages_are_404() {
     app.stop().await;
 }
 
-/// Each section's server function answers exactly what the REST monitor API answers for the same
-/// question: one implementation behind both doors.
+/// An answer of the dashboard as the REST API writes it: an event's headers, which the dashboard
+/// lists as `{name, values}`, are an object of name to value there (a list for a repeated header).
+fn rest_shaped(mut answer: serde_json::Value) -> serde_json::Value {
+    if let Some(headers) = answer.get("headers").and_then(|h| h.as_array()).cloned() {
+        let object: serde_json::Map<String, serde_json::Value> = headers
+            .into_iter()
+            .map(|header| {
+                let values = header["values"].as_array().unwrap().clone();
+                let value = match values.as_slice() {
+                    [one] => one.clone(),
+                    _ => serde_json::Value::Array(values),
+                };
+                (header["name"].as_str().unwrap().to_owned(), value)
+            })
+            .collect();
+        answer["headers"] = object.into();
+    }
+    answer
+}
+
+/// Each section's server function answers what the REST monitor API answers for the same
+/// question: one implementation behind both doors (the shape of an event's headers aside).
 #[tokio::test]
 async fn every_section_reads_what_the_monitor_api_reads() {
     let app = spawn_app().await;
@@ -233,7 +253,7 @@ async fn every_section_reads_what_the_monitor_api_reads() {
     ];
     for (function, path) in pairs {
         assert_eq!(
-            dashboard(function.clone()).await,
+            rest_shaped(dashboard(function.clone()).await),
             rest(path).await,
             "{function}"
         );
@@ -243,7 +263,13 @@ async fn every_section_reads_what_the_monitor_api_reads() {
     let detail = dashboard(format!("event?id={event_id}")).await;
     assert_eq!(detail["delivery"]["records"], 3, "{detail}");
     assert_eq!(detail["posts"].as_array().unwrap().len(), 3);
-    assert_eq!(detail["headers"]["authorization"], "[redacted]");
+    assert!(
+        detail["headers"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"name": "authorization", "values": ["[redacted]"]})),
+        "{detail}"
+    );
     assert!(
         detail["body"]["text"]
             .as_str()

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+pub use delivery::samples::Shape;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder, Statement};
 use server::config::Config;
-pub use server::samples::Shape;
 use server::startup::Application;
 use server::state::AppState;
 use server::store::entities::events;
@@ -103,7 +103,7 @@ impl TestApp {
 
     /// Requests this instance has recorded as events so far (stored or still queued).
     pub fn recorded(&self) -> i64 {
-        use server::ingest::outcome::Outcome;
+        use server::store::outcome::Outcome;
         Outcome::ALL
             .iter()
             .map(|o| self.state.events.counters().get(*o) as i64)
@@ -287,7 +287,7 @@ fn rand_suffix() -> String {
 /// reproducible).
 pub const SAMPLE_SEED: u64 = 20250616;
 
-/// A generated BrightData-shaped delivery body (`server::samples`): what the tests send.
+/// A generated BrightData-shaped delivery body (`delivery::samples`): what the tests send.
 pub fn sample(shape: Shape) -> Vec<u8> {
     shape.body(SAMPLE_SEED)
 }

@@ -440,10 +440,7 @@ async fn ngrok_start_status_stop_drive_the_agent_and_the_service_picks_the_tunne
         .var("NGROK_API_URL", &api)
         .start()
         .await;
-    assert_eq!(
-        app.state.config.http.public.url,
-        "https://tf-dev.fake-ngrok.test"
-    );
+    assert_eq!(app.state.public.url, "https://tf-dev.fake-ngrok.test");
     let config = admin_json(&app, "/api/brightdata/webhook/config/").await;
     assert_eq!(
         config["data_url"],

@@ -1,0 +1,287 @@
+//! What a record is (post, input error, malformed) and the columns kept of a post.
+
+use serde_json::{Map, Value};
+
+use super::types::{InputError, Mode, Post, Record};
+
+/// What a record is, decided from a few of its fields.
+enum Kind {
+    Post { platform: String, post_id: String },
+    InputError { kind: &'static str },
+    Malformed(String),
+}
+
+/// The one place records are classified, in both modes.
+fn kind<'v>(get: impl Fn(&str) -> Option<&'v Value>, default_platform: Option<&str>) -> Kind {
+    for (kind, text_key, code_key) in [
+        ("error", "error", "error_code"),
+        ("warning", "warning", "warning_code"),
+    ] {
+        if get(text_key).is_some() || get(code_key).is_some() {
+            return Kind::InputError { kind };
+        }
+    }
+    let Some(post_id) = ["post_id", "id"].iter().find_map(|k| text_value(get(k))) else {
+        return Kind::Malformed("record has no post_id or id".into());
+    };
+    let platform = text_value(get("url"))
+        .as_deref()
+        .and_then(platform_of_url)
+        .map(str::to_owned)
+        .or_else(|| default_platform.map(str::to_owned));
+    match platform {
+        Some(platform) => Kind::Post { platform, post_id },
+        None => Kind::Malformed(
+            "cannot tell the platform: no recognised url and no dataset platform".into(),
+        ),
+    }
+}
+
+/// The fields `kind` reads: all that counting needs.
+pub(super) const CLASSIFIED: &[&str] = &[
+    "post_id",
+    "id",
+    "url",
+    "warning",
+    "warning_code",
+    "error",
+    "error_code",
+];
+
+/// Where `post` finds each column, first key present wins.
+const POSTED_AT: &[&str] = &["date_posted", "create_time", "created_at"];
+const AUTHOR: &[&str] = &[
+    "user_posted",
+    "profile_username",
+    "user_username_raw",
+    "page_name",
+    "user_id",
+    "author",
+];
+const LIKES: &[&str] = &["likes", "num_likes", "digg_count"];
+const COMMENTS: &[&str] = &["num_comments", "comment_count", "comments"];
+const SHARES: &[&str] = &["num_shares", "share_count", "shares"];
+const VIEWS: &[&str] = &[
+    "video_view_count",
+    "play_count",
+    "video_play_count",
+    "views",
+];
+
+/// All fields extraction reads (`input` holds an input error's URL). Only these are built; the
+/// stored record is its original text.
+const EXTRACTED: &[&[&str]] = &[
+    CLASSIFIED,
+    &["input"],
+    POSTED_AT,
+    AUTHOR,
+    LIKES,
+    COMMENTS,
+    SHARES,
+    VIEWS,
+];
+
+/// Sorts one record (its JSON text) into post, input error or malformed; in `Extract` mode with
+/// what is stored, in `Count` mode only what it is. Err: the text is not JSON.
+pub fn read_record(
+    text: &str,
+    index: u64,
+    default_platform: Option<&str>,
+    mode: Mode,
+) -> Result<Record, serde_json::Error> {
+    let keys: &[&[&str]] = match mode {
+        Mode::Extract => EXTRACTED,
+        Mode::Count => &[CLASSIFIED],
+    };
+    Ok(match only_fields(text, keys)? {
+        Ok(fields) => classify(&fields, text, index, default_platform, mode),
+        Err(kind) => Record::Malformed {
+            index,
+            reason: format!("record is a JSON {kind}, not an object"),
+        },
+    })
+}
+
+/// Sorts a record, given its fields (at least those `mode` reads) and its text.
+pub(super) fn classify(
+    fields: &Map<String, Value>,
+    text: &str,
+    index: u64,
+    default_platform: Option<&str>,
+    mode: Mode,
+) -> Record {
+    match (mode, kind(|k| fields.get(k), default_platform)) {
+        (_, Kind::Malformed(reason)) => Record::Malformed { index, reason },
+        (Mode::Count, Kind::Post { platform, .. }) => Record::CountedPost { platform },
+        (Mode::Count, Kind::InputError { .. }) => Record::CountedInputError,
+        (Mode::Extract, Kind::InputError { kind }) => {
+            Record::InputError(input_error(fields, kind, text))
+        }
+        (Mode::Extract, Kind::Post { platform, post_id }) => {
+            Record::Post(Box::new(post(fields, platform, post_id, text)))
+        }
+    }
+}
+
+fn input_error(record: &Map<String, Value>, kind: &'static str, text: &str) -> InputError {
+    let (text_key, code_key) = if kind == "error" {
+        ("error", "error_code")
+    } else {
+        ("warning", "warning_code")
+    };
+    InputError {
+        kind,
+        code: self::text(record, code_key),
+        message: self::text(record, text_key).unwrap_or_default(),
+        input_url: record
+            .get("input")
+            .and_then(|input| input.get("url"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        data: text.to_owned(),
+    }
+}
+
+fn post(record: &Map<String, Value>, platform: String, post_id: String, text: &str) -> Post {
+    Post {
+        platform,
+        post_id,
+        posted_at_ms: POSTED_AT
+            .iter()
+            .find_map(|k| self::text(record, k))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.timestamp_millis()),
+        author: AUTHOR.iter().find_map(|k| self::text(record, k)),
+        likes: first_count(record, LIKES),
+        comments: first_count(record, COMMENTS),
+        shares: first_count(record, SHARES),
+        views: first_count(record, VIEWS),
+        url: self::text(record, "url"),
+        data: text.to_owned(),
+    }
+}
+
+/// The fields of a JSON object named in `keys`; every other field is skipped without being built
+/// (most of a record is text we store but never read). Ok(Err(kind)): valid JSON, but not an
+/// object. A repeated key keeps its last value, as a full parse would.
+fn only_fields(
+    text: &str,
+    keys: &'static [&'static [&'static str]],
+) -> Result<Result<Map<String, Value>, &'static str>, serde_json::Error> {
+    if !text.trim_start().starts_with('{') {
+        let value: Value = serde_json::from_str(text)?;
+        return Ok(Err(kind_of(&value)));
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let fields = serde::de::DeserializeSeed::deserialize(OnlyFields(keys), &mut deserializer)?;
+    deserializer.end()?;
+    Ok(Ok(fields))
+}
+
+struct OnlyFields(&'static [&'static [&'static str]]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for OnlyFields {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OnlyFields {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if self.0.iter().any(|keys| keys.contains(&key.as_ref())) {
+                fields.insert(key.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// An object key, borrowed from the text unless it holds escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(v.into()))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(v.to_owned().into()))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The platform a post URL belongs to, from its host.
+pub fn platform_of_url(url: &str) -> Option<&'static str> {
+    let host = url::Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+    let is = |domain: &str| {
+        host.strip_suffix(domain)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    };
+    [
+        ("instagram.com", "instagram"),
+        ("facebook.com", "facebook"),
+        ("fb.com", "facebook"),
+        ("linkedin.com", "linkedin"),
+        ("tiktok.com", "tiktok"),
+        ("youtube.com", "youtube"),
+        ("x.com", "x"),
+        ("twitter.com", "x"),
+    ]
+    .into_iter()
+    .find(|(domain, _)| is(domain))
+    .map(|(_, platform)| platform)
+}
+
+fn text(record: &Map<String, Value>, key: &str) -> Option<String> {
+    text_value(record.get(key))
+}
+
+fn text_value(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn first_count(record: &Map<String, Value>, keys: &[&str]) -> Option<i64> {
+    keys.iter().find_map(|k| match record.get(*k)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

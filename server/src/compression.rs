@@ -1,0 +1,18 @@
+//! Compression of the answers that are worth it.
+
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+
+/// Compression (brotli or gzip, as the client accepts) for the monitor API's and the dashboard's
+/// answers: JSON, HTML and exports. Never the ingestion endpoints (their answers are small and
+/// their latency is what BrightData sees), never a websocket's upgrade.
+pub fn layer() -> CompressionLayer<impl Predicate> {
+    let not_an_upgrade = |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
+        status != StatusCode::SWITCHING_PROTOCOLS
+    };
+    CompressionLayer::new()
+        .quality(CompressionLevel::Fastest)
+        .compress_when(DefaultPredicate::new().and(not_an_upgrade))
+}

@@ -1,0 +1,424 @@
+//! The `deliveries` table: a delivery's row from its arrival (inline, or receiving chunk by chunk)
+//! through its queue for extraction to stored or failed, and its replay.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::replay_keys::{claim_replay_key, link_replay_key, replay_key_delivery};
+use super::snapshots::{snapshot_add_counts, snapshot_received};
+use crate::store::entities::{deliveries, delivery_chunks, input_errors};
+use crate::store::ids::IdAllocator;
+use crate::store::multirow;
+use delivery::lifecycle::DeliveryState;
+use delivery::records::{Format, InputError, Post};
+
+/// What is known about a delivery before its body is parsed.
+#[derive(Debug, Clone)]
+pub struct DeliveryMeta {
+    pub snapshot_id: Option<String>,
+    pub filename: Option<String>,
+    pub replay_key: Option<String>,
+    pub client_ip: String,
+    pub received_ms: i64,
+}
+
+/// The numbers of a decoded body.
+#[derive(Debug, Clone, Default)]
+pub struct BodySummary {
+    pub format: Option<Format>,
+    pub compressed: bool,
+    pub wire_bytes: i64,
+    pub inflated_bytes: i64,
+    pub posts: i64,
+    pub input_errors: i64,
+    pub malformed: i64,
+}
+
+/// A decoded body with its records, stored in one go.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedBody {
+    pub summary: BodySummary,
+    pub posts: Vec<Post>,
+    pub input_errors: Vec<InputError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Stored {
+        delivery_id: i64,
+        duplicates: i64,
+    },
+    /// Seen before under the same replay key: nothing new stored.
+    Duplicate {
+        delivery_id: Option<i64>,
+    },
+}
+
+/// A delivery row as stored.
+pub(super) struct DeliveryRow<'a> {
+    pub(super) id: i64,
+    pub(super) meta: &'a DeliveryMeta,
+    pub(super) body: &'a BodySummary,
+    pub(super) state: DeliveryState,
+    pub(super) body_kept: bool,
+    pub(super) processed_ms: Option<i64>,
+    pub(super) duplicates: Option<i64>,
+}
+
+pub(super) async fn insert_deliveries(
+    txn: &DatabaseTransaction,
+    rows: &[DeliveryRow<'_>],
+) -> Result<(), DbErr> {
+    let statements = multirow::insert_statements(
+        txn.get_database_backend(),
+        "deliveries",
+        &[
+            "id",
+            "delivery_key",
+            "snapshot_id",
+            "filename",
+            "state",
+            "format",
+            "compressed",
+            "wire_bytes",
+            "inflated_bytes",
+            "posts",
+            "input_errors",
+            "malformed",
+            "duplicates",
+            "received_ms",
+            "processed_ms",
+            "client_ip",
+            "error",
+            "body_kept",
+        ],
+        "",
+        rows,
+        |row, values| {
+            let (meta, body) = (row.meta, row.body);
+            values.extend([
+                row.id.into(),
+                meta.replay_key.clone().into(),
+                meta.snapshot_id.clone().into(),
+                meta.filename.clone().into(),
+                row.state.as_str().into(),
+                body.format.map(Format::as_str).unwrap_or("unknown").into(),
+                body.compressed.into(),
+                body.wire_bytes.into(),
+                body.inflated_bytes.into(),
+                body.posts.into(),
+                body.input_errors.into(),
+                body.malformed.into(),
+                row.duplicates.into(),
+                meta.received_ms.into(),
+                row.processed_ms.into(),
+                Some(meta.client_ip.clone()).into(),
+                Option::<String>::None.into(),
+                row.body_kept.into(),
+            ]);
+        },
+    );
+    multirow::execute_all(txn, statements).await
+}
+
+/// Opens a delivery whose body is still arriving (stored chunk by chunk before it is answered).
+pub async fn begin_receiving(
+    txn: &DatabaseTransaction,
+    ids: &IdAllocator,
+    meta: &DeliveryMeta,
+) -> Result<i64, DbErr> {
+    let id = ids.take(txn, "deliveries", 1).await?[0];
+    let unclaimed = DeliveryMeta {
+        replay_key: None,
+        ..meta.clone()
+    };
+    let row = DeliveryRow {
+        id,
+        meta: &unclaimed,
+        body: &BodySummary::default(),
+        state: DeliveryState::Receiving,
+        body_kept: true,
+        processed_ms: None,
+        duplicates: None,
+    };
+    insert_deliveries(txn, &[row]).await?;
+    Ok(id)
+}
+
+/// Deletes a delivery and its chunks (a body that failed verification, or a replay).
+pub async fn discard_delivery(txn: &DatabaseTransaction, delivery_id: i64) -> Result<(), DbErr> {
+    delivery_chunks::Entity::delete_many()
+        .filter(delivery_chunks::Column::DeliveryId.eq(delivery_id))
+        .exec(txn)
+        .await?;
+    deliveries::Entity::delete_by_id(delivery_id)
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivedOutcome {
+    /// Durable; posts are extracted in the background.
+    Queued {
+        delivery_id: i64,
+    },
+    Duplicate {
+        delivery_id: Option<i64>,
+    },
+}
+
+/// Closes a fully received delivery: claims its replay key and queues it for extraction.
+pub async fn finish_receiving(
+    txn: &DatabaseTransaction,
+    delivery_id: i64,
+    meta: &DeliveryMeta,
+    summary: &BodySummary,
+) -> Result<ReceivedOutcome, DbErr> {
+    if let Some(key) = &meta.replay_key {
+        if !claim_replay_key(txn, key, "webhook", meta.received_ms).await? {
+            discard_delivery(txn, delivery_id).await?;
+            let existing = replay_key_delivery(txn, key).await?.flatten();
+            return Ok(ReceivedOutcome::Duplicate {
+                delivery_id: existing,
+            });
+        }
+        link_replay_key(txn, key, delivery_id).await?;
+    }
+    deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::State,
+            Expr::value(DeliveryState::Queued.as_str()),
+        )
+        .col_expr(
+            deliveries::Column::DeliveryKey,
+            Expr::value(meta.replay_key.clone()),
+        )
+        .col_expr(
+            deliveries::Column::Format,
+            Expr::value(summary.format.map(Format::as_str).unwrap_or("unknown")),
+        )
+        .col_expr(
+            deliveries::Column::Compressed,
+            Expr::value(summary.compressed),
+        )
+        .col_expr(
+            deliveries::Column::WireBytes,
+            Expr::value(summary.wire_bytes),
+        )
+        .col_expr(
+            deliveries::Column::InflatedBytes,
+            Expr::value(summary.inflated_bytes),
+        )
+        .col_expr(deliveries::Column::Posts, Expr::value(summary.posts))
+        .col_expr(
+            deliveries::Column::InputErrors,
+            Expr::value(summary.input_errors),
+        )
+        .col_expr(
+            deliveries::Column::Malformed,
+            Expr::value(summary.malformed),
+        )
+        .filter(deliveries::Column::Id.eq(delivery_id))
+        .exec(txn)
+        .await?;
+    if let Some(snapshot_id) = &meta.snapshot_id {
+        snapshot_received(txn, snapshot_id, None, 0, 0, 1, meta.received_ms).await?;
+    }
+    Ok(ReceivedOutcome::Queued { delivery_id })
+}
+
+/// Takes the oldest queued delivery for extraction; `None` when there is none.
+pub async fn claim_queued(txn: &DatabaseTransaction) -> Result<Option<deliveries::Model>, DbErr> {
+    let Some(next) = deliveries::Entity::find()
+        .filter(deliveries::Column::State.eq(DeliveryState::Queued.as_str()))
+        .order_by_asc(deliveries::Column::Id)
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::State,
+            Expr::value(DeliveryState::Processing.as_str()),
+        )
+        .filter(deliveries::Column::Id.eq(next.id))
+        .filter(deliveries::Column::State.eq(DeliveryState::Queued.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(Some(next))
+}
+
+/// Finishes extraction: counts, snapshot totals, and the raw body dropped unless it is small enough
+/// to keep for replay. A replay (the delivery was extracted before) changes no count: the snapshot
+/// already has them and the posts were already there.
+/// What extracting a queued delivery produced.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    pub posts: i64,
+    pub input_errors: i64,
+    pub duplicates: i64,
+    pub platform: Option<String>,
+    /// What the body turned out to be (a signed body is first parsed here, not on arrival).
+    pub format: Option<Format>,
+    pub compressed: bool,
+    pub inflated_bytes: i64,
+}
+
+pub async fn complete_processing(
+    txn: &DatabaseTransaction,
+    delivery: &deliveries::Model,
+    extracted: Extracted,
+    keep_body: bool,
+    now: i64,
+) -> Result<(), DbErr> {
+    let Extracted {
+        posts,
+        input_errors,
+        duplicates,
+        platform,
+        format,
+        compressed,
+        inflated_bytes,
+    } = extracted;
+    if !keep_body {
+        delivery_chunks::Entity::delete_many()
+            .filter(delivery_chunks::Column::DeliveryId.eq(delivery.id))
+            .exec(txn)
+            .await?;
+    }
+    let first_time = delivery.processed_ms.is_none();
+    let mut update = deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::State,
+            Expr::value(DeliveryState::Stored.as_str()),
+        )
+        .col_expr(deliveries::Column::BodyKept, Expr::value(keep_body))
+        .filter(deliveries::Column::Id.eq(delivery.id));
+    if first_time {
+        update = update
+            .col_expr(deliveries::Column::Duplicates, Expr::value(duplicates))
+            .col_expr(deliveries::Column::ProcessedMs, Expr::value(now))
+            .col_expr(deliveries::Column::Posts, Expr::value(posts))
+            .col_expr(deliveries::Column::InputErrors, Expr::value(input_errors));
+        if let Some(format) = format {
+            update = update
+                .col_expr(deliveries::Column::Format, Expr::value(format.as_str()))
+                .col_expr(deliveries::Column::Compressed, Expr::value(compressed))
+                .col_expr(
+                    deliveries::Column::InflatedBytes,
+                    Expr::value(inflated_bytes),
+                );
+        }
+    }
+    update.exec(txn).await?;
+    if first_time && let Some(snapshot_id) = &delivery.snapshot_id {
+        snapshot_add_counts(
+            txn,
+            snapshot_id,
+            platform.as_deref(),
+            posts,
+            input_errors,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Before (re)extracting a delivery: its input errors from an interrupted earlier run go, so the
+/// run adds them exactly once (posts are upserts and need no cleanup).
+pub async fn reset_extraction(txn: &DatabaseTransaction, delivery_id: i64) -> Result<(), DbErr> {
+    input_errors::Entity::delete_many()
+        .filter(input_errors::Column::DeliveryId.eq(delivery_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// After a restart: extraction that was running is queued again, and bodies that never finished
+/// arriving (the sender disconnected, or we stopped) are dropped; they were never acknowledged.
+pub async fn recover_after_restart(
+    txn: &DatabaseTransaction,
+    receiving_older_than_ms: i64,
+) -> Result<(u64, u64), DbErr> {
+    let requeued = deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::State,
+            Expr::value(DeliveryState::Queued.as_str()),
+        )
+        .filter(deliveries::Column::State.eq(DeliveryState::Processing.as_str()))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let abandoned: Vec<i64> = deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Id)
+        .filter(deliveries::Column::State.eq(DeliveryState::Receiving.as_str()))
+        .filter(deliveries::Column::ReceivedMs.lt(receiving_older_than_ms))
+        .into_tuple::<i64>()
+        .all(txn)
+        .await?;
+    for id in &abandoned {
+        discard_delivery(txn, *id).await?;
+    }
+    Ok((requeued, abandoned.len() as u64))
+}
+
+/// Extraction of a queued delivery failed: keep it (its raw body stays) with the reason.
+pub async fn mark_failed(
+    txn: &DatabaseTransaction,
+    delivery_id: i64,
+    error: String,
+) -> Result<(), DbErr> {
+    deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::State,
+            Expr::value(DeliveryState::Failed.as_str()),
+        )
+        .col_expr(deliveries::Column::Error, Expr::value(error))
+        .filter(deliveries::Column::Id.eq(delivery_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requeue {
+    Queued,
+    Missing,
+    BodyNotKept,
+    /// Still arriving or being extracted.
+    /// Extraction is not over: the state it is in, as stored.
+    Busy(String),
+}
+
+/// Queues a stored delivery for extraction again (a replay).
+pub async fn requeue(txn: &DatabaseTransaction, delivery_id: i64) -> Result<Requeue, DbErr> {
+    let Some(delivery) = deliveries::Entity::find_by_id(delivery_id).one(txn).await? else {
+        return Ok(Requeue::Missing);
+    };
+    if !delivery.body_kept {
+        return Ok(Requeue::BodyNotKept);
+    }
+    if !DeliveryState::parse(&delivery.state).is_some_and(DeliveryState::is_finished) {
+        return Ok(Requeue::Busy(delivery.state));
+    }
+    deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::State,
+            Expr::value(DeliveryState::Queued.as_str()),
+        )
+        .col_expr(
+            deliveries::Column::Error,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(deliveries::Column::Id.eq(delivery_id))
+        .exec(txn)
+        .await?;
+    Ok(Requeue::Queued)
+}

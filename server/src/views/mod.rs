@@ -1,0 +1,15 @@
+//! The product's questions and actions, whichever door asks: the REST API (`api`), the dashboard's
+//! server functions (`dashboard`) and the CLI (`cli`) are thin adapters over these. Each answers
+//! with the app's view types or a [`ViewError`]; none knows HTTP.
+
+mod error;
+
+pub mod alerts;
+pub mod events;
+pub mod export;
+pub mod monitor;
+pub mod overview;
+pub mod setup;
+pub mod snapshots;
+
+pub use error::{ViewError, ViewResult};
