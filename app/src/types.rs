@@ -403,6 +403,61 @@ pub struct PostView {
     pub times_delivered: i32,
 }
 
+/// The posts list's filters (`GET posts/`). Absent or empty means "any".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PostFilter {
+    pub snapshot: Option<String>,
+    pub platform: Option<String>,
+    /// The author, exactly as stored.
+    pub author: Option<String>,
+    /// Posted at or after / before: Unix milliseconds or RFC 3339.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Text anywhere in the record as BrightData sent it.
+    pub q: Option<String>,
+    /// The delivery that (last) brought the post.
+    pub delivery: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+    /// Export only: `csv` (default) or `ndjson`.
+    pub format: Option<String>,
+    /// Export only, CSV: `true` starts the file with a UTF-8 byte order mark (for Excel).
+    pub bom: Option<String>,
+}
+
+/// One stored post with its record: the columns kept of it, its text, and the record itself as
+/// BrightData sent it (its last delivery's version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct PostRecordView {
+    pub id: i64,
+    pub platform: String,
+    pub post_id: String,
+    pub snapshot_id: Option<String>,
+    pub delivery_id: i64,
+    pub url: Option<String>,
+    pub author: Option<String>,
+    pub posted_ms: Option<i64>,
+    pub likes: Option<i64>,
+    pub comments: Option<i64>,
+    pub shares: Option<i64>,
+    pub views: Option<i64>,
+    /// The post's text (caption, description or content, whichever the platform's record has).
+    pub text: Option<String>,
+    pub first_seen_ms: i64,
+    pub updated_ms: i64,
+    pub times_delivered: i32,
+    /// The record's JSON text, as stored.
+    pub record: String,
+}
+
+/// One page of posts, most recently stored first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct PostPage {
+    pub posts: Vec<PostRecordView>,
+    pub next_cursor: Option<String>,
+}
+
 /// One event in full: its headers (secrets redacted), the delivery it stored, the body and the
 /// posts that delivery produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]

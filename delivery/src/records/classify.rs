@@ -255,6 +255,29 @@ pub fn platform_of_url(url: &str) -> Option<&'static str> {
     .map(|(_, platform)| platform)
 }
 
+/// Where a post's text is, first key present and not blank wins: Instagram and TikTok say
+/// `description`, Facebook `content`, LinkedIn `post_text` (its `title` is a headline).
+const TEXT: &[&str] = &[
+    "description",
+    "caption",
+    "content",
+    "post_text",
+    "text",
+    "title",
+];
+
+/// A post's text, read from its record's JSON text; `None` when the record has none (or is not a
+/// JSON object).
+pub fn post_text(record: &str) -> Option<String> {
+    let Ok(Value::Object(record)) = serde_json::from_str::<Value>(record) else {
+        return None;
+    };
+    TEXT.iter().find_map(|key| match record.get(*key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        _ => None,
+    })
+}
+
 fn text(record: &Map<String, Value>, key: &str) -> Option<String> {
     text_value(record.get(key))
 }

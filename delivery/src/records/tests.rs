@@ -307,3 +307,22 @@ fn platforms_from_hosts() {
     assert_eq!(platform_of_url("https://notinstagram.com/p/x"), None);
     assert_eq!(platform_of_url("not a url"), None);
 }
+
+#[test]
+fn a_post_s_text_comes_from_its_platform_s_field() {
+    assert_eq!(
+        post_text(r#"{"description":"a","content":"b"}"#).as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        post_text(r#"{"description":"  ","content":"fb"}"#).as_deref(),
+        Some("fb")
+    );
+    assert_eq!(
+        post_text(r#"{"title":"head","post_text":"body"}"#).as_deref(),
+        Some("body")
+    );
+    assert_eq!(post_text(r#"{"description":7}"#), None);
+    assert_eq!(post_text("[1]"), None);
+    assert_eq!(post_text("not json"), None);
+}

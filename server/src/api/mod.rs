@@ -6,6 +6,7 @@ pub mod auth;
 pub mod events;
 pub mod monitor;
 pub mod openapi;
+pub mod posts;
 pub mod setup;
 pub mod snapshots;
 
@@ -18,7 +19,7 @@ use crate::state::AppState;
 
 /// Under `/api`.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 13] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 15] = [
         ("/brightdata/webhook/metrics/", get(monitor::metrics)),
         ("/brightdata/webhook/health/", get(monitor::health)),
         ("/brightdata/webhook/analytics/", get(monitor::analytics)),
@@ -37,6 +38,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             post(alerts::acknowledge),
         ),
         ("/brightdata/webhook/snapshots/", get(snapshots::list)),
+        ("/brightdata/webhook/posts/", get(posts::list)),
+        ("/brightdata/webhook/export-posts/", get(posts::export)),
         (
             "/brightdata/webhook/snapshots/{id}/",
             get(snapshots::detail),

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::views::export::EXPORT_COLUMNS;
+use crate::views::posts::CSV_COLUMNS as POST_COLUMNS;
 
 fn op(summary: &str, params: Vec<Value>, ok: &str) -> Value {
     json!({
@@ -49,7 +50,35 @@ pub fn spec() -> Value {
     let base = "/api/brightdata/webhook";
     let mut export_params = event_filters();
     export_params.push(query("format", "csv (default) or json"));
-    json!({
+    let post_filters = || {
+        vec![
+            query("snapshot", "snapshot id"),
+            query("platform", "platform"),
+            query("author", "author, exactly"),
+            query("from", "posted at or after: Unix milliseconds or RFC 3339"),
+            query("to", "posted before: Unix milliseconds or RFC 3339"),
+            query("q", "text anywhere in the record"),
+            query("delivery", "delivery id"),
+        ]
+    };
+    let mut list_params = post_filters();
+    list_params.push(query("cursor", "next_cursor of the previous page"));
+    list_params.push(query("limit", "1 to 500, default 50"));
+    let posts_list = json!({"get": op("Stored posts, most recently stored first, cursor-paginated; each with its columns, its text and its record as BrightData sent it", list_params, "{posts: [PostRecordView], next_cursor}")});
+    let mut export_post_params = post_filters();
+    export_post_params.push(query("format", "csv (default) or ndjson"));
+    export_post_params.push(query(
+        "bom",
+        "true: a UTF-8 byte order mark first (CSV, for Excel)",
+    ));
+    let posts_export = json!({"get": {
+        "summary": "Every matching post, streamed: CSV (one row per post, spreadsheet-safe) or NDJSON (the records as BrightData sent them, one per line); compressed when the client accepts gzip or br",
+        "description": format!("CSV columns, in order: {}", POST_COLUMNS.join(", ")),
+        "security": [{"bearer": []}, {"session": []}],
+        "parameters": export_post_params,
+        "responses": {"200": {"description": "text/csv or application/x-ndjson", "content": {"text/csv": {}, "application/x-ndjson": {}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}
+    }});
+    let mut spec = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Track-Futura webhook service",
@@ -108,7 +137,11 @@ pub fn spec() -> Value {
             "/api/health/": {"get": {"summary": "Liveness for platform health checks (no credential)", "responses": {"200": {"description": "healthy"}, "503": {"description": "unhealthy"}}}},
             "/metrics": {"get": {"summary": "Prometheus text exposition", "security": [{"bearer": []}], "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
         }
-    })
+    });
+    // Beside the others: one more entry in the literal above exceeds the macro's recursion limit.
+    spec["paths"][format!("{base}/posts/")] = posts_list;
+    spec["paths"][format!("{base}/export-posts/")] = posts_export;
+    spec
 }
 
 pub async fn document() -> Response {

@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::error::{ViewError, ViewResult};
-use super::events::given;
+use super::paging::given;
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
 use crate::monitor::alerts::view;

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::error::{ViewError, ViewResult};
+use super::paging::{given, time_param};
 use crate::events::view;
 use crate::extractor::ProcessorHandle;
 use crate::store::entities::{deliveries, delivery_chunks, events, posts};
@@ -28,28 +29,6 @@ const BODY_PREVIEW: u64 = 1 << 20;
 
 /// The filters of the list and the export: the type the dashboard sends too.
 pub use app::types::EventFilter as Filter;
-
-fn time_param(name: &str, value: &str) -> ViewResult<i64> {
-    value
-        .parse::<i64>()
-        .ok()
-        .or_else(|| {
-            chrono::DateTime::parse_from_rfc3339(value)
-                .ok()
-                .map(|t| t.timestamp_millis())
-        })
-        .ok_or_else(|| {
-            ViewError::invalid(
-                "invalid_time",
-                format!("{name} must be Unix milliseconds or RFC 3339, not {value:?}"),
-            )
-        })
-}
-
-/// A filter's value, with an empty one (an unset field of the dashboard's form) taken as unset.
-pub fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
 
 /// The filter as a condition on the events table.
 pub(super) fn condition(filter: &Filter) -> ViewResult<Condition> {
@@ -105,12 +84,7 @@ pub(super) fn condition(filter: &Filter) -> ViewResult<Condition> {
 
 /// Where the page starts: below the cursor's event id.
 pub(super) fn before_id(filter: &Filter) -> ViewResult<Option<i64>> {
-    given(&filter.cursor)
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ViewError::invalid("invalid_cursor", format!("invalid cursor {c:?}")))
-        })
-        .transpose()
+    super::paging::cursor(&filter.cursor)
 }
 
 /// One page, newest first, starting below `before`.
@@ -137,11 +111,7 @@ pub async fn list(db: &DatabaseConnection, filter: &Filter) -> ViewResult<EventP
     let mut rows = page(db, condition(filter)?, before_id(filter)?, limit + 1)
         .await
         .map_err(|e| ViewError::internal("listing events", e))?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|e| e.id.to_string()))
-        .flatten();
+    let next_cursor = super::paging::next_cursor(&mut rows, limit, |e| e.id);
     Ok(EventPage {
         events: rows.into_iter().map(view).collect(),
         next_cursor,

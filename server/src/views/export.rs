@@ -35,7 +35,7 @@ pub const EXPORT_COLUMNS: [&str; 15] = [
 /// A cell a spreadsheet would run as a formula (first character `=`, `+`, `-`, `@`, tab or CR)
 /// gets a `'` in front, as OWASP advises against CSV injection: the text a client chose (its user
 /// agent, a reason quoting its headers) is read in a spreadsheet, never evaluated.
-fn spreadsheet_text(value: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn spreadsheet_text(value: &str) -> std::borrow::Cow<'_, str> {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}").into()
     } else {
@@ -99,68 +99,89 @@ pub fn chunks(db: DatabaseConnection, filter: &Filter) -> ViewResult<(bool, Expo
         }
     };
     let condition = condition(filter)?;
-    let start = before_id(filter)?;
+    let fetch = move |before| {
+        let db = db.clone();
+        let condition = condition.clone();
+        async move { page(&db, condition, before, EXPORT_PAGE).await }
+    };
+    let render = move |rows: &[events::Model], first: bool, last: bool| {
+        if !json_format {
+            return csv_rows(rows, first).map_err(|e| e.to_string());
+        }
+        let mut out = Vec::new();
+        if first {
+            out.push(b'[');
+        }
+        for (i, row) in rows.iter().enumerate() {
+            if !(first && i == 0) {
+                out.push(b',');
+            }
+            out.extend(serde_json::to_vec(&view(row.clone())).unwrap_or_default());
+        }
+        if last {
+            out.push(b']');
+        }
+        Ok(out)
+    };
+    let chunks = paged(before_id(filter)?, EXPORT_PAGE, fetch, |e| e.id, render);
+    Ok((json_format, chunks))
+}
 
+/// Rows read page by page below a cursor (newest first), each page rendered to bytes as it is
+/// read: an export at constant memory whatever its size. `render(rows, first, last)`: `first`
+/// until a page held rows, `last` on the page that ends it (one shorter than `page_size`).
+pub fn paged<R, F, Fut, W>(
+    start: Option<i64>,
+    page_size: u64,
+    fetch: F,
+    id_of: fn(&R) -> i64,
+    render: W,
+) -> ExportChunks
+where
+    R: Send + 'static,
+    F: Fn(Option<i64>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<R>, sea_orm::DbErr>> + Send,
+    W: FnMut(&[R], bool, bool) -> Result<Vec<u8>, String> + Send + 'static,
+{
     struct Cursor {
         before: Option<i64>,
         first: bool,
         done: bool,
     }
+    let start = Cursor {
+        before: start,
+        first: true,
+        done: false,
+    };
     let stream = futures_util::stream::unfold(
-        Cursor {
-            before: start,
-            first: true,
-            done: false,
-        },
-        move |mut cursor| {
-            let db = db.clone();
-            let condition = condition.clone();
-            async move {
-                if cursor.done {
-                    return None;
-                }
-                let rows = match page(&db, condition, cursor.before, EXPORT_PAGE).await {
-                    Ok(rows) => rows,
-                    Err(error) => {
-                        tracing::error!(%error, "export stopped");
-                        cursor.done = true;
-                        return Some((Err(std::io::Error::other(error.to_string())), cursor));
-                    }
-                };
-                let mut out = Vec::new();
-                if json_format {
-                    if cursor.first {
-                        out.push(b'[');
-                    }
-                    for (i, row) in rows.iter().enumerate() {
-                        if !(cursor.first && i == 0) {
-                            out.push(b',');
-                        }
-                        out.extend(serde_json::to_vec(&view(row.clone())).unwrap_or_default());
-                    }
-                } else {
-                    match csv_rows(&rows, cursor.first) {
-                        Ok(csv) => out = csv,
-                        Err(error) => {
-                            tracing::error!(%error, "export stopped");
-                            cursor.done = true;
-                            return Some((Err(std::io::Error::other(error.to_string())), cursor));
-                        }
-                    }
-                }
-                cursor.first = cursor.first && rows.is_empty();
-                cursor.before = rows.last().map(|r| r.id).or(cursor.before);
-                if (rows.len() as u64) < EXPORT_PAGE {
-                    cursor.done = true;
-                    if json_format {
-                        out.push(b']');
-                    }
-                }
-                Some((Ok((Bytes::from(out), rows.len() as u64)), cursor))
+        (start, fetch, render),
+        move |(mut cursor, fetch, mut render)| async move {
+            if cursor.done {
+                return None;
             }
+            let stopped = |cursor: &mut Cursor, error: String| {
+                tracing::error!(%error, "export stopped");
+                cursor.done = true;
+                Err(std::io::Error::other(error))
+            };
+            let item = match fetch(cursor.before).await {
+                Err(error) => stopped(&mut cursor, error.to_string()),
+                Ok(rows) => {
+                    let last = (rows.len() as u64) < page_size;
+                    let first = cursor.first;
+                    cursor.first = first && rows.is_empty();
+                    cursor.before = rows.last().map(id_of).or(cursor.before);
+                    cursor.done = last;
+                    match render(&rows, first, last) {
+                        Ok(bytes) => Ok((Bytes::from(bytes), rows.len() as u64)),
+                        Err(error) => stopped(&mut cursor, error),
+                    }
+                }
+            };
+            Some((item, (cursor, fetch, render)))
         },
     );
-    Ok((json_format, Box::pin(stream)))
+    Box::pin(stream)
 }
 
 /// How many events `filter` matches (for a progress bar: a COUNT, so not for every page view).

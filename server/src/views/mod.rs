@@ -9,6 +9,8 @@ pub mod events;
 pub mod export;
 pub mod monitor;
 pub mod overview;
+pub mod paging;
+pub mod posts;
 pub mod setup;
 pub mod snapshots;
 

@@ -12,7 +12,8 @@ use sea_orm::{
 };
 
 use super::error::{ViewError, ViewResult};
-use super::events::{delivery_view, given, post_view};
+use super::events::{delivery_view, post_view};
+use super::paging::given;
 use crate::store::entities::{deliveries, input_errors, notifications, posts, snapshots};
 
 const DETAIL_ROWS: u64 = 100;

@@ -14,6 +14,7 @@ mod monitor;
 mod notify;
 mod payloads;
 mod postgres;
+mod posts;
 mod process;
 mod replay;
 mod security;

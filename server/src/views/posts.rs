@@ -1,0 +1,248 @@
+//! Posts: the collected data, filtered and cursor-paginated (most recently stored first, never a
+//! COUNT over the table), each with its record as BrightData sent it.
+
+use app::types::{PostFilter, PostPage, PostRecordView};
+use sea_orm::sea_query::LikeExpr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::error::{ViewError, ViewResult};
+use super::export::{ExportChunks, paged, spreadsheet_text};
+use super::paging::{given, time_param};
+use crate::store::entities::posts;
+
+const DEFAULT_LIMIT: u64 = 50;
+const MAX_LIMIT: u64 = 500;
+/// Posts read per page while exporting.
+const EXPORT_PAGE: u64 = 1000;
+
+/// The filter as a condition on the posts table.
+fn condition(filter: &PostFilter) -> ViewResult<Condition> {
+    let mut c = Condition::all();
+    if let Some(snapshot) = given(&filter.snapshot) {
+        c = c.add(posts::Column::SnapshotId.eq(snapshot));
+    }
+    if let Some(platform) = given(&filter.platform) {
+        c = c.add(posts::Column::Platform.eq(platform));
+    }
+    if let Some(author) = given(&filter.author) {
+        c = c.add(posts::Column::Author.eq(author));
+    }
+    if let Some(from) = given(&filter.from) {
+        c = c.add(posts::Column::PostedMs.gte(time_param("from", from)?));
+    }
+    if let Some(to) = given(&filter.to) {
+        c = c.add(posts::Column::PostedMs.lt(time_param("to", to)?));
+    }
+    if let Some(delivery) = given(&filter.delivery) {
+        let id = delivery.parse::<i64>().map_err(|_| {
+            ViewError::invalid(
+                "invalid_delivery",
+                format!("delivery must be a delivery id, not {delivery:?}"),
+            )
+        })?;
+        c = c.add(posts::Column::DeliveryId.eq(id));
+    }
+    if let Some(q) = given(&filter.q) {
+        // Matched literally in the record's text: LIKE's wildcards in it are escaped.
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        c = c.add(posts::Column::Data.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+    }
+    Ok(c)
+}
+
+/// The cursor a filter starts below, if any.
+fn before_id(filter: &PostFilter) -> ViewResult<Option<i64>> {
+    super::paging::cursor(&filter.cursor)
+}
+
+/// One page of posts below `before`, most recently stored first.
+async fn page(
+    db: &DatabaseConnection,
+    condition: Condition,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<posts::Model>, sea_orm::DbErr> {
+    let mut select = posts::Entity::find().filter(condition);
+    if let Some(before) = before {
+        select = select.filter(posts::Column::Id.lt(before));
+    }
+    select
+        .order_by_desc(posts::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// One page of posts, most recently stored first.
+pub async fn list(db: &DatabaseConnection, filter: &PostFilter) -> ViewResult<PostPage> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let mut rows = page(db, condition(filter)?, before_id(filter)?, limit + 1)
+        .await
+        .map_err(|e| ViewError::internal("listing posts", e))?;
+    let next_cursor = super::paging::next_cursor(&mut rows, limit, |p| p.id);
+    Ok(PostPage {
+        posts: rows.into_iter().map(view).collect(),
+        next_cursor,
+    })
+}
+
+fn view(p: posts::Model) -> PostRecordView {
+    PostRecordView {
+        text: delivery::records::post_text(&p.data),
+        id: p.id,
+        platform: p.platform,
+        post_id: p.post_id,
+        snapshot_id: p.snapshot_id,
+        delivery_id: p.delivery_id,
+        url: p.url,
+        author: p.author,
+        posted_ms: p.posted_ms,
+        likes: p.likes,
+        comments: p.comments,
+        shares: p.shares,
+        views: p.views,
+        first_seen_ms: p.first_seen_ms,
+        updated_ms: p.updated_ms,
+        times_delivered: p.times_delivered,
+        record: p.data,
+    }
+}
+
+/// The CSV export's columns, in order: the columns kept of each post, its text, and its record's
+/// JSON text last.
+pub const CSV_COLUMNS: [&str; 18] = [
+    "id",
+    "platform",
+    "post_id",
+    "snapshot_id",
+    "delivery_id",
+    "url",
+    "author",
+    "posted_at",
+    "posted_ms",
+    "likes",
+    "comments",
+    "shares",
+    "views",
+    "text",
+    "times_delivered",
+    "first_seen_ms",
+    "updated_ms",
+    "record",
+];
+
+/// How an export is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One row per post ([`CSV_COLUMNS`]); `bom`: a UTF-8 byte order mark first, for Excel.
+    Csv { bom: bool },
+    /// The records as BrightData sent them, one per line.
+    Ndjson,
+}
+
+impl Format {
+    pub fn of(filter: &PostFilter) -> ViewResult<Self> {
+        let bom = match given(&filter.bom) {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(ViewError::invalid(
+                    "invalid_bom",
+                    format!("bom must be true or false, not {other:?}"),
+                ));
+            }
+        };
+        match given(&filter.format).unwrap_or("csv") {
+            "csv" => Ok(Self::Csv { bom }),
+            "ndjson" => Ok(Self::Ndjson),
+            other => Err(ViewError::invalid(
+                "invalid_format",
+                format!("format must be csv or ndjson, not {other:?}"),
+            )),
+        }
+    }
+}
+
+/// Every post matching `filter`, most recently stored first, streamed a page at a time
+/// (constant memory whatever the count).
+pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format, ExportChunks)> {
+    let format = Format::of(filter)?;
+    let condition = condition(filter)?;
+    let fetch = move |before| {
+        let db = db.clone();
+        let condition = condition.clone();
+        async move { page(&db, condition, before, EXPORT_PAGE).await }
+    };
+    let render = move |rows: &[posts::Model], first: bool, _last: bool| match format {
+        Format::Csv { bom } => csv_rows(rows, first, bom && first).map_err(|e| e.to_string()),
+        Format::Ndjson => Ok(ndjson_lines(rows)),
+    };
+    let chunks = paged(before_id(filter)?, EXPORT_PAGE, fetch, |p| p.id, render);
+    Ok((format, chunks))
+}
+
+/// Each record's text on a line of its own. A record is stored as BrightData sent it, which in a
+/// pretty-printed JSON array spans lines: its line breaks can only be whitespace between tokens
+/// (JSON escapes them inside strings), so they become spaces and nothing else changes.
+fn ndjson_lines(rows: &[posts::Model]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(|p| p.data.len() + 1).sum());
+    for post in rows {
+        out.extend(
+            post.data
+                .bytes()
+                .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        );
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Posts as CSV rows (the header row first when `header`), CRLF-terminated; text a spreadsheet
+/// would run as a formula is neutralised as in the events export.
+fn csv_rows(rows: &[posts::Model], header: bool, bom: bool) -> Result<Vec<u8>, csv::Error> {
+    let mut buffer = Vec::with_capacity(rows.iter().map(|p| 2 * p.data.len() + 256).sum());
+    if bom {
+        buffer.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(buffer);
+    if header {
+        out.write_record(CSV_COLUMNS)?;
+    }
+    let number = |value: Option<i64>| value.map(|n| n.to_string()).unwrap_or_default();
+    let text = |value: Option<&str>| spreadsheet_text(value.unwrap_or_default()).into_owned();
+    for p in rows {
+        let posted_at = p
+            .posted_ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default();
+        out.write_record([
+            p.id.to_string(),
+            text(Some(&p.platform)),
+            text(Some(&p.post_id)),
+            text(p.snapshot_id.as_deref()),
+            p.delivery_id.to_string(),
+            text(p.url.as_deref()),
+            text(p.author.as_deref()),
+            posted_at,
+            number(p.posted_ms),
+            number(p.likes),
+            number(p.comments),
+            number(p.shares),
+            number(p.views),
+            text(delivery::records::post_text(&p.data).as_deref()),
+            p.times_delivered.to_string(),
+            p.first_seen_ms.to_string(),
+            p.updated_ms.to_string(),
+            p.data.clone(),
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
