@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::events::{self, Filter};
-use crate::views::export;
+use crate::views::export::{self, ExportChunks};
 
 /// `GET events/?outcome=&endpoint=&platform=&snapshot=&ip=&from=&to=&q=&cursor=&limit=`
 pub async fn list(
@@ -65,14 +65,18 @@ pub async fn export(
     State(state): State<AppState>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
-    use futures_util::{StreamExt, TryStreamExt};
     let (json_format, chunks) = export::chunks(state.db.clone(), &filter)?;
-    let (content_type, name) = if json_format {
-        ("application/json", "webhook_events.json")
+    Ok(if json_format {
+        download("application/json", "webhook_events.json", chunks)
     } else {
-        ("text/csv; charset=utf-8", "webhook_events.csv")
-    };
-    Ok((
+        download("text/csv; charset=utf-8", "webhook_events.csv", chunks)
+    })
+}
+
+/// An export's answer: a file to save, its chunks streamed as they are read.
+pub(super) fn download(content_type: &str, name: &str, chunks: ExportChunks) -> Response {
+    use futures_util::{StreamExt, TryStreamExt};
+    (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
@@ -84,5 +88,5 @@ pub async fn export(
         // `unfold` stream panics when polled past its end.
         Body::from_stream(chunks.map_ok(|(bytes, _)| bytes).fuse()),
     )
-        .into_response())
+        .into_response()
 }

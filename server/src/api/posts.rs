@@ -3,11 +3,10 @@
 
 use app::types::PostFilter;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::events::download;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::posts;
@@ -26,22 +25,9 @@ pub async fn export(
     State(state): State<AppState>,
     Query(filter): Query<PostFilter>,
 ) -> Result<Response, ApiError> {
-    use futures_util::{StreamExt, TryStreamExt};
     let (format, chunks) = posts::export(state.db.clone(), &filter)?;
-    let (content_type, name) = match format {
-        posts::Format::Csv { .. } => ("text/csv; charset=utf-8", "posts.csv"),
-        posts::Format::Ndjson => ("application/x-ndjson", "posts.ndjson"),
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        // Fused: the compression layer's encoder polls its body once more after the end.
-        Body::from_stream(chunks.map_ok(|(bytes, _)| bytes).fuse()),
-    )
-        .into_response())
+    Ok(match format {
+        posts::Format::Csv { .. } => download("text/csv; charset=utf-8", "posts.csv", chunks),
+        posts::Format::Ndjson => download("application/x-ndjson", "posts.ndjson", chunks),
+    })
 }

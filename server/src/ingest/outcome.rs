@@ -191,3 +191,31 @@ pub fn answer(result: Result<Response, Rejection>, detail: EventDetail) -> Respo
     response.extensions_mut().insert(merged);
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use delivery::verify::{Check, Refused};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_check_is_a_401_with_its_outcome() {
+        for (check, outcome) in [
+            (Check::Token, Outcome::RejectedAuth),
+            (Check::Signature, Outcome::RejectedSignature),
+            (Check::Timestamp, Outcome::RejectedTimestamp),
+        ] {
+            let rejection = Rejection::from(Refused {
+                check,
+                code: "some_code",
+                message: "why".into(),
+            });
+            assert_eq!(rejection.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(rejection.outcome, outcome);
+            assert_eq!(
+                (rejection.code, rejection.message.as_str()),
+                ("some_code", "why")
+            );
+        }
+    }
+}

@@ -7,13 +7,12 @@ use app::types::{
     BodyView, DeliveryView, EventDetailView, EventPage, HeaderView, PostView, ReplayView,
 };
 use delivery::lifecycle::DeliveryState;
-use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::error::{ViewError, ViewResult};
-use super::paging::{given, time_param};
+use super::paging::{contains, given, time_param};
 use crate::events::view;
 use crate::extractor::ProcessorHandle;
 use crate::store::entities::{deliveries, delivery_chunks, events, posts};
@@ -65,12 +64,7 @@ pub(super) fn condition(filter: &Filter) -> ViewResult<Condition> {
         c = c.add(events::Column::AtMs.lt(time_param("to", to)?));
     }
     if let Some(q) = given(&filter.q) {
-        // The text is matched literally: LIKE's wildcards in it are escaped.
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let like = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        let like = || contains(q);
         c = c.add(
             Condition::any()
                 .add(events::Column::Error.like(like()))

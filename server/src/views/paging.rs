@@ -2,6 +2,8 @@
 //! answer: a page is the rows below an id, newest first, read one longer than asked so the next
 //! cursor is known without a COUNT.
 
+use sea_orm::sea_query::LikeExpr;
+
 use super::error::{ViewError, ViewResult};
 
 /// A filter's value, with an empty one (an unset field of the dashboard's form) taken as unset.
@@ -25,6 +27,15 @@ pub fn time_param(name: &str, value: &str) -> ViewResult<i64> {
                 format!("{name} must be Unix milliseconds or RFC 3339, not {value:?}"),
             )
         })
+}
+
+/// A LIKE pattern matching `text` anywhere, literally: LIKE's wildcards in it are escaped.
+pub fn contains(text: &str) -> LikeExpr {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
 /// The id a page starts below (the previous page's `next_cursor`), if any.

@@ -2,14 +2,13 @@
 //! COUNT over the table), each with its record as BrightData sent it.
 
 use app::types::{PostFilter, PostPage, PostRecordView};
-use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::error::{ViewError, ViewResult};
 use super::export::{ExportChunks, paged, spreadsheet_text};
-use super::paging::{given, time_param};
+use super::paging::{contains, given, time_param};
 use crate::store::entities::posts;
 
 const DEFAULT_LIMIT: u64 = 50;
@@ -45,12 +44,7 @@ fn condition(filter: &PostFilter) -> ViewResult<Condition> {
         c = c.add(posts::Column::DeliveryId.eq(id));
     }
     if let Some(q) = given(&filter.q) {
-        // Matched literally in the record's text: LIKE's wildcards in it are escaped.
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        c = c.add(posts::Column::Data.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+        c = c.add(posts::Column::Data.like(contains(q)));
     }
     Ok(c)
 }
