@@ -268,6 +268,23 @@ mod tests {
             ready_ms: full.then_some(7),
             delivered_ms: full.then_some(8),
             finished_ms: full.then_some(9),
+            completeness: if full {
+                CompletenessView {
+                    verdict: "incomplete".into(),
+                    expected_records: Some(10),
+                    expected_errors: Some(1),
+                    received_records: Some(7),
+                    missing: Some(3),
+                    note: "3 of 10 records missing".into(),
+                    checked_ms: Some(10),
+                    redelivery_ms: Some(11),
+                }
+            } else {
+                CompletenessView {
+                    verdict: "pending".into(),
+                    ..CompletenessView::default()
+                }
+            },
         }
     }
 
@@ -386,6 +403,26 @@ mod tests {
                 at_ms: 5,
             }],
             posts: vec![post(true)],
+            can_redeliver: true,
+        });
+        round_trip(SnapshotDetailView {
+            snapshot: snapshot(false),
+            stored_posts: 0,
+            deliveries: vec![],
+            notifications: vec![],
+            input_errors: vec![],
+            posts: vec![],
+            can_redeliver: false,
+        });
+        round_trip(RedeliveryView {
+            snapshot_id: "s_1".into(),
+            delivery_id: Some("d_1".into()),
+            asked_ms: 5,
+        });
+        round_trip(RedeliveryView {
+            snapshot_id: "s_1".into(),
+            delivery_id: None,
+            asked_ms: 5,
         });
         round_trip(AlertList {
             alerts: vec![alert(true)],

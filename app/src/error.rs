@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Conflict,
     /// The server failed; the details are in its log.
     Internal,
+    /// A service the server calls for this (BrightData's API) refused or failed; the message
+    /// says what it answered.
+    Upstream,
     /// The call did not reach the server, or its answer could not be read.
     Transport,
 }
@@ -61,6 +64,7 @@ impl fmt::Display for DashboardError {
             ErrorKind::RateLimited => write!(f, "too many login attempts; wait a minute"),
             ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Conflict => write!(f, "{why}"),
             ErrorKind::Internal => write!(f, "the server failed: {why}"),
+            ErrorKind::Upstream => write!(f, "{why}"),
             ErrorKind::Transport => write!(f, "could not reach the server: {why}"),
         }
     }

@@ -144,7 +144,7 @@ pub struct HealthView {
 pub struct AlertView {
     pub id: i64,
     /// `error_rate`, `latency_p95`, `security_spike`, `snapshot_stalled`, `snapshot_failed`,
-    /// `database_unreachable`.
+    /// `snapshot_incomplete`, `database_unreachable`.
     pub rule: String,
     /// What the alert is about (a snapshot id), or empty.
     pub subject: String,
@@ -426,6 +426,28 @@ pub struct PostFilter {
     pub bom: Option<String>,
 }
 
+impl PostFilter {
+    /// The filter as a URL query (`a=1&b=two%20words`, empty ones left out), without the `?`:
+    /// the dashboard's links and download URLs are built from it.
+    pub fn query(&self) -> String {
+        let pairs: Vec<(&'static str, String)> = set_fields([
+            ("snapshot", &self.snapshot),
+            ("platform", &self.platform),
+            ("author", &self.author),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+            ("delivery", &self.delivery),
+            ("cursor", &self.cursor),
+            ("format", &self.format),
+            ("bom", &self.bom),
+        ])
+        .chain(self.limit.map(|l| ("limit", l.to_string())))
+        .collect();
+        url_query(&pairs)
+    }
+}
+
 /// One stored post with its record: the columns kept of it, its text, and the record itself as
 /// BrightData sent it (its last delivery's version).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
@@ -536,6 +558,27 @@ pub struct SnapshotView {
     pub ready_ms: Option<i64>,
     pub delivered_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// Whether it arrived whole.
+    pub completeness: CompletenessView,
+}
+
+/// Whether a snapshot arrived whole: what BrightData counted against what arrived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct CompletenessView {
+    /// `complete`, `incomplete`, `unverified`, or `pending` (not judged yet).
+    pub verdict: String,
+    /// Records and errors BrightData says the snapshot produced.
+    pub expected_records: Option<i64>,
+    pub expected_errors: Option<i64>,
+    /// Posts and input errors its delivery files held at the last check (each file once).
+    pub received_records: Option<i64>,
+    /// The records missing, when incomplete.
+    pub missing: Option<i64>,
+    /// Why, in words: the numbers, or why it cannot be judged (yet).
+    pub note: String,
+    pub checked_ms: Option<i64>,
+    /// When a redelivery was last asked for.
+    pub redelivery_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
@@ -578,6 +621,17 @@ pub struct SnapshotDetailView {
     pub notifications: Vec<NotificationView>,
     pub input_errors: Vec<InputErrorView>,
     pub posts: Vec<PostView>,
+    /// Whether a redelivery can be asked for here (`BRIGHTDATA_API_TOKEN` is set).
+    pub can_redeliver: bool,
+}
+
+/// What BrightData answered a redelivery request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct RedeliveryView {
+    pub snapshot_id: String,
+    /// BrightData's id for the delivery, when it gave one.
+    pub delivery_id: Option<String>,
+    pub asked_ms: i64,
 }
 
 /// One check of the security self-test.

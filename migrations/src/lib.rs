@@ -7,6 +7,7 @@ mod m20261129_000001_create_events;
 mod m20261129_000002_create_ingestion;
 mod m20261129_000003_create_monitoring;
 mod m20261203_000004_create_revoked_sessions;
+mod m20261203_000005_snapshot_completeness;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_ingestion::Migration),
             Box::new(m20261129_000003_create_monitoring::Migration),
             Box::new(m20261203_000004_create_revoked_sessions::Migration),
+            Box::new(m20261203_000005_snapshot_completeness::Migration),
         ]
     }
 }

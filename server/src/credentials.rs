@@ -134,6 +134,35 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+impl Credentials {
+    /// The tokens in force and the signing secrets: what nothing the service stores or shows from
+    /// an outside answer may contain.
+    pub fn secrets(&self, security: &SecurityConfig) -> Vec<String> {
+        self.webhook_tokens
+            .iter()
+            .chain([&self.admin_token])
+            .chain(&security.signing_secrets)
+            .map(|secret| secret.expose().to_owned())
+            .collect()
+    }
+}
+
+/// `text` with every secret, as written and as a URL's query encodes it, replaced by
+/// `[redacted]`: the last guard before anything a command prints or the service stores from an
+/// outside answer (an error can quote a URL, an answer can echo what it was sent).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in [secret.as_str(), encoded.as_str()] {
+            if text.contains(form) {
+                text = text.replace(form, "[redacted]");
+            }
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +224,16 @@ mod tests {
         std::fs::write(dir.path().join(ADMIN_TOKEN_FILE), "  \n").unwrap();
         let err = Credentials::resolve(&security(&[]), dir.path()).unwrap_err();
         assert!(err.to_string().contains("admin_token"));
+    }
+
+    #[test]
+    fn redaction_covers_the_secret_as_written_and_as_a_query_encodes_it() {
+        let secrets = vec!["tok/en+1 x".to_owned(), "key".to_owned()];
+        assert_eq!(
+            redact("a tok/en+1 x b tok%2Fen%2B1+x c", &secrets),
+            "a [redacted] b [redacted] c"
+        );
+        // Secrets too short to be real are left alone rather than blanking ordinary words.
+        assert_eq!(redact("a key", &secrets), "a key");
     }
 }

@@ -11,8 +11,8 @@ use app::api::{COALESCE_MS, DashboardError, ErrorKind};
 use app::types::LiveUpdate;
 use app::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
-    SnapshotPage,
+    OverviewView, RedeliveryView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView,
+    SnapshotFilter, SnapshotPage,
 };
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
@@ -56,6 +56,7 @@ fn view_error(error: ViewError) -> DashboardError {
         ViewError::NotFound(_) => ErrorKind::NotFound,
         ViewError::Conflict { .. } => ErrorKind::Conflict,
         ViewError::Internal(_) => ErrorKind::Internal,
+        ViewError::Upstream(_) => ErrorKind::Upstream,
     };
     DashboardError::new(kind, error.message())
 }
@@ -131,7 +132,23 @@ impl Backend for DashboardBackend {
     }
 
     fn snapshot(&self, id: String) -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>> {
-        answer(async move { snapshots::detail(&self.state.db, &id).await })
+        let can_redeliver = self.state.brightdata().is_ok();
+        answer(async move { snapshots::detail(&self.state.db, &id, can_redeliver).await })
+    }
+
+    fn redeliver(&self, id: String) -> BoxFuture<'_, Result<RedeliveryView, DashboardError>> {
+        let state = &self.state;
+        answer(async move {
+            let to = state.redelivery_destination();
+            let asked =
+                snapshots::redeliver(&state.db, &state.writer, state.brightdata(), &to, &id)
+                    .await?;
+            state.logs.monitor.write(
+                "redelivery_requested",
+                serde_json::json!({"snapshot_id": asked.snapshot_id, "delivery_id": asked.delivery_id}),
+            );
+            Ok(asked)
+        })
     }
 
     fn alerts(&self, filter: AlertFilter) -> BoxFuture<'_, Result<AlertList, DashboardError>> {

@@ -59,6 +59,9 @@ impl From<crate::views::ViewError> for ApiError {
             }
             ViewError::NotFound(message) => Self::not_found(message),
             ViewError::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            ViewError::Upstream(message) => {
+                Self::new(StatusCode::BAD_GATEWAY, "upstream_failed", message)
+            }
             // Logged where it happened (`ViewError::internal`).
             ViewError::Internal(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,7 +2,9 @@
 //! itself and serves the live dashboard.
 
 pub mod api;
+pub mod brightdata_api;
 pub mod cli;
+pub mod completeness;
 pub mod compression;
 pub mod config;
 pub mod credentials;

@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::brightdata_api::BrightDataApi;
+use crate::completeness::Checker;
 use crate::config::Config;
 use crate::credentials::{Credentials, TokenSource};
 use crate::events::EventRecorder;
@@ -175,7 +177,21 @@ impl Application {
             .sync(&db)
             .await
             .context("reading revoked dashboard sessions")?;
+        let brightdata = Arc::new(BrightDataApi::new(
+            &config,
+            credentials.secrets(&config.security),
+        ));
         let mut background = background;
+        background.push(
+            Checker {
+                db: db.clone(),
+                writer: writer.clone(),
+                api: brightdata.as_ref().clone(),
+                log: logs.monitor.clone(),
+                settle: config.brightdata.verify_settle,
+            }
+            .spawn(config.brightdata.verify_interval, background_stop.clone()),
+        );
         background.push(
             sessions
                 .clone()
@@ -198,6 +214,7 @@ impl Application {
             sessions,
             thresholds,
             connections: Default::default(),
+            brightdata,
         };
 
         let app = Self {

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
+use crate::brightdata_api::{BrightDataApi, Unavailable};
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::events::EventRecorder;
@@ -20,6 +21,7 @@ use crate::public_url::PublicUrl;
 use crate::sessions::Sessions;
 use crate::store::Writer;
 use crate::views::monitor::Service;
+use crate::views::snapshots::Destination;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,9 +41,24 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub thresholds: Thresholds,
     pub connections: Arc<ConnectionStats>,
+    /// BrightData's API, or why it cannot be called (no API key).
+    pub brightdata: Arc<Result<BrightDataApi, Unavailable>>,
 }
 
 impl AppState {
+    /// Where a redelivery is sent: this service's data and notify URLs, with its webhook token.
+    pub fn redelivery_destination(&self) -> Destination {
+        Destination {
+            endpoint: self.public.data_url(),
+            notify: self.public.notify_url(),
+            auth_header: format!("Bearer {}", self.credentials.webhook_tokens[0].expose()),
+        }
+    }
+
+    pub fn brightdata(&self) -> Result<&BrightDataApi, &Unavailable> {
+        self.brightdata.as_ref().as_ref()
+    }
+
     /// What the health view reads besides the database.
     pub fn service(&self) -> Service<'_> {
         Service {

@@ -39,6 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "extractor",
             "sessions",
             "public_url",
+            "completeness",
         ],
     ),
     ("store", &["store", "db"]),
@@ -53,6 +54,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "ngrok",
             "paths",
             "rate_key",
+            "brightdata_api",
         ],
     ),
 ];

@@ -13,8 +13,8 @@ use crate::error::{DashboardError, ErrorKind};
 use crate::types::LiveUpdate;
 use crate::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
-    SnapshotPage,
+    OverviewView, RedeliveryView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView,
+    SnapshotFilter, SnapshotPage,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -40,6 +40,7 @@ pub trait Backend: Send + Sync + 'static {
         filter: SnapshotFilter,
     ) -> BoxFuture<'_, Result<SnapshotPage, DashboardError>>;
     fn snapshot(&self, id: String) -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>>;
+    fn redeliver(&self, id: String) -> BoxFuture<'_, Result<RedeliveryView, DashboardError>>;
     fn alerts(&self, filter: AlertFilter) -> BoxFuture<'_, Result<AlertList, DashboardError>>;
     fn acknowledge(&self, id: i64, by: String) -> BoxFuture<'_, Result<AlertView, DashboardError>>;
     fn self_test(&self) -> BoxFuture<'_, Result<SelfTestReport, DashboardError>>;
@@ -91,6 +92,7 @@ pub fn refuse(request: &Parts, error: DashboardError) -> DashboardError {
         ErrorKind::Invalid => 400,
         ErrorKind::NotFound => 404,
         ErrorKind::Conflict => 409,
+        ErrorKind::Upstream => 502,
         ErrorKind::Internal | ErrorKind::Transport => 500,
     };
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -11,8 +11,8 @@ use crate::error::DashboardError;
 use crate::types::LiveUpdate;
 use crate::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter,
-    SnapshotPage,
+    OverviewView, RedeliveryView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView,
+    SnapshotFilter, SnapshotPage,
 };
 
 /// The overview of `window` (`5m`, `1h`, `24h` or `7d`).
@@ -130,6 +130,16 @@ pub async fn snapshot(id: String) -> Result<SnapshotDetailView, DashboardError> 
     no_store();
     backend
         .snapshot(id)
+        .await
+        .map_err(|error| super::backend::refuse(&parts, error))
+}
+
+/// Asks BrightData to deliver a snapshot again (`POST snapshots/{id}/redeliver/`).
+#[server(prefix = "/dashboard/api", endpoint = "redeliver", output = ViewJson, client = super::client::PageClient)]
+pub async fn redeliver(id: String) -> Result<RedeliveryView, DashboardError> {
+    let (backend, parts) = super::backend::authorized()?;
+    backend
+        .redeliver(id)
         .await
         .map_err(|error| super::backend::refuse(&parts, error))
 }

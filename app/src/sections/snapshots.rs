@@ -7,12 +7,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::events::PostTable;
 use crate::api;
+use crate::api::Redeliver;
 use crate::charts::thousands;
 use crate::live::use_live;
 use crate::shell::BASE;
 use crate::types::{
-    DeliveryView, EventFilter, InputErrorView, NotificationView, SnapshotDetailView,
-    SnapshotFilter, SnapshotPage, SnapshotView,
+    CompletenessView, DeliveryView, EventFilter, InputErrorView, NotificationView, PostFilter,
+    SnapshotDetailView, SnapshotFilter, SnapshotPage, SnapshotView,
 };
 use crate::ui::{
     Choice, Columns, FilterForm, LocalTime, MaybeTime, PLATFORMS, SnapshotLink, bytes, count,
@@ -36,6 +37,25 @@ fn status_class(status: &str) -> &'static str {
         "ready" | "running" | "triggered" => "pill outcome-duplicate",
         _ => "pill outcome-error",
     }
+}
+
+/// The colour class of a completeness verdict (the word is always shown too).
+fn completeness_class(verdict: &str) -> &'static str {
+    match verdict {
+        "complete" => "pill outcome-accepted",
+        "incomplete" => "pill outcome-error",
+        _ => "pill outcome-duplicate",
+    }
+}
+
+/// Where the posts export of a snapshot downloads from, in `format`.
+fn posts_export(snapshot: &str, format: &str) -> String {
+    let filter = PostFilter {
+        snapshot: Some(snapshot.to_owned()),
+        format: Some(format.to_owned()),
+        ..PostFilter::default()
+    };
+    format!("/api/brightdata/webhook/export-posts/?{}", filter.query())
 }
 
 /// One step of a snapshot's lifecycle as the detail shows it.
@@ -167,7 +187,7 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="plain" data-testid="snapshots-table">
-                <Columns columns=&[("Snapshot", ""), ("Status", ""), ("Platform", ""), ("Records", "num"), ("Input errors", "num"), ("Deliveries", "num"), ("Last activity", ""), ("Error", "")] />
+                <Columns columns=&[("Snapshot", ""), ("Status", ""), ("Arrived whole?", ""), ("Platform", ""), ("Records", "num"), ("Input errors", "num"), ("Deliveries", "num"), ("Last activity", ""), ("Error", "")] />
                 <tbody>
                     {page
                         .snapshots
@@ -175,6 +195,8 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
                         .map(|s| {
                             let status = s.status.clone();
                             let pill = status_class(&s.status);
+                            let verdict = s.completeness.verdict.clone();
+                            let whole = completeness_class(&verdict);
                             view! {
                                 <tr data-status=status>
                                     <td>
@@ -182,6 +204,11 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
                                     </td>
                                     <td>
                                         <span class=pill>{s.status}</span>
+                                    </td>
+                                    <td title=s.completeness.note.clone()>
+                                        <span class=whole data-testid="completeness-pill">
+                                            {verdict}
+                                        </span>
                                     </td>
                                     <td>{s.platform.unwrap_or_default()}</td>
                                     <td class="num">{thousands(s.records)}</td>
@@ -220,22 +247,24 @@ pub fn SnapshotDetailPage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    // Reloaded only when new events touched this snapshot, not on any event anywhere.
+    // Reloaded only when new events touched this snapshot, not on any event anywhere, and after
+    // a redelivery was asked for.
     let changes = live.snapshot_changes(id);
+    let redeliver = ServerAction::<Redeliver>::new();
     let detail = crate::codec::data(
-        move || (id.get(), changes.get()),
-        |(id, _)| api::snapshot(id),
+        move || (id.get(), changes.get(), redeliver.version().get()),
+        |(id, _, _)| api::snapshot(id),
     );
     view! {
         <p class="crumbs">
             <a href=format!("{BASE}/snapshots")>"← Snapshots"</a>
         </p>
-        {loaded(detail, move |detail| view! { <SnapshotDetail detail /> })}
+        {loaded(detail, move |detail| view! { <SnapshotDetail detail redeliver /> })}
     }
 }
 
 #[component]
-fn SnapshotDetail(detail: SnapshotDetailView) -> impl IntoView {
+fn SnapshotDetail(detail: SnapshotDetailView, redeliver: ServerAction<Redeliver>) -> impl IntoView {
     let SnapshotDetailView {
         snapshot,
         stored_posts,
@@ -243,6 +272,7 @@ fn SnapshotDetail(detail: SnapshotDetailView) -> impl IntoView {
         notifications,
         input_errors,
         posts,
+        can_redeliver,
     } = detail;
     let steps = lifecycle(&snapshot);
     let events = format!(
@@ -312,6 +342,34 @@ fn SnapshotDetail(detail: SnapshotDetailView) -> impl IntoView {
                 <div class="card-change mono">{snapshot.dataset_id.clone().unwrap_or_default()}</div>
             </div>
         </section>
+        <Completeness
+            id=snapshot.id.clone()
+            completeness=snapshot.completeness.clone()
+            can_redeliver
+            redeliver
+        />
+        <section class="panel" aria-labelledby="snapshot-download">
+            <h3 id="snapshot-download">"Its posts"</h3>
+            <p class="export">
+                "Download every post of this snapshot: "
+                <a
+                    href=posts_export(&snapshot.id, "csv")
+                    download=format!("{}.csv", snapshot.id)
+                    data-testid="download-csv"
+                >
+                    "CSV"
+                </a>
+                " · "
+                <a
+                    href=posts_export(&snapshot.id, "ndjson")
+                    download=format!("{}.ndjson", snapshot.id)
+                    data-testid="download-ndjson"
+                >
+                    "NDJSON"
+                </a>
+                " (the records as BrightData sent them, one per line)"
+            </p>
+        </section>
         <Notifications notifications />
         <Deliveries deliveries />
         <InputErrors input_errors />
@@ -324,6 +382,110 @@ fn SnapshotDetail(detail: SnapshotDetailView) -> impl IntoView {
                     </section>
                 }
             })}
+    }
+}
+
+/// Whether the snapshot arrived whole: BrightData's count beside what arrived, and the one action
+/// an incomplete snapshot offers.
+#[component]
+fn Completeness(
+    id: String,
+    completeness: CompletenessView,
+    can_redeliver: bool,
+    redeliver: ServerAction<Redeliver>,
+) -> impl IntoView {
+    let verdict = completeness.verdict.clone();
+    let incomplete = verdict == "incomplete";
+    let number = |n: Option<i64>| n.map(thousands).unwrap_or_else(|| "–".into());
+    let outcome = move || match redeliver.value().get() {
+        Some(Ok(asked)) => Some(format!(
+            "Asked: BrightData will deliver the snapshot again{}. The files are deduplicated as they arrive, and the next check counts them.",
+            asked
+                .delivery_id
+                .map(|d| format!(" (delivery {d})"))
+                .unwrap_or_default()
+        )),
+        Some(Err(error)) => Some(format!("Not asked: {error}")),
+        None => None,
+    };
+    view! {
+        <section
+            class=if incomplete { "panel callout" } else { "panel" }
+            aria-labelledby="completeness-title"
+            data-testid="completeness"
+            data-verdict=verdict.clone()
+        >
+            <h3 id="completeness-title">
+                "Arrived whole? " <span class=completeness_class(&verdict)>{verdict.clone()}</span>
+            </h3>
+            <dl class="facts">
+                <dt>"BrightData counted"</dt>
+                <dd data-testid="expected-records">
+                    {number(completeness.expected_records)} " records"
+                    {completeness
+                        .expected_errors
+                        .map(|e| format!(" ({} errors)", thousands(e)))}
+                </dd>
+                <dt>"Received"</dt>
+                <dd data-testid="received-records">
+                    {number(completeness.received_records)} " records and input errors"
+                </dd>
+                {completeness
+                    .missing
+                    .map(|missing| {
+                        view! {
+                            <dt>"Missing"</dt>
+                            <dd data-testid="missing-records">{thousands(missing)}</dd>
+                        }
+                    })}
+                <dt>"Why"</dt>
+                <dd data-testid="completeness-note">{completeness.note.clone()}</dd>
+                <dt>"Checked"</dt>
+                <dd>
+                    <MaybeTime at_ms=completeness.checked_ms />
+                </dd>
+                {completeness
+                    .redelivery_ms
+                    .map(|at| {
+                        view! {
+                            <dt>"Redelivery asked"</dt>
+                            <dd>
+                                <LocalTime at_ms=at />
+                            </dd>
+                        }
+                    })}
+            </dl>
+            {incomplete
+                .then(|| {
+                    view! {
+                        <div class="actions">
+                            <button
+                                type="button"
+                                data-testid="redeliver"
+                                disabled=move || !can_redeliver || redeliver.pending().get()
+                                on:click={
+                                    let id = id.clone();
+                                    move |_| {
+                                        redeliver.dispatch(Redeliver { id: id.clone() });
+                                    }
+                                }
+                            >
+                                "Ask BrightData to deliver it again"
+                            </button>
+                            <span class="muted">
+                                {if can_redeliver {
+                                    "Files already stored are recognised and not stored twice."
+                                } else {
+                                    "Needs BRIGHTDATA_API_TOKEN (the API key of the BrightData account)."
+                                }}
+                            </span>
+                            <p role="status" data-testid="redeliver-result">
+                                {outcome}
+                            </p>
+                        </div>
+                    }
+                })}
+        </section>
     }
 }
 
@@ -466,6 +628,7 @@ mod tests {
             ready_ms: None,
             delivered_ms: None,
             finished_ms: None,
+            completeness: CompletenessView::default(),
         }
     }
 

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Under `/api`.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 15] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 16] = [
         ("/brightdata/webhook/metrics/", get(monitor::metrics)),
         ("/brightdata/webhook/health/", get(monitor::health)),
         ("/brightdata/webhook/analytics/", get(monitor::analytics)),
@@ -43,6 +43,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         (
             "/brightdata/webhook/snapshots/{id}/",
             get(snapshots::detail),
+        ),
+        (
+            "/brightdata/webhook/snapshots/{id}/redeliver/",
+            post(snapshots::redeliver),
         ),
     ];
     let mut monitor = Router::new();

@@ -128,7 +128,7 @@ pub fn spec() -> Value {
             format!("{base}/alerts/"): {"get": op("Alerts", vec![query("status", "active (default), resolved, all"), query("severity", "warning or critical")], "{alerts: [AlertView]}")},
             format!("{base}/alerts/{{id}}/ack/"): {"post": op("Acknowledge an alert; body {\"by\": name} optional", vec![path_id("alert id")], "AlertView")},
             format!("{base}/snapshots/"): {"get": op("Snapshots, most recently active first", vec![query("status", "running, ready, delivered, failed, cancelled"), query("platform", "platform"), query("cursor", "next_cursor"), query("limit", "1 to 500")], "{snapshots, next_cursor}")},
-            format!("{base}/snapshots/{{id}}/"): {"get": op("One snapshot with deliveries, notifications, input errors and posts", vec![path_id("snapshot id")], "snapshot detail")},
+            format!("{base}/snapshots/{{id}}/"): {"get": op("One snapshot with deliveries, notifications, input errors and posts", vec![path_id("snapshot id")], "snapshot detail; snapshot.completeness says whether it arrived whole: verdict complete, incomplete, unverified or pending, expected_records and expected_errors (BrightData's progress API), received_records, missing, note (the numbers, or why it is unverified); can_redeliver")},
             format!("{base}/config/"): {"get": op("The public URL in effect, the data and notify URLs and auth_header form for BrightData, and every setting (secrets masked)", vec![], "SetupView")},
             format!("{base}/test/"): {"post": op("Security self-test of the running configuration", vec![], "{passed, checks: [{name, expected, actual, passed}], warnings}")},
             "/api/auth/login": {"post": {"summary": "Log in with {\"token\": admin token}; sets the session cookie", "responses": {"200": {"description": "{authenticated, expires_ms}"}, "401": {"description": "wrong token"}, "429": {"description": "too many attempts"}}}},
@@ -141,6 +141,15 @@ pub fn spec() -> Value {
     // Beside the others: one more entry in the literal above exceeds the macro's recursion limit.
     spec["paths"][format!("{base}/posts/")] = posts_list;
     spec["paths"][format!("{base}/export-posts/")] = posts_export;
+    let mut redeliver = op(
+        "Ask BrightData to deliver a ready snapshot again, to this service (needs BRIGHTDATA_API_TOKEN); the files are deduplicated as they arrive",
+        vec![path_id("snapshot id")],
+        "{snapshot_id, delivery_id, asked_ms}",
+    );
+    redeliver["responses"]["409"] =
+        json!({"description": "not ready yet, or no API key (code not_ready or no_api_key)"});
+    redeliver["responses"]["502"] = json!({"description": "BrightData refused or failed (code upstream_failed), with its answer"});
+    spec["paths"][format!("{base}/snapshots/{{id}}/redeliver/")] = json!({"post": redeliver});
     spec
 }
 

@@ -1,4 +1,5 @@
-//! `snapshots/`: the list and one snapshot in full (`views::snapshots` decides both).
+//! `snapshots/`: the list, one snapshot in full, and asking for a redelivery (`views::snapshots`
+//! decides each).
 
 use app::types::SnapshotFilter;
 use axum::Json;
@@ -22,5 +23,21 @@ pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(snapshots::detail(&state.db, &id).await?).into_response())
+    let can_redeliver = state.brightdata().is_ok();
+    Ok(Json(snapshots::detail(&state.db, &id, can_redeliver).await?).into_response())
+}
+
+/// `POST snapshots/{id}/redeliver/`: asks BrightData to deliver the snapshot again, here.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let to = state.redelivery_destination();
+    let asked =
+        snapshots::redeliver(&state.db, &state.writer, state.brightdata(), &to, &id).await?;
+    state.logs.monitor.write(
+        "redelivery_requested",
+        serde_json::json!({"snapshot_id": asked.snapshot_id, "delivery_id": asked.delivery_id}),
+    );
+    Ok(Json(asked).into_response())
 }

@@ -1,5 +1,4 @@
-//! `server trigger` and `server progress`: BrightData's dataset API (`BRIGHTDATA_API_URL`, default
-//! `https://api.brightdata.com`) with the API key of `BRIGHTDATA_API_TOKEN`. A trigger sends the
+//! `server trigger` and `server progress`: BrightData's dataset API (`brightdata_api`). A trigger sends the
 //! URLs and token BrightData needs to deliver here, and records the snapshot as `triggered` so the
 //! dashboard's tracker shows it before BrightData says anything.
 
@@ -8,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::{EXIT_USAGE, Failure, failed, failure};
+use crate::brightdata_api::{BrightDataApi, valid_snapshot_id};
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::public_url::PublicUrl;
@@ -31,30 +31,10 @@ pub struct Triggered {
     pub recorded: bool,
 }
 
-/// The client for BrightData's API: pinned when `WEBHOOK_ENABLE_CERT_PINNING` is on.
-fn api_client(config: &Config) -> Result<reqwest::Client, Failure> {
-    let pins = config
-        .security
-        .cert_pinning
-        .then_some(config.brightdata.pinned_spki_sha256.as_slice());
-    crate::outbound::client(pins, config.brightdata.timeout).map_err(|e| failure(EXIT_USAGE, e))
-}
-
-fn api_key(config: &Config) -> Result<&str, Failure> {
-    config
-        .brightdata
-        .api_token
-        .as_ref()
-        .map(|t| t.expose())
-        .ok_or_else(|| failure(EXIT_USAGE, "BRIGHTDATA_API_TOKEN is not set: it is the API key of your BrightData account (Account settings -> API key)"))
-}
-
-fn endpoint(config: &Config, path: &str) -> String {
-    format!(
-        "{}/{}",
-        config.brightdata.api_url.as_str().trim_end_matches('/'),
-        path
-    )
+/// The API client with every secret a command could hold blanked from its answers.
+fn api(config: &Config) -> Result<BrightDataApi, Failure> {
+    BrightDataApi::new(config, super::secrets(config))
+        .map_err(|e| failure(EXIT_USAGE, e.to_string()))
 }
 
 /// The inputs to send: the file's, else one `{"url"}` per `--url`.
@@ -114,7 +94,7 @@ pub async fn trigger(
         ));
     }
     let inputs = inputs(options)?;
-    let key = api_key(config)?;
+    let api = api(config)?;
     let credentials = Credentials::existing(&config.security, &config.storage.data_dir)
         .map_err(|e| failure(EXIT_USAGE, format!("reading the webhook token: {e}")))?;
     if !public.reachable() {
@@ -134,9 +114,7 @@ pub async fn trigger(
         ("uncompressed_webhook", "true"),
         ("include_errors", "true"),
     ];
-    let url = endpoint(config, "datasets/v3/trigger");
-    let request = api_client(config)?.post(&url).query(&query).json(&inputs);
-    let text = call(config, request, key, &url).await?;
+    let text = api.trigger(&query, &inputs).await.map_err(failed)?;
     let snapshot_id = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| {
@@ -172,67 +150,15 @@ pub async fn trigger(
 }
 
 /// BrightData's progress of a snapshot: its answer (`status`: running, ready or failed, with
-/// `error_message` when failed).
+/// `error_message` when failed; `records` and `errors` once ready).
 pub async fn progress(config: &Config, snapshot_id: &str) -> Result<Value, Failure> {
-    let valid = !snapshot_id.is_empty()
-        && snapshot_id.len() <= 128
-        && snapshot_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !valid {
+    if !valid_snapshot_id(snapshot_id) {
         return Err(failure(
             EXIT_USAGE,
             format!("{snapshot_id:?} is not a snapshot id"),
         ));
     }
-    let key = api_key(config)?;
-    let url = endpoint(config, &format!("datasets/v3/progress/{snapshot_id}"));
-    let text = call(config, api_client(config)?.get(&url), key, &url).await?;
-    serde_json::from_str(&text)
-        .map_err(|_| failed(format!("BrightData's answer is not JSON: {}", text.trim())))
-}
-
-/// Sends a call with the API `key`; BrightData's answer text, or why there is none. `url` is the
-/// endpoint without its query (the trigger's query carries the webhook token), and reqwest's error
-/// is taken without its URL. Failures are redacted where every command's are (`main`); the answer
-/// text, which a command may print as it came, is redacted here (an answer can echo what it was
-/// sent).
-async fn call(
-    config: &Config,
-    request: reqwest::RequestBuilder,
-    key: &str,
-    url: &str,
-) -> Result<String, Failure> {
-    let answer = request
-        .bearer_auth(key)
-        .send()
-        .await
-        .map_err(|e| failed(format!("{url}: {}", error_chain(&e.without_url()))))?;
-    let status = answer.status();
-    let text = super::redact(
-        &answer.text().await.unwrap_or_default(),
-        &super::secrets(config),
-    );
-    if status.is_success() {
-        Ok(text)
-    } else {
-        Err(failed(format!(
-            "BrightData answered {status}: {}",
-            text.trim()
-        )))
-    }
-}
-
-/// reqwest's error with its causes (a TLS refusal says why only in its source).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    api(config)?.progress(snapshot_id).await.map_err(failed)
 }
 
 #[cfg(test)]

@@ -86,34 +86,4 @@ pub fn secrets(config: &crate::config::Config) -> Vec<String> {
     secrets
 }
 
-/// `text` with every secret, as written and as a URL's query encodes it, replaced by
-/// `[redacted]`: the last guard before anything a command prints (an error can quote a URL, an
-/// answer can echo what it was sent).
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut text = text.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for form in [secret.as_str(), encoded.as_str()] {
-            if text.contains(form) {
-                text = text.replace(form, "[redacted]");
-            }
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_covers_the_secret_as_written_and_as_a_query_encodes_it() {
-        let secrets = vec!["tok/en+1 x".to_owned(), "key".to_owned()];
-        assert_eq!(
-            redact("a tok/en+1 x b tok%2Fen%2B1+x c", &secrets),
-            "a [redacted] b [redacted] c"
-        );
-        // Secrets too short to be real are left alone rather than blanking ordinary words.
-        assert_eq!(redact("a key", &secrets), "a key");
-    }
-}
+pub use crate::credentials::redact;

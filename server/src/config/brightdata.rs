@@ -8,7 +8,8 @@ use url::Url;
 use super::ConfigError;
 use super::vars::{SECONDS, Vars, parse_base_url, parse_positive_seconds, parse_spki_pins};
 
-/// Outbound calls to BrightData's API (`server trigger`, `server progress`).
+/// Outbound calls to BrightData's API (`server trigger`, `server progress`, completeness checks,
+/// redelivery).
 #[derive(Debug, Clone)]
 pub struct BrightDataApiConfig {
     /// `BRIGHTDATA_API_URL` (default `https://api.brightdata.com`).
@@ -20,6 +21,13 @@ pub struct BrightDataApiConfig {
     pub pinned_spki_sha256: Vec<[u8; 32]>,
     /// `BRIGHTDATA_API_TIMEOUT` (default 60 s): how long one call to the API may take in all.
     pub timeout: Duration,
+    /// `BRIGHTDATA_VERIFY_INTERVAL` (default 60 s): how often snapshots are checked for
+    /// completeness (an incomplete one is recounted each time; BrightData is asked once per
+    /// snapshot, or every 15 min while it does not say).
+    pub verify_interval: Duration,
+    /// `BRIGHTDATA_VERIFY_SETTLE` (default 60 s): how long after BrightData's `ready` a snapshot
+    /// is first judged (its last files can arrive after the notification).
+    pub verify_settle: Duration,
 }
 
 impl BrightDataApiConfig {
@@ -46,6 +54,18 @@ impl BrightDataApiConfig {
             )?,
             timeout: vars.parse(
                 "BRIGHTDATA_API_TIMEOUT",
+                SECONDS,
+                Duration::from_secs(60),
+                parse_positive_seconds,
+            )?,
+            verify_interval: vars.parse(
+                "BRIGHTDATA_VERIFY_INTERVAL",
+                SECONDS,
+                Duration::from_secs(60),
+                parse_positive_seconds,
+            )?,
+            verify_settle: vars.parse(
+                "BRIGHTDATA_VERIFY_SETTLE",
                 SECONDS,
                 Duration::from_secs(60),
                 parse_positive_seconds,

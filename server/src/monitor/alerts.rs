@@ -18,6 +18,7 @@ use super::{Thresholds, metrics, now_ms};
 use crate::live::LiveHub;
 use crate::log_file::LogFile;
 use crate::store::Writer;
+use crate::store::completeness;
 use crate::store::entities::{alerts, snapshots};
 use crate::store::rollups::{self, Granularity};
 
@@ -164,6 +165,34 @@ pub async fn conditions(
         "snapshot_failed",
         failed_more,
         "failed in the last day",
+    );
+    let incomplete = snapshots::Entity::find()
+        .filter(snapshots::Column::Completeness.eq(completeness::INCOMPLETE))
+        .filter(snapshots::Column::ReadyMs.gt(now - completeness::CHECKED_FOR_MS));
+    let (incomplete_shown, incomplete_more) = capped(
+        db,
+        incomplete
+            .order_by_desc(snapshots::Column::ReadyMs)
+            .order_by_desc(snapshots::Column::Id),
+    )
+    .await?;
+    for snapshot in incomplete_shown {
+        firing.push(Firing {
+            rule: "snapshot_incomplete",
+            subject: snapshot.id.clone(),
+            severity: "warning",
+            message: format!(
+                "snapshot {} arrived incomplete: {} (ask BrightData to deliver it again from its page)",
+                snapshot.id,
+                snapshot.completeness_note.as_deref().unwrap_or("records missing")
+            ),
+        });
+    }
+    overflow(
+        &mut firing,
+        "snapshot_incomplete",
+        incomplete_more,
+        "arrived incomplete",
     );
     Ok(firing)
 }

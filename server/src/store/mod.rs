@@ -1,5 +1,6 @@
 //! Storage: entities, the single group-committing writer, and the queries of each area.
 pub mod checkpoint;
+pub mod completeness;
 pub mod entities;
 pub mod events;
 pub mod histogram;

@@ -15,6 +15,8 @@ pub enum ViewError {
     /// Our failure (the database, mostly). The cause is logged where it happens; the message says
     /// only what was being done.
     Internal(String),
+    /// A service the action relies on (BrightData's API) refused or failed: what it answered.
+    Upstream(String),
 }
 
 pub type ViewResult<T> = Result<T, ViewError>;
@@ -48,7 +50,7 @@ impl ViewError {
     pub fn message(&self) -> &str {
         match self {
             Self::Invalid { message, .. } | Self::Conflict { message, .. } => message,
-            Self::NotFound(message) => message,
+            Self::NotFound(message) | Self::Upstream(message) => message,
             Self::Internal(_) => "the server could not complete the request; the error is logged",
         }
     }

@@ -202,6 +202,14 @@ fn settings(config: &Config) -> Vec<SettingView> {
             "BRIGHTDATA_API_TIMEOUT",
             format!("{} s", config.brightdata.timeout.as_secs()),
         ),
+        (
+            "BRIGHTDATA_VERIFY_INTERVAL",
+            format!("{} s", config.brightdata.verify_interval.as_secs()),
+        ),
+        (
+            "BRIGHTDATA_VERIFY_SETTLE",
+            format!("{} s", config.brightdata.verify_settle.as_secs()),
+        ),
         ("DATABASE_URL", config.storage.database_url.redacted()),
         ("DATA_DIR", config.storage.data_dir.display().to_string()),
         ("HOST", config.http.host.to_string()),

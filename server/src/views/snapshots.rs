@@ -1,9 +1,9 @@
 //! Snapshots: the list (most recently active first) and one snapshot with its deliveries,
-//! notifications, input errors and a sample of its posts.
+//! notifications, input errors and a sample of its posts; asking BrightData to deliver one again.
 
 use app::types::{
-    InputErrorView, NotificationView, SnapshotDetailView, SnapshotFilter, SnapshotPage,
-    SnapshotView,
+    CompletenessView, InputErrorView, NotificationView, RedeliveryView, SnapshotDetailView,
+    SnapshotFilter, SnapshotPage, SnapshotView,
 };
 use delivery::lifecycle::DeliveryState;
 use sea_orm::{
@@ -14,12 +14,16 @@ use sea_orm::{
 use super::error::{ViewError, ViewResult};
 use super::events::{delivery_view, post_view};
 use super::paging::given;
+use crate::brightdata_api::{BrightDataApi, Unavailable};
+use crate::store::Writer;
+use crate::store::completeness;
 use crate::store::entities::{deliveries, input_errors, notifications, posts, snapshots};
 
 const DETAIL_ROWS: u64 = 100;
 const DETAIL_POSTS: u64 = 20;
 
 fn snapshot_view(s: snapshots::Model) -> SnapshotView {
+    let completeness = completeness_view(&s);
     SnapshotView {
         id: s.id,
         dataset_id: s.dataset_id,
@@ -35,6 +39,29 @@ fn snapshot_view(s: snapshots::Model) -> SnapshotView {
         ready_ms: s.ready_ms,
         delivered_ms: s.delivered_ms,
         finished_ms: s.finished_ms,
+        completeness,
+    }
+}
+
+/// The verdict, or why there is none yet.
+fn completeness_view(s: &snapshots::Model) -> CompletenessView {
+    let note = match (&s.completeness_note, s.ready_ms) {
+        (Some(note), _) => note.clone(),
+        (None, Some(_)) => "checked once its deliveries settle after BrightData's ready".into(),
+        (None, None) => "judged once BrightData says the snapshot is ready".into(),
+    };
+    CompletenessView {
+        verdict: s.completeness.clone().unwrap_or_else(|| "pending".into()),
+        expected_records: s.expected_records,
+        expected_errors: s.expected_errors,
+        received_records: s.received_records,
+        missing: (s.completeness.as_deref() == Some(completeness::INCOMPLETE))
+            .then(|| s.expected_records.zip(s.received_records))
+            .flatten()
+            .map(|(expected, received)| expected - received),
+        note,
+        checked_ms: s.checked_ms,
+        redelivery_ms: s.redelivery_ms,
     }
 }
 
@@ -81,8 +108,12 @@ pub async fn list(db: &DatabaseConnection, filter: &SnapshotFilter) -> ViewResul
     })
 }
 
-/// One snapshot with what arrived for it.
-pub async fn detail(db: &DatabaseConnection, id: &str) -> ViewResult<SnapshotDetailView> {
+/// One snapshot with what arrived for it; `can_redeliver`: whether BrightData's API can be asked.
+pub async fn detail(
+    db: &DatabaseConnection,
+    id: &str,
+    can_redeliver: bool,
+) -> ViewResult<SnapshotDetailView> {
     let fail = |e: sea_orm::DbErr| ViewError::internal("reading a snapshot", e);
     let snapshot = snapshots::Entity::find_by_id(id.to_owned())
         .one(db)
@@ -151,5 +182,62 @@ pub async fn detail(db: &DatabaseConnection, id: &str) -> ViewResult<SnapshotDet
             })
             .collect(),
         posts: sample.into_iter().map(post_view).collect(),
+        can_redeliver,
+    })
+}
+
+/// Where a redelivery goes: the data and notify URLs and the `Authorization` value BrightData
+/// sends with the files.
+pub struct Destination {
+    pub endpoint: String,
+    pub notify: String,
+    pub auth_header: String,
+}
+
+/// Asks BrightData to deliver a snapshot again. Only a snapshot BrightData said was ready can be
+/// delivered; the files that come are deduplicated as usual, and the next completeness check
+/// counts them.
+pub async fn redeliver(
+    db: &DatabaseConnection,
+    writer: &Writer,
+    api: Result<&BrightDataApi, &Unavailable>,
+    to: &Destination,
+    id: &str,
+) -> ViewResult<RedeliveryView> {
+    let snapshot = snapshots::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(|e| ViewError::internal("reading a snapshot", e))?
+        .ok_or_else(|| ViewError::not_found(format!("no snapshot {id}")))?;
+    if snapshot.ready_ms.is_none() {
+        return Err(ViewError::conflict(
+            "not_ready",
+            format!(
+                "snapshot {id} is {}: BrightData can deliver it once it is ready",
+                snapshot.status
+            ),
+        ));
+    }
+    let api = api.map_err(|why| ViewError::conflict("no_api_key", why.to_string()))?;
+    let answer = api
+        .deliver(id, &to.endpoint, &to.auth_header, &to.notify)
+        .await
+        .map_err(ViewError::Upstream)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let snapshot_id = id.to_owned();
+    writer
+        .run(move |txn| {
+            Box::pin(async move { completeness::redelivery_asked(txn, &snapshot_id, now).await })
+        })
+        .await
+        .map_err(|e| ViewError::internal("recording a redelivery", e))?;
+    Ok(RedeliveryView {
+        snapshot_id: id.to_owned(),
+        delivery_id: answer
+            .get("delivery_id")
+            .or_else(|| answer.get("id"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        asked_ms: now,
     })
 }

@@ -19,6 +19,18 @@ pub struct Model {
     pub ready_ms: Option<i64>,
     pub delivered_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// `complete | incomplete | unverified`; none until judged (see `completeness`).
+    pub completeness: Option<String>,
+    /// Records and errors BrightData says the snapshot produced.
+    pub expected_records: Option<i64>,
+    pub expected_errors: Option<i64>,
+    /// Records and input errors received for it at the last check (each delivery file once).
+    pub received_records: Option<i64>,
+    /// Why it is unverified, or what the last call to BrightData's API answered.
+    pub completeness_note: Option<String>,
+    pub checked_ms: Option<i64>,
+    /// When a redelivery was last asked for.
+    pub redelivery_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -52,6 +52,13 @@ pub(super) fn new_snapshot(
         ready_ms: Set(None),
         delivered_ms: Set(None),
         finished_ms: Set(None),
+        completeness: Set(None),
+        expected_records: Set(None),
+        expected_errors: Set(None),
+        received_records: Set(None),
+        completeness_note: Set(None),
+        checked_ms: Set(None),
+        redelivery_ms: Set(None),
     }
 }
 
