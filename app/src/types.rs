@@ -420,7 +420,7 @@ pub struct PostFilter {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     pub limit: Option<u64>,
-    /// Export only: `csv` (default) or `ndjson`.
+    /// Export only: `csv` (default), `ndjson` or `parquet`.
     pub format: Option<String>,
     /// Export only, CSV: `true` starts the file with a UTF-8 byte order mark (for Excel).
     pub bom: Option<String>,

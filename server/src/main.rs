@@ -1,5 +1,5 @@
 //! The `server` binary: `serve` (default) runs the service; the other commands are the tools
-//! around it (migrations, the setup check, BrightData's API, the ngrok helper, the export). Each has
+//! around it (migrations, the setup check, BrightData's API, the ngrok helper, the exports). Each has
 //! `--help`. Exit codes: 0 done, 1 failed, 2 cannot run as asked (configuration or arguments),
 //! 3 nothing running to report on or stop, 4 a program it drives is not installed.
 
@@ -52,6 +52,8 @@ enum Command {
     },
     /// Export stored events to a CSV or JSON file, from the database directly.
     ExportEvents(ExportArgs),
+    /// Export the collected posts to a CSV, NDJSON or Parquet file, from the database directly.
+    ExportPosts(ExportPostsArgs),
 }
 
 #[derive(Args)]
@@ -139,6 +141,53 @@ struct ExportArgs {
     progress: bool,
 }
 
+#[derive(Args)]
+struct ExportPostsArgs {
+    /// csv, ndjson (the records as BrightData sent them) or parquet (typed columns).
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// The file to write (replaced once the export is complete); a name ending in .gz is
+    /// gzip-compressed.
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    /// CSV only: start with a UTF-8 byte order mark (for Excel).
+    #[arg(long)]
+    bom: bool,
+    #[arg(long)]
+    snapshot: Option<String>,
+    #[arg(long)]
+    platform: Option<String>,
+    /// The author, exactly as stored.
+    #[arg(long)]
+    author: Option<String>,
+    /// Posted at or after this time (Unix milliseconds or RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Posted before this time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Text anywhere in the record.
+    #[arg(long)]
+    q: Option<String>,
+    /// The delivery that (last) brought the post.
+    #[arg(long)]
+    delivery: Option<String>,
+    /// Report progress even when stderr is not a terminal (a line per 1,000 posts).
+    #[arg(long)]
+    progress: bool,
+}
+
+/// A bar on a terminal; otherwise lines when asked for.
+fn progress_display(asked: bool) -> cli::export::Progress {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        cli::export::Progress::Bar
+    } else if asked {
+        cli::export::Progress::Lines
+    } else {
+        cli::export::Progress::Off
+    }
+}
+
 fn parse_region(value: &str) -> Result<NgrokRegion, String> {
     NgrokRegion::parse(value).ok_or_else(|| "one of us, eu, ap, au, sa, jp, in".to_owned())
 }
@@ -174,6 +223,7 @@ async fn main() -> ExitCode {
         Command::Trigger(args) => trigger(&config, args).await,
         Command::Progress { snapshot } => progress(&config, &snapshot).await,
         Command::ExportEvents(args) => export(&config, args).await,
+        Command::ExportPosts(args) => export_posts(&config, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -287,31 +337,48 @@ async fn progress(config: &Config, snapshot: &str) -> Result<(), Failure> {
 }
 
 async fn export(config: &Config, args: ExportArgs) -> Result<(), Failure> {
-    let options = cli::export::Options {
+    let target = cli::export::Target {
         output: args.output,
-        progress: if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            cli::export::Progress::Bar
-        } else if args.progress {
-            cli::export::Progress::Lines
-        } else {
-            cli::export::Progress::Off
-        },
-        filter: server::views::events::Filter {
-            outcome: args.outcome,
-            endpoint: args.endpoint,
-            platform: args.platform,
-            snapshot: args.snapshot,
-            ip: args.ip,
-            from: args.from,
-            to: args.to,
-            q: args.q,
-            cursor: None,
-            limit: None,
-            format: Some(args.format),
-        },
+        progress: progress_display(args.progress),
     };
-    let written = cli::export::run(config, &options).await?;
-    println!("{written} events written to {}", options.output.display());
+    let filter = server::views::events::Filter {
+        outcome: args.outcome,
+        endpoint: args.endpoint,
+        platform: args.platform,
+        snapshot: args.snapshot,
+        ip: args.ip,
+        from: args.from,
+        to: args.to,
+        q: args.q,
+        cursor: None,
+        limit: None,
+        format: Some(args.format),
+    };
+    let written = cli::export::events(config, &filter, &target).await?;
+    println!("{written} events written to {}", target.output.display());
+    Ok(())
+}
+
+async fn export_posts(config: &Config, args: ExportPostsArgs) -> Result<(), Failure> {
+    let target = cli::export::Target {
+        output: args.output,
+        progress: progress_display(args.progress),
+    };
+    let filter = app::types::PostFilter {
+        snapshot: args.snapshot,
+        platform: args.platform,
+        author: args.author,
+        from: args.from,
+        to: args.to,
+        q: args.q,
+        delivery: args.delivery,
+        cursor: None,
+        limit: None,
+        format: Some(args.format),
+        bom: Some(args.bom.to_string()),
+    };
+    let written = cli::export::posts(config, &filter, &target).await?;
+    println!("{written} posts written to {}", target.output.display());
     Ok(())
 }
 

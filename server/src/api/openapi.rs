@@ -66,7 +66,10 @@ pub fn spec() -> Value {
     list_params.push(query("limit", "1 to 500, default 50"));
     let posts_list = json!({"get": op("Stored posts, most recently stored first, cursor-paginated; each with its columns, its text and its record as BrightData sent it", list_params, "{posts: [PostRecordView], next_cursor}")});
     let mut export_post_params = post_filters();
-    export_post_params.push(query("format", "csv (default) or ndjson"));
+    export_post_params.push(query(
+        "format",
+        "csv (default), ndjson, or parquet (typed columns, Snappy row groups)",
+    ));
     export_post_params.push(query(
         "bom",
         "true: a UTF-8 byte order mark first (CSV, for Excel)",

@@ -1,5 +1,5 @@
 //! `posts/` and `export-posts/`: the collected posts, filtered and paged, and streamed out as
-//! CSV or NDJSON (`views::posts` decides both).
+//! CSV, NDJSON or Parquet (`views::posts` decides both).
 
 use app::types::PostFilter;
 use axum::Json;
@@ -19,7 +19,7 @@ pub async fn list(
     Ok(Json(posts::list(&state.db, &filter).await?).into_response())
 }
 
-/// `GET export-posts/?format=csv|ndjson&bom=true&<list filters>`: every matching post, streamed
+/// `GET export-posts/?format=csv|ndjson|parquet&bom=true&<list filters>`: every matching post, streamed
 /// page by page (constant memory whatever the count); gzip or brotli when the client accepts it.
 pub async fn export(
     State(state): State<AppState>,
@@ -29,5 +29,8 @@ pub async fn export(
     Ok(match format {
         posts::Format::Csv { .. } => download("text/csv; charset=utf-8", "posts.csv", chunks),
         posts::Format::Ndjson => download("application/x-ndjson", "posts.ndjson", chunks),
+        posts::Format::Parquet => {
+            download("application/vnd.apache.parquet", "posts.parquet", chunks)
+        }
     })
 }

@@ -11,6 +11,7 @@ pub mod monitor;
 pub mod overview;
 pub mod paging;
 pub mod posts;
+pub mod posts_parquet;
 pub mod setup;
 pub mod snapshots;
 

@@ -9,6 +9,7 @@ use sea_orm::{
 use super::error::{ViewError, ViewResult};
 use super::export::{ExportChunks, paged, spreadsheet_text};
 use super::paging::{contains, given, time_param};
+use super::posts_parquet::PostsParquet;
 use crate::store::entities::posts;
 
 const DEFAULT_LIMIT: u64 = 50;
@@ -137,6 +138,8 @@ pub enum Format {
     Csv { bom: bool },
     /// The records as BrightData sent them, one per line.
     Ndjson,
+    /// Typed columns (`posts_parquet::schema`), for pandas, polars, R and DuckDB.
+    Parquet,
 }
 
 impl Format {
@@ -154,12 +157,26 @@ impl Format {
         match given(&filter.format).unwrap_or("csv") {
             "csv" => Ok(Self::Csv { bom }),
             "ndjson" => Ok(Self::Ndjson),
+            "parquet" => Ok(Self::Parquet),
             other => Err(ViewError::invalid(
                 "invalid_format",
-                format!("format must be csv or ndjson, not {other:?}"),
+                format!("format must be csv, ndjson or parquet, not {other:?}"),
             )),
         }
     }
+}
+
+/// How many posts `filter` matches (for a progress bar: a COUNT, so not for every page view).
+pub async fn count(db: &DatabaseConnection, filter: &PostFilter) -> ViewResult<u64> {
+    use sea_orm::PaginatorTrait;
+    let mut select = posts::Entity::find().filter(condition(filter)?);
+    if let Some(before) = before_id(filter)? {
+        select = select.filter(posts::Column::Id.lt(before));
+    }
+    select
+        .count(db)
+        .await
+        .map_err(|e| ViewError::internal("counting posts", e))
 }
 
 /// Every post matching `filter`, most recently stored first, streamed a page at a time
@@ -172,9 +189,18 @@ pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format
         let condition = condition.clone();
         async move { page(&db, condition, before, EXPORT_PAGE).await }
     };
-    let render = move |rows: &[posts::Model], first: bool, _last: bool| match format {
-        Format::Csv { bom } => csv_rows(rows, first, bom && first).map_err(|e| e.to_string()),
-        Format::Ndjson => Ok(ndjson_lines(rows)),
+    let mut parquet = match format {
+        Format::Parquet => Some(
+            PostsParquet::new().map_err(|e| ViewError::internal("starting a Parquet file", e))?,
+        ),
+        _ => None,
+    };
+    let render = move |rows: &[posts::Model], first: bool, last: bool| match (format, &mut parquet)
+    {
+        (Format::Csv { bom }, _) => csv_rows(rows, first, bom && first).map_err(|e| e.to_string()),
+        (Format::Ndjson, _) => Ok(ndjson_lines(rows)),
+        (Format::Parquet, Some(file)) => file.page(rows, last).map_err(|e| e.to_string()),
+        (Format::Parquet, None) => Err("no Parquet writer".to_owned()),
     };
     let chunks = paged(before_id(filter)?, EXPORT_PAGE, fetch, |p| p.id, render);
     Ok((format, chunks))

@@ -1132,3 +1132,99 @@ async fn export_events_writes_what_the_api_exports_while_the_server_runs() {
     assert!(ran.stderr.contains("unknown outcome"), "{}", ran.stderr);
     assert!(!file.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// export-posts
+
+#[tokio::test]
+async fn export_posts_writes_each_format_as_the_api_exports_it() {
+    let app = spawn().start().await;
+    for (snapshot, shape) in [
+        ("s_cli_ig", Shape::InstagramFull),
+        ("s_cli_li", Shape::LinkedinPosts),
+    ] {
+        let answer = app
+            .webhook()
+            .header("snapshot-id", snapshot)
+            .body(sample(shape))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    app.settle().await;
+    let out = root(&app).join("export");
+    std::fs::create_dir_all(&out).unwrap();
+    let api = |query: String| {
+        let request = app
+            .client
+            .get(app.url(&format!("/api/brightdata/webhook/export-posts/?{query}")))
+            .bearer_auth(ADMIN_TOKEN);
+        async move { request.send().await.unwrap().bytes().await.unwrap() }
+    };
+    let ig = Shape::InstagramFull.posts();
+    for (format, snapshot, file_name, expected) in [
+        ("parquet", "s_cli_ig", "ig.parquet", ig),
+        ("csv", "s_cli_li", "li.csv", Shape::LinkedinPosts.posts()),
+        (
+            "ndjson",
+            "",
+            "all.ndjson.gz",
+            ig + Shape::LinkedinPosts.posts(),
+        ),
+    ] {
+        let file = out.join(file_name);
+        let mut args = vec![
+            "export-posts",
+            "--format",
+            format,
+            "-o",
+            file.to_str().unwrap(),
+            "--progress",
+        ];
+        if !snapshot.is_empty() {
+            args.extend(["--snapshot", snapshot]);
+        }
+        let ran = run(&root(&app), &[], &args).await;
+        assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+        assert!(
+            ran.stdout.contains(&format!("{expected} posts written")),
+            "{}",
+            ran.stdout
+        );
+        assert!(
+            ran.stderr.contains(&format!("{expected}/{expected} posts")),
+            "{}",
+            ran.stderr
+        );
+        let written = std::fs::read(&file).unwrap();
+        // A .gz name: the same bytes, gzip-compressed.
+        let written = if file_name.ends_with(".gz") {
+            let mut inflated = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&written[..]),
+                &mut inflated,
+            )
+            .unwrap();
+            inflated
+        } else {
+            written
+        };
+        let expected_bytes = api(format!("format={format}&snapshot={snapshot}")).await;
+        assert_eq!(written, expected_bytes.to_vec(), "{format}");
+    }
+    let parquet = std::fs::read(out.join("ig.parquet")).unwrap();
+    let rows = crate::posts::parquet_rows(parquet.into());
+    assert_eq!(rows.len(), ig);
+    assert!(rows.iter().all(|r| r["snapshot_id"] == "s_cli_ig"));
+
+    // Wrong filters and formats are refused before anything is written.
+    let file = out.join("bad.parquet");
+    for args in [&["--format", "xlsx"][..], &["--from", "yesterday"][..]] {
+        let mut all = vec!["export-posts", "-o", file.to_str().unwrap()];
+        all.extend(args);
+        let ran = run(&root(&app), &[], &all).await;
+        assert_eq!(ran.code, Some(2), "{args:?}: {}", ran.stderr);
+        assert!(!file.exists());
+    }
+}
