@@ -62,7 +62,7 @@ pub async fn posts(config: &Config, filter: &PostFilter, target: &Target) -> Res
 /// The file being written, plain or through gzip.
 enum Out {
     Plain(std::io::BufWriter<std::fs::File>),
-    Gzip(GzEncoder<std::io::BufWriter<std::fs::File>>),
+    Gzip(Box<GzEncoder<std::io::BufWriter<std::fs::File>>>),
 }
 
 impl Out {
@@ -114,7 +114,10 @@ async fn write(
         .map_err(|e| failure(EXIT_USAGE, format!("writing in {}: {e}", dir.display())))?;
     let file = std::io::BufWriter::new(partial.reopen().map_err(failed_writing)?);
     let mut out = if output.extension().is_some_and(|e| e == "gz") {
-        Out::Gzip(GzEncoder::new(file, flate2::Compression::default()))
+        Out::Gzip(Box::new(GzEncoder::new(
+            file,
+            flate2::Compression::default(),
+        )))
     } else {
         Out::Plain(file)
     };
