@@ -20,7 +20,7 @@ mod shell;
 pub mod types;
 mod ui;
 
-use sections::{alerts, events, overview, setup, snapshots};
+use sections::{alerts, events, overview, posts, setup, snapshots};
 
 /// The product's name as shown to users.
 pub const PRODUCT_NAME: &str = "Track-Futura Webhook Monitor";
@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                         view=snapshots::SnapshotDetailPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=StaticSegment("posts") view=posts::PostsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("alerts") view=alerts::AlertsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("setup") view=setup::SetupPage ssr=SsrMode::Async />
                 </ParentRoute>

@@ -33,10 +33,11 @@ fn offset_from_cookies(cookies: &str) -> Option<i32> {
 }
 
 /// The sections, as the tabs list them.
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("", "Overview"),
     ("/events", "Events"),
     ("/snapshots", "Snapshots"),
+    ("/posts", "Posts"),
     ("/alerts", "Alerts"),
     ("/setup", "Setup"),
 ];

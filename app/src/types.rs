@@ -457,6 +457,8 @@ pub struct PostRecordView {
     pub post_id: String,
     pub snapshot_id: Option<String>,
     pub delivery_id: i64,
+    /// The request (event) that brought that delivery, while the event is kept.
+    pub event_id: Option<i64>,
     pub url: Option<String>,
     pub author: Option<String>,
     pub posted_ms: Option<i64>,
@@ -690,6 +692,34 @@ pub struct SetupView {
     pub token_source: String,
     pub dashboard_url: String,
     pub settings: Vec<SettingView>,
+}
+
+/// How much room each kind of data takes, and how fast it grows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct StorageView {
+    /// Per table, largest first; empty when the database cannot say (`note` says why).
+    pub tables: Vec<TableSizeView>,
+    pub total_bytes: i64,
+    /// What arrived in the last 24 hours.
+    pub events_24h: i64,
+    pub deliveries_24h: i64,
+    /// Posts those deliveries carried (new or seen before).
+    pub posts_24h: i64,
+    /// Raw bodies of those deliveries still kept (wire bytes).
+    pub body_bytes_24h: i64,
+    /// How long raw bodies are kept, in seconds (`None`: for ever).
+    pub body_retention_s: Option<u64>,
+    pub note: Option<String>,
+}
+
+/// One table's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct TableSizeView {
+    pub name: String,
+    /// What it holds, in words.
+    pub holds: String,
+    /// With its indexes.
+    pub bytes: i64,
 }
 
 /// What the live stream carries to the page: a heartbeat (sent first, and again every few

@@ -124,3 +124,30 @@ pub async fn post_large(port: u16, token: &str, body: &[u8]) -> anyhow::Result<u
     stream.get_mut().write_all(body).await?;
     read_response(&mut stream).await
 }
+
+/// GETs `path` with the admin `token` as HTTP/1.0 (the body then runs to the end of the
+/// connection) and reads it to the end without keeping it; its status and size in bytes.
+pub async fn get_to_end(port: u16, path: &str, token: &str) -> anyhow::Result<(u16, u64)> {
+    use tokio::io::AsyncBufReadExt;
+    let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut stream = BufReader::new(stream);
+    let head =
+        format!("GET {path} HTTP/1.0\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.get_mut().write_all(head.as_bytes()).await?;
+    let mut line = String::new();
+    stream.read_line(&mut line).await?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no status line: {line:?}"))?;
+    loop {
+        line.clear();
+        stream.read_line(&mut line).await?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    let size = tokio::io::copy(&mut stream, &mut tokio::io::sink()).await?;
+    Ok((status, size))
+}

@@ -345,6 +345,30 @@ async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
         rss_at_answer / 1024,
         server.peak_rss_kb()? / 1024
     );
+    // Every stored post out, in each format, through the API (uncompressed on the wire); the
+    // server's peak RSS is reset before each export, so it is the export's own.
+    for format in ["csv", "ndjson", "parquet"] {
+        server.reset_peak_rss()?;
+        let rss_idle = server.rss_kb()?;
+        let started = Instant::now();
+        let (status, size) = client::get_to_end(
+            server.port,
+            &format!(
+                "/api/brightdata/webhook/export-posts/?format={format}&snapshot=s_bench_large"
+            ),
+            server::ADMIN_TOKEN,
+        )
+        .await?;
+        let took = started.elapsed().as_secs_f64();
+        anyhow::ensure!(status == 200, "export {format}: status {status}");
+        println!(
+            "export {format}: {posts} posts, {:.1} MB in {took:.2} s = {:.0} rows/s; server RSS {} MB before, peak {} MB during",
+            size as f64 / 1e6,
+            posts as f64 / took,
+            rss_idle / 1024,
+            server.peak_rss_kb()? / 1024
+        );
+    }
     Ok(())
 }
 

@@ -60,6 +60,12 @@ impl Server {
         Ok(Self { child, port, dir })
     }
 
+    /// Resets the peak resident memory (VmHWM) to the current one (Linux: `clear_refs` 5).
+    pub fn reset_peak_rss(&self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5")?;
+        Ok(())
+    }
+
     fn status_kb(&self, field: &str) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let line = status

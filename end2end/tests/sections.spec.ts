@@ -301,3 +301,81 @@ test("a snapshot's page reloads for its own deliveries only, live", async ({ bro
   expect(reloads.length).toBeGreaterThan(0);
   await context.close();
 });
+
+test("the posts view filters, shows a hostile record as text in its drawer, and its downloads hold every row", async ({ browser, request }) => {
+  const marker = `h${Date.now()}`;
+  const hostile = {
+    url: `https://www.tiktok.com/@e2e/video/9${marker}`,
+    post_id: `9${marker}`,
+    description: `=HYPERLINK("http://x") <img src=x onerror="window.__pwned=1"> ${marker}`,
+    digg_count: 7,
+  };
+  const snapshot = await deliver(request, 3, { records: [hostile] });
+  await deliver(request, 2);
+  const { context, page } = await loggedIn(browser, { viewport: { width: 1280, height: 900 } });
+  const problems = watchForErrors(page);
+  await open(page, "/posts");
+  const table = page.getByTestId("posts-table");
+  await expect(table.locator("tbody tr").first()).toBeVisible();
+
+  // One snapshot: its four posts, applied by the router without a reload.
+  await stayOnPage(page);
+  await page.getByLabel("Snapshot").fill(snapshot);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(new RegExp(`snapshot=${snapshot}`));
+  await expectStayedOnPage(page);
+  await expect(table.locator("tbody tr")).toHaveCount(4);
+  // Text anywhere in the record: only the hostile post.
+  await page.getByLabel("Text").fill(marker);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+
+  // Its record in the drawer: the markup as characters, nothing of it run or made an element.
+  await table.getByTestId("open-record").click();
+  const drawer = page.getByTestId("record-drawer");
+  await expect(drawer).toBeVisible();
+  await expect(page.getByTestId("drawer-record")).toContainText('<img src=x onerror=');
+  await expect(drawer.locator("img, script")).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  await expect(page.getByTestId("drawer-event")).toBeVisible();
+  await page.screenshot({ path: path.join(SHOTS, "posts-drawer-wide-light.png"), fullPage: true });
+  await page.getByRole("link", { name: "Close the record" }).click();
+  await expect(drawer).toHaveCount(0);
+
+  // The downloads follow the filter (snapshot only) and hold every row.
+  await page.getByLabel("Text").fill("");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(table.locator("tbody tr")).toHaveCount(4);
+  const csvHref = await page.getByTestId("download-csv").getAttribute("href");
+  expect(csvHref).toContain(`snapshot=${snapshot}`);
+  const csv = await page.request.get(csvHref!);
+  expect(csv.status()).toBe(200);
+  const rows = (await csv.text()).trim().split("\r\n");
+  expect(rows).toHaveLength(1 + 4);
+  // Spreadsheet-safe: the hostile text starts with a quote, not a formula.
+  expect(rows.some((r) => r.includes(`'=HYPERLINK(`))).toBeTruthy();
+  expect(rows.some((r) => r.includes(`,=HYPERLINK(`) || r.includes(`,"=HYPERLINK(`))).toBeFalsy();
+  const ndjson = await page.request.get((await page.getByTestId("download-ndjson").getAttribute("href"))!);
+  const lines = (await ndjson.text()).trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines).toHaveLength(4);
+  expect(lines.map((l) => l.post_id)).toContain(hostile.post_id);
+  const parquet = await page.request.get((await page.getByTestId("download-parquet").getAttribute("href"))!);
+  expect(parquet.headers()["content-type"]).toBe("application/vnd.apache.parquet");
+  const file = await parquet.body();
+  expect(file.subarray(0, 4).toString()).toBe("PAR1");
+  expect(file.subarray(file.length - 4).toString()).toBe("PAR1");
+
+  // The snapshot's page offers the same downloads, of its posts.
+  await open(page, `/snapshots/${snapshot}`);
+  const snapshotCsv = await page.request.get((await page.getByTestId("download-csv").getAttribute("href"))!);
+  expect((await snapshotCsv.text()).trim().split("\r\n")).toHaveLength(1 + 4);
+  await expect(page.getByTestId("completeness")).toHaveAttribute("data-verdict", "pending");
+
+  // Narrow: the table scrolls in its panel, the page does not overflow.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await open(page, `/posts?snapshot=${snapshot}`);
+  await expectNoOverflow(page);
+  await page.screenshot({ path: path.join(SHOTS, "posts-narrow-light.png"), fullPage: true });
+  expect(problems).toEqual([]);
+  await context.close();
+});

@@ -8,6 +8,7 @@ mod m20261129_000002_create_ingestion;
 mod m20261129_000003_create_monitoring;
 mod m20261203_000004_create_revoked_sessions;
 mod m20261203_000005_snapshot_completeness;
+mod m20261203_000006_events_by_delivery;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_monitoring::Migration),
             Box::new(m20261203_000004_create_revoked_sessions::Migration),
             Box::new(m20261203_000005_snapshot_completeness::Migration),
+            Box::new(m20261203_000006_events_by_delivery::Migration),
         ]
     }
 }

@@ -11,8 +11,8 @@ use app::api::{COALESCE_MS, DashboardError, ErrorKind};
 use app::types::LiveUpdate;
 use app::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, RedeliveryView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView,
-    SnapshotFilter, SnapshotPage,
+    OverviewView, PostFilter, PostPage, RedeliveryView, ReplayView, SelfTestReport, SetupView,
+    SnapshotDetailView, SnapshotFilter, SnapshotPage, StorageView,
 };
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
@@ -22,7 +22,7 @@ use leptos::server_fn::BoxedStream;
 use crate::api::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::views::{ViewError, ViewResult, alerts, events, monitor, overview, snapshots};
+use crate::views::{ViewError, ViewResult, alerts, events, monitor, overview, posts, snapshots};
 
 /// How often the live stream says it is still up when nothing happens.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -134,6 +134,18 @@ impl Backend for DashboardBackend {
     fn snapshot(&self, id: String) -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>> {
         let can_redeliver = self.state.brightdata().is_ok();
         answer(async move { snapshots::detail(&self.state.db, &id, can_redeliver).await })
+    }
+
+    fn storage(&self) -> BoxFuture<'_, Result<StorageView, DashboardError>> {
+        let state = &self.state;
+        answer(crate::views::storage::usage(
+            &state.db,
+            state.config.monitor.body_retention,
+        ))
+    }
+
+    fn posts(&self, filter: PostFilter) -> BoxFuture<'_, Result<PostPage, DashboardError>> {
+        answer(async move { posts::list(&self.state.db, &filter).await })
     }
 
     fn redeliver(&self, id: String) -> BoxFuture<'_, Result<RedeliveryView, DashboardError>> {

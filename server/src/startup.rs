@@ -161,6 +161,7 @@ impl Application {
                 retention::Policy {
                     max_events: config.monitor.max_events,
                     event_age: config.monitor.metrics_retention,
+                    body_age: config.monitor.body_retention,
                 },
                 config.monitor.retention_interval,
                 background_stop.clone(),

@@ -13,8 +13,8 @@ use crate::error::{DashboardError, ErrorKind};
 use crate::types::LiveUpdate;
 use crate::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, RedeliveryView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView,
-    SnapshotFilter, SnapshotPage,
+    OverviewView, PostFilter, PostPage, RedeliveryView, ReplayView, SelfTestReport, SetupView,
+    SnapshotDetailView, SnapshotFilter, SnapshotPage, StorageView,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -40,9 +40,11 @@ pub trait Backend: Send + Sync + 'static {
         filter: SnapshotFilter,
     ) -> BoxFuture<'_, Result<SnapshotPage, DashboardError>>;
     fn snapshot(&self, id: String) -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>>;
+    fn posts(&self, filter: PostFilter) -> BoxFuture<'_, Result<PostPage, DashboardError>>;
     fn redeliver(&self, id: String) -> BoxFuture<'_, Result<RedeliveryView, DashboardError>>;
     fn alerts(&self, filter: AlertFilter) -> BoxFuture<'_, Result<AlertList, DashboardError>>;
     fn acknowledge(&self, id: i64, by: String) -> BoxFuture<'_, Result<AlertView, DashboardError>>;
+    fn storage(&self) -> BoxFuture<'_, Result<StorageView, DashboardError>>;
     fn self_test(&self) -> BoxFuture<'_, Result<SelfTestReport, DashboardError>>;
     /// The setup as seen from this request (its host, when no public URL is configured).
     fn setup(&self, request: &Parts) -> SetupView;

@@ -11,8 +11,8 @@ use crate::error::DashboardError;
 use crate::types::LiveUpdate;
 use crate::types::{
     AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, RedeliveryView, ReplayView, SelfTestReport, SetupView, SnapshotDetailView,
-    SnapshotFilter, SnapshotPage,
+    OverviewView, PostFilter, PostPage, RedeliveryView, ReplayView, SelfTestReport, SetupView,
+    SnapshotDetailView, SnapshotFilter, SnapshotPage, StorageView,
 };
 
 /// The overview of `window` (`5m`, `1h`, `24h` or `7d`).
@@ -134,6 +134,17 @@ pub async fn snapshot(id: String) -> Result<SnapshotDetailView, DashboardError> 
         .map_err(|error| super::backend::refuse(&parts, error))
 }
 
+/// One page of the collected posts, most recently stored first (`GET posts/`).
+#[server(prefix = "/dashboard/api", endpoint = "posts", output = ViewJson, input = GetUrl)]
+pub async fn posts(#[server(default)] filter: PostFilter) -> Result<PostPage, DashboardError> {
+    let (backend, parts) = super::backend::authorized()?;
+    no_store();
+    backend
+        .posts(filter)
+        .await
+        .map_err(|error| super::backend::refuse(&parts, error))
+}
+
 /// Asks BrightData to deliver a snapshot again (`POST snapshots/{id}/redeliver/`).
 #[server(prefix = "/dashboard/api", endpoint = "redeliver", output = ViewJson, client = super::client::PageClient)]
 pub async fn redeliver(id: String) -> Result<RedeliveryView, DashboardError> {
@@ -161,6 +172,17 @@ pub async fn acknowledge(id: i64, by: String) -> Result<AlertView, DashboardErro
     let (backend, parts) = super::backend::authorized()?;
     backend
         .acknowledge(id, by)
+        .await
+        .map_err(|error| super::backend::refuse(&parts, error))
+}
+
+/// What the data takes (`GET storage/`).
+#[server(prefix = "/dashboard/api", endpoint = "storage", output = ViewJson, input = GetUrl)]
+pub async fn storage() -> Result<StorageView, DashboardError> {
+    let (backend, parts) = super::backend::authorized()?;
+    no_store();
+    backend
+        .storage()
         .await
         .map_err(|error| super::backend::refuse(&parts, error))
 }

@@ -3,5 +3,6 @@
 pub mod alerts;
 pub mod events;
 pub mod overview;
+pub mod posts;
 pub mod setup;
 pub mod snapshots;

@@ -4,19 +4,22 @@
 use leptos::prelude::*;
 
 use crate::api::{self, SelfTest};
+use crate::charts::thousands;
 use crate::shell::Problem;
-use crate::types::{SelfTestReport, SetupView};
-use crate::ui::{Columns, CopyButton, loaded};
+use crate::types::{SelfTestReport, SetupView, StorageView};
+use crate::ui::{Columns, CopyButton, bytes, loaded};
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let setup = crate::codec::data(|| (), |_| api::setup());
+    let storage = crate::codec::data(|| (), |_| api::storage());
     let self_test = ServerAction::<SelfTest>::new();
     view! {
         <div class="section-head">
             <h2>"Setup"</h2>
         </div>
         {loaded(setup, move |setup| view! { <Setup setup /> })}
+        {loaded(storage, move |storage| view! { <Storage storage /> })}
         <section class="panel" aria-labelledby="self-test-title">
             <h3 id="self-test-title">"Security self-test"</h3>
             <p class="muted">
@@ -41,6 +44,60 @@ pub fn SetupPage() -> impl IntoView {
                         Err(error) => view! { <Problem error /> }.into_any(),
                     })
             }}
+        </section>
+    }
+}
+
+/// What each kind of data takes, and what a day brought.
+#[component]
+fn Storage(storage: StorageView) -> impl IntoView {
+    let retention = match storage.body_retention_s {
+        Some(s) => format!(
+            "raw bodies are kept {} days, then dropped (the posts stay)",
+            s / 86_400
+        ),
+        None => "raw bodies are kept for ever (WEBHOOK_BODY_RETENTION=0)".to_owned(),
+    };
+    view! {
+        <section class="panel" aria-labelledby="storage-title" data-testid="storage">
+            <h3 id="storage-title">"Storage"</h3>
+            <p class="muted">
+                {format!(
+                    "The last 24 hours brought {} requests, {} delivery files with {} posts, and {} of raw bodies; {retention}.",
+                    thousands(storage.events_24h),
+                    thousands(storage.deliveries_24h),
+                    thousands(storage.posts_24h),
+                    bytes(storage.body_bytes_24h),
+                )}
+            </p>
+            {storage.note.map(|note| view! { <p class="muted">{note}</p> })}
+            <div class="table-scroll">
+                <table class="plain" data-testid="storage-tables">
+                    <Columns columns=&[("Table", ""), ("Holds", ""), ("Size", "num"), ("Share", "num")] />
+                    <tbody>
+                        {storage
+                            .tables
+                            .into_iter()
+                            .map(|t| {
+                                let share = if storage.total_bytes > 0 {
+                                    format!("{:.0}%", 100.0 * t.bytes as f64 / storage.total_bytes as f64)
+                                } else {
+                                    "–".into()
+                                };
+                                let name = t.name.clone();
+                                view! {
+                                    <tr data-table=name>
+                                        <td class="mono">{t.name}</td>
+                                        <td>{t.holds}</td>
+                                        <td class="num">{bytes(t.bytes)}</td>
+                                        <td class="num">{share}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
         </section>
     }
 }

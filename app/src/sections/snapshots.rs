@@ -367,7 +367,23 @@ fn SnapshotDetail(detail: SnapshotDetailView, redeliver: ServerAction<Redeliver>
                 >
                     "NDJSON"
                 </a>
-                " (the records as BrightData sent them, one per line)"
+                " (the records as BrightData sent them, one per line) · "
+                <a
+                    href=posts_export(&snapshot.id, "parquet")
+                    download=format!("{}.parquet", snapshot.id)
+                    data-testid="download-parquet"
+                >
+                    "Parquet"
+                </a>
+                " (typed columns for pandas, polars, R, DuckDB) · "
+                <a href=format!(
+                    "{BASE}/posts?{}",
+                    PostFilter {
+                        snapshot: Some(snapshot.id.clone()),
+                        ..PostFilter::default()
+                    }
+                        .query(),
+                )>"Browse them →"</a>
             </p>
         </section>
         <Notifications notifications />

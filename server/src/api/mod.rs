@@ -19,12 +19,13 @@ use crate::state::AppState;
 
 /// Under `/api`.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 16] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 17] = [
         ("/brightdata/webhook/metrics/", get(monitor::metrics)),
         ("/brightdata/webhook/health/", get(monitor::health)),
         ("/brightdata/webhook/analytics/", get(monitor::analytics)),
         ("/brightdata/webhook/test/", post(monitor::self_test)),
         ("/brightdata/webhook/config/", get(setup::config)),
+        ("/brightdata/webhook/storage/", get(setup::storage)),
         ("/brightdata/webhook/events/", get(events::list)),
         ("/brightdata/webhook/events/{id}/", get(events::detail)),
         (

@@ -144,6 +144,11 @@ pub fn spec() -> Value {
     // Beside the others: one more entry in the literal above exceeds the macro's recursion limit.
     spec["paths"][format!("{base}/posts/")] = posts_list;
     spec["paths"][format!("{base}/export-posts/")] = posts_export;
+    spec["paths"][format!("{base}/storage/")] = json!({"get": op(
+        "How much room each kind of data takes (per table with its indexes, largest first; SQLite reads every page to say) and what arrived in the last 24 h",
+        vec![],
+        "{tables: [{name, holds, bytes}], total_bytes, events_24h, deliveries_24h, posts_24h, body_bytes_24h, body_retention_s, note}",
+    )});
     let mut redeliver = op(
         "Ask BrightData to deliver a ready snapshot again, to this service (needs BRIGHTDATA_API_TOKEN); the files are deduplicated as they arrive",
         vec![path_id("snapshot id")],

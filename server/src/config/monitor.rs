@@ -36,6 +36,10 @@ pub struct MonitorConfig {
     pub delivery_stale_after: Duration,
     /// `WEBHOOK_RETENTION_INTERVAL`: how often retention runs (default 60 s).
     pub retention_interval: Duration,
+    /// `WEBHOOK_BODY_RETENTION`: how long a delivery's raw body is kept for replay, in seconds
+    /// (default 30 days; `0` keeps bodies for ever). The posts, input errors and the delivery's
+    /// row stay: the raw body is only for replay.
+    pub body_retention: Option<Duration>,
 }
 
 impl MonitorConfig {
@@ -124,6 +128,16 @@ impl MonitorConfig {
                 SECONDS,
                 Duration::from_secs(60),
                 parse_positive_seconds,
+            )?,
+            body_retention: vars.parse(
+                "WEBHOOK_BODY_RETENTION",
+                "a whole number of seconds (e.g. 2592000 for 30 days), or 0 to keep bodies for ever",
+                Some(Duration::from_secs(30 * 24 * 3600)),
+                |v| {
+                    v.parse::<u64>()
+                        .ok()
+                        .map(|s| (s > 0).then(|| Duration::from_secs(s)))
+                },
             )?,
         })
     }

@@ -12,6 +12,7 @@ use sea_orm::{
 
 use super::{Thresholds, metrics, now_ms};
 use crate::store::entities::{alerts, deliveries};
+use crate::store::storage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -40,6 +41,27 @@ impl Level {
 const DISK_CRITICAL: u64 = 100 << 20;
 const DISK_LOW: u64 = 1 << 30;
 
+/// Which table takes the most room, said when the disk runs low (measured only then: on SQLite it
+/// reads every page).
+async fn largest_table(db: &DatabaseConnection) -> String {
+    let sizes = tokio::time::timeout(Duration::from_secs(5), storage::table_bytes(db)).await;
+    match sizes {
+        Ok(Ok(tables)) => {
+            let total: i64 = tables.iter().map(|(_, b)| b).sum();
+            match tables.first() {
+                Some((name, bytes)) => format!(
+                    "; the largest table is {name} ({}) with {} MiB of the database's {} MiB",
+                    storage::holds(name),
+                    bytes >> 20,
+                    total >> 20
+                ),
+                None => String::new(),
+            }
+        }
+        _ => "; the table sizes could not be read".to_owned(),
+    }
+}
+
 pub async fn check(
     db: &DatabaseConnection,
     thresholds: &Thresholds,
@@ -64,12 +86,20 @@ pub async fn check(
         Some(free) if free < DISK_CRITICAL => reasons.push((
             Level::Critical,
             "disk",
-            format!("{} MiB free where the data lives", free >> 20),
+            format!(
+                "{} MiB free where the data lives{}",
+                free >> 20,
+                largest_table(db).await
+            ),
         )),
         Some(free) if free < DISK_LOW => reasons.push((
             Level::Degraded,
             "disk",
-            format!("{} MiB free where the data lives", free >> 20),
+            format!(
+                "{} MiB free where the data lives{}",
+                free >> 20,
+                largest_table(db).await
+            ),
         )),
         Some(free) => reasons.push((Level::Healthy, "disk", format!("{} GiB free", free >> 30))),
         None => reasons.push((Level::Degraded, "disk", "free space unknown".into())),

@@ -2,22 +2,24 @@
 //! events beyond `WEBHOOK_MAX_EVENTS`, and those older than `WEBHOOK_METRICS_RETENTION`, are deleted in
 //! batches (through the writer, so ingestion never waits long); minute rollups go after two days, hour
 //! rollups after 400 days (long-range charts outlive the events); replay keys after a week (BrightData
-//! retries within minutes; the contract is at least 72 h); resolved alerts after 30 days.
+//! retries within minutes; the contract is at least 72 h); resolved alerts after 30 days; raw
+//! delivery bodies after `WEBHOOK_BODY_RETENTION` (they serve replay only: the posts stay).
 
 use std::time::Duration;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::now_ms;
 use crate::store::Writer;
-use crate::store::entities::events;
+use crate::store::entities::{deliveries, delivery_chunks, events};
 use crate::store::rollups::{self, Granularity};
+use delivery::lifecycle::DeliveryState;
 
 /// Rows deleted per statement.
 pub const BATCH: u64 = 5000;
@@ -27,7 +29,12 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub struct Policy {
     pub max_events: u64,
     pub event_age: Duration,
+    /// How long raw bodies are kept (`None`: for ever).
+    pub body_age: Option<Duration>,
 }
+
+/// Deliveries whose bodies go per statement (a body can be up to the stored-body limit).
+pub const BODY_BATCH: u64 = 200;
 
 /// What one pass deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +43,8 @@ pub struct Deleted {
     pub rollups: u64,
     pub replay_keys: u64,
     pub alerts: u64,
+    /// Deliveries whose raw body went.
+    pub bodies: u64,
 }
 
 /// One pass over everything; returns what went.
@@ -91,7 +100,51 @@ pub async fn run_once(
         Some(("status", "resolved")),
     )
     .await?;
+    if let Some(age) = policy.body_age {
+        let before = now - age.as_millis() as i64;
+        loop {
+            let batch = writer
+                .run(move |txn| Box::pin(drop_bodies(txn, before)))
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            deleted.bodies += batch;
+            if batch < BODY_BATCH {
+                break;
+            }
+        }
+    }
     Ok(deleted)
+}
+
+/// Drops the raw bodies of up to [`BODY_BATCH`] deliveries received before `before` whose
+/// records are extracted (stored or failed: a body still to be extracted is never dropped). The
+/// delivery's row stays, marked as no longer holding its body (a replay then says so).
+async fn drop_bodies(txn: &DatabaseTransaction, before: i64) -> Result<u64, DbErr> {
+    let done = [DeliveryState::Stored, DeliveryState::Failed].map(DeliveryState::as_str);
+    let ids: Vec<i64> = deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Id)
+        .filter(deliveries::Column::BodyKept.eq(true))
+        .filter(deliveries::Column::ReceivedMs.lt(before))
+        .filter(deliveries::Column::State.is_in(done))
+        .order_by_asc(deliveries::Column::Id)
+        .limit(BODY_BATCH)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    delivery_chunks::Entity::delete_many()
+        .filter(delivery_chunks::Column::DeliveryId.is_in(ids.clone()))
+        .exec(txn)
+        .await?;
+    deliveries::Entity::update_many()
+        .col_expr(deliveries::Column::BodyKept, Expr::value(false))
+        .filter(deliveries::Column::Id.is_in(ids.clone()))
+        .exec(txn)
+        .await?;
+    Ok(ids.len() as u64)
 }
 
 /// Deletes up to `BATCH` events that are older than `too_old` or below `keep_from`.

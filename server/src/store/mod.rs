@@ -10,6 +10,7 @@ pub mod multirow;
 pub mod outcome;
 pub mod rollups;
 pub mod sessions;
+pub mod storage;
 pub mod writer;
 
 pub use writer::{StoreError, Writer};

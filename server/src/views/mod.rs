@@ -14,5 +14,6 @@ pub mod posts;
 pub mod posts_parquet;
 pub mod setup;
 pub mod snapshots;
+pub mod storage;
 
 pub use error::{ViewError, ViewResult};

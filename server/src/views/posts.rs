@@ -1,6 +1,8 @@
 //! Posts: the collected data, filtered and cursor-paginated (most recently stored first, never a
 //! COUNT over the table), each with its record as BrightData sent it.
 
+use std::collections::{BTreeSet, HashMap};
+
 use app::types::{PostFilter, PostPage, PostRecordView};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -10,7 +12,7 @@ use super::error::{ViewError, ViewResult};
 use super::export::{ExportChunks, paged, spreadsheet_text};
 use super::paging::{contains, given, time_param};
 use super::posts_parquet::PostsParquet;
-use crate::store::entities::posts;
+use crate::store::entities::{events, posts};
 
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 500;
@@ -80,14 +82,48 @@ pub async fn list(db: &DatabaseConnection, filter: &PostFilter) -> ViewResult<Po
         .await
         .map_err(|e| ViewError::internal("listing posts", e))?;
     let next_cursor = super::paging::next_cursor(&mut rows, limit, |p| p.id);
+    let events = events_of(db, rows.iter().map(|p| p.delivery_id))
+        .await
+        .map_err(|e| ViewError::internal("listing posts", e))?;
     Ok(PostPage {
-        posts: rows.into_iter().map(view).collect(),
+        posts: rows
+            .into_iter()
+            .map(|p| {
+                let event = events.get(&p.delivery_id).copied();
+                view(p, event)
+            })
+            .collect(),
         next_cursor,
     })
 }
 
-fn view(p: posts::Model) -> PostRecordView {
+/// The first event of each delivery (the request that stored it).
+async fn events_of(
+    db: &DatabaseConnection,
+    deliveries: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, i64>, sea_orm::DbErr> {
+    let ids: BTreeSet<i64> = deliveries.collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Option<i64>, Option<i64>)> = events::Entity::find()
+        .select_only()
+        .column(events::Column::DeliveryId)
+        .column_as(events::Column::Id.min(), "first")
+        .filter(events::Column::DeliveryId.is_in(ids))
+        .group_by(events::Column::DeliveryId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(delivery, event)| Some((delivery?, event?)))
+        .collect())
+}
+
+fn view(p: posts::Model, event_id: Option<i64>) -> PostRecordView {
     PostRecordView {
+        event_id,
         text: delivery::records::post_text(&p.data),
         id: p.id,
         platform: p.platform,

@@ -174,6 +174,12 @@ fn settings(config: &Config) -> Vec<SettingView> {
             seconds(m.delivery_stale_after),
         ),
         ("WEBHOOK_RETENTION_INTERVAL", seconds(m.retention_interval)),
+        (
+            "WEBHOOK_BODY_RETENTION",
+            m.body_retention
+                .map(seconds)
+                .unwrap_or_else(|| "0 (raw bodies kept for ever)".into()),
+        ),
         ("NGROK_ENABLED", config.ngrok.enabled.to_string()),
         (
             "NGROK_AUTH_TOKEN",

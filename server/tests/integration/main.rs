@@ -20,5 +20,6 @@ mod process;
 mod replay;
 mod security;
 mod sessions;
+mod storage;
 mod streaming;
 mod tools;

@@ -72,9 +72,10 @@ impl TestApp {
     }
 }
 
-const GETS: [&str; 10] = [
+const GETS: [&str; 11] = [
     "/metrics/",
     "/config/",
+    "/storage/",
     "/health/",
     "/analytics/",
     "/events/",

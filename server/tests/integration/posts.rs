@@ -55,6 +55,24 @@ async fn posts_are_listed_filtered_and_paged_with_their_records_as_sent() {
     assert_eq!(all.len(), expected);
     let ids: Vec<i64> = all.iter().map(|p| p["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+    // Each post links to the request that brought its delivery.
+    for post in &all {
+        let event = post["event_id"].as_i64().expect("an event");
+        let (status, detail) = read(
+            app.client
+                .get(app.url(&format!("/api/brightdata/webhook/events/{event}/")))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            detail["event"]["delivery_id"], post["delivery_id"],
+            "{detail}"
+        );
+    }
 
     // One snapshot: its posts, each record exactly as sent, its text read from the record.
     let linkedin = posts(&app, "snapshot=s_posts_li").await;
