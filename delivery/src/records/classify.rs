@@ -269,13 +269,102 @@ const TEXT: &[&str] = &[
 /// A post's text, read from its record's JSON text; `None` when the record has none (or is not a
 /// JSON object).
 pub fn post_text(record: &str) -> Option<String> {
-    let Ok(Value::Object(record)) = serde_json::from_str::<Value>(record) else {
+    if !record.trim_start().starts_with('{') {
         return None;
-    };
-    TEXT.iter().find_map(|key| match record.get(*key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        _ => None,
-    })
+    }
+    // Only the text fields are read; the rest of the record is skipped without being built (an
+    // export reads the text of every post). A record that repeats one of them is read whole.
+    match serde_json::from_str::<TextFields>(record) {
+        Ok(fields) => fields.first(),
+        Err(_) => {
+            let Ok(Value::Object(record)) = serde_json::from_str::<Value>(record) else {
+                return None;
+            };
+            TEXT.iter().find_map(|key| match record.get(*key)? {
+                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                _ => None,
+            })
+        }
+    }
+}
+
+/// The [`TEXT`] fields of a record, in that order.
+#[derive(serde::Deserialize)]
+struct TextFields {
+    #[serde(default)]
+    description: TextField,
+    #[serde(default)]
+    caption: TextField,
+    #[serde(default)]
+    content: TextField,
+    #[serde(default)]
+    post_text: TextField,
+    #[serde(default)]
+    text: TextField,
+    #[serde(default)]
+    title: TextField,
+}
+
+impl TextFields {
+    fn first(self) -> Option<String> {
+        [
+            self.description,
+            self.caption,
+            self.content,
+            self.post_text,
+            self.text,
+            self.title,
+        ]
+        .into_iter()
+        .find_map(|field| field.0.filter(|s| !s.trim().is_empty()))
+    }
+}
+
+/// A field kept when it is a string; any other value is skipped without being built.
+#[derive(Default)]
+struct TextField(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for TextField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Skip;
+        impl<'de> Visitor<'de> for Skip {
+            type Value = TextField;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<TextField, E> {
+                Ok(TextField(Some(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<TextField, E> {
+                Ok(TextField(Some(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TextField, E> {
+                Ok(TextField(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TextField, E> {
+                Ok(TextField(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TextField, E> {
+                Ok(TextField(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TextField, E> {
+                Ok(TextField(None))
+            }
+            fn visit_unit<E>(self) -> Result<TextField, E> {
+                Ok(TextField(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextField, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(TextField(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextField, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(TextField(None))
+            }
+        }
+        deserializer.deserialize_any(Skip)
+    }
 }
 
 fn text(record: &Map<String, Value>, key: &str) -> Option<String> {

@@ -325,4 +325,21 @@ fn a_post_s_text_comes_from_its_platform_s_field() {
     assert_eq!(post_text(r#"{"description":7}"#), None);
     assert_eq!(post_text("[1]"), None);
     assert_eq!(post_text("not json"), None);
+    // Other values in a text field are skipped; nested ones do not confuse the reader.
+    assert_eq!(
+        post_text(r#"{"description":{"text":"no"},"caption":[1,{"a":"b"}],"content":"yes"}"#)
+            .as_deref(),
+        Some("yes")
+    );
+    assert_eq!(
+        post_text(r#"{"x":{"description":"inner"},"title":"outer"}"#).as_deref(),
+        Some("outer")
+    );
+    // A repeated key: read whole, the last one wins as in any JSON reader.
+    assert_eq!(
+        post_text(r#"{"description":"a","description":"b"}"#).as_deref(),
+        Some("b")
+    );
+    assert_eq!(post_text(r#"["description"]"#), None);
+    assert_eq!(post_text(r#"{"description":"escaped \"quote\" \u00e9"}"#).as_deref(), Some("escaped \"quote\" é"));
 }

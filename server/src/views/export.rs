@@ -128,8 +128,10 @@ pub fn chunks(db: DatabaseConnection, filter: &Filter) -> ViewResult<(bool, Expo
 }
 
 /// Rows read page by page below a cursor (newest first), each page rendered to bytes as it is
-/// read: an export at constant memory whatever its size. `render(rows, first, last)`: `first`
-/// until a page held rows, `last` on the page that ends it (one shorter than `page_size`).
+/// read: an export at constant memory whatever its size (two pages at most: the next one is read
+/// while the current one is rendered, so the database and the rendering work side by side).
+/// `render(rows, first, last)`: `first` until a page held rows, `last` on the page that ends it
+/// (one shorter than `page_size`).
 pub fn paged<R, F, Fut, W>(
     start: Option<i64>,
     page_size: u64,
@@ -140,47 +142,52 @@ pub fn paged<R, F, Fut, W>(
 where
     R: Send + 'static,
     F: Fn(Option<i64>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Vec<R>, sea_orm::DbErr>> + Send,
+    Fut: std::future::Future<Output = Result<Vec<R>, sea_orm::DbErr>> + Send + 'static,
     W: FnMut(&[R], bool, bool) -> Result<Vec<u8>, String> + Send + 'static,
 {
-    struct Cursor {
-        before: Option<i64>,
+    type Next<R> = tokio::task::JoinHandle<Result<Vec<R>, sea_orm::DbErr>>;
+    struct State<R, F, W> {
+        next: Option<Next<R>>,
         first: bool,
-        done: bool,
+        fetch: F,
+        render: W,
     }
-    let start = Cursor {
-        before: start,
+    let state = State {
+        next: Some(tokio::spawn(fetch(start))),
         first: true,
-        done: false,
+        fetch,
+        render,
     };
-    let stream = futures_util::stream::unfold(
-        (start, fetch, render),
-        move |(mut cursor, fetch, mut render)| async move {
-            if cursor.done {
-                return None;
-            }
-            let stopped = |cursor: &mut Cursor, error: String| {
-                tracing::error!(%error, "export stopped");
-                cursor.done = true;
-                Err(std::io::Error::other(error))
-            };
-            let item = match fetch(cursor.before).await {
-                Err(error) => stopped(&mut cursor, error.to_string()),
-                Ok(rows) => {
-                    let last = (rows.len() as u64) < page_size;
-                    let first = cursor.first;
-                    cursor.first = first && rows.is_empty();
-                    cursor.before = rows.last().map(id_of).or(cursor.before);
-                    cursor.done = last;
-                    match render(&rows, first, last) {
-                        Ok(bytes) => Ok((Bytes::from(bytes), rows.len() as u64)),
-                        Err(error) => stopped(&mut cursor, error),
-                    }
+    let stream = futures_util::stream::unfold(state, move |mut state| async move {
+        let next = state.next.take()?;
+        let stopped = |error: String| {
+            tracing::error!(%error, "export stopped");
+            Err(std::io::Error::other(error))
+        };
+        let rows = match next.await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(error)) => return Some((stopped(error.to_string()), state)),
+            Err(error) => return Some((stopped(error.to_string()), state)),
+        };
+        let last = (rows.len() as u64) < page_size;
+        if !last {
+            // The next page is read while this one is rendered.
+            let below = rows.last().map(id_of);
+            state.next = Some(tokio::spawn((state.fetch)(below)));
+        }
+        let first = state.first;
+        state.first = first && rows.is_empty();
+        let item = match (state.render)(&rows, first, last) {
+            Ok(bytes) => Ok((Bytes::from(bytes), rows.len() as u64)),
+            Err(error) => {
+                if let Some(next) = state.next.take() {
+                    next.abort();
                 }
-            };
-            Some((item, (cursor, fetch, render)))
-        },
-    );
+                stopped(error)
+            }
+        };
+        Some((item, state))
+    });
     Box::pin(stream)
 }
 

@@ -12,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::store::entities::posts;
 
@@ -90,6 +91,12 @@ impl PostsParquet {
         let sink = Sink::default();
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            // Dictionaries only where values repeat: building one for each record's text (all
+            // different) cost time and memory, then was dropped.
+            .set_dictionary_enabled(false)
+            .set_column_dictionary_enabled(ColumnPath::from("platform"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("snapshot_id"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("author"), true)
             .set_max_row_group_row_count(Some(ROW_GROUP))
             .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
             .set_created_by(format!(
