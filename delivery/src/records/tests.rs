@@ -341,5 +341,8 @@ fn a_post_s_text_comes_from_its_platform_s_field() {
         Some("b")
     );
     assert_eq!(post_text(r#"["description"]"#), None);
-    assert_eq!(post_text(r#"{"description":"escaped \"quote\" \u00e9"}"#).as_deref(), Some("escaped \"quote\" é"));
+    assert_eq!(
+        post_text(r#"{"description":"escaped \"quote\" \u00e9"}"#).as_deref(),
+        Some("escaped \"quote\" é")
+    );
 }
