@@ -116,6 +116,10 @@ enum Command {
         /// Compressed size to generate, in MB.
         #[arg(long, default_value_t = 100)]
         mb: usize,
+        /// Run the server on PostgreSQL: a database is created on this server for the run and
+        /// dropped after (e.g. postgres://postgres@127.0.0.1:5432). Results are read with `psql`.
+        #[arg(long)]
+        postgres: Option<String>,
     },
 }
 
@@ -149,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Large { mb } => large(&cli.server, mb).await,
+        Command::Large { mb, postgres } => large(&cli.server, mb, postgres.as_deref()).await,
         Command::Store {
             tasks,
             seconds,
@@ -299,7 +303,8 @@ fn signed_server(binary: &str) -> anyhow::Result<server::Server> {
     )
 }
 
-async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
+async fn large(binary: &str, mb: usize, postgres: Option<&str>) -> anyhow::Result<()> {
+    let database = postgres.map(server::PgDatabase::create).transpose()?;
     let started = Instant::now();
     let (body, records, inflated) = generate::large_gzip_delivery(mb << 20);
     println!(
@@ -308,13 +313,15 @@ async fn large(binary: &str, mb: usize) -> anyhow::Result<()> {
         body.len() as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
-    let server = server::Server::start(
-        binary,
-        &[
-            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
-            ("WEBHOOK_MAX_STORED_BODY_BYTES", "1GiB"),
-        ],
-    )?;
+    let mut vars = vec![
+        ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
+        ("WEBHOOK_MAX_STORED_BODY_BYTES", "1GiB"),
+    ];
+    if let Some(database) = &database {
+        vars.push(("DATABASE_URL", database.url.as_str()));
+        println!("on PostgreSQL ({})", database.url);
+    }
+    let server = server::Server::start(binary, &vars)?;
     let rss_before = server.rss_kb()?;
     let sent = Instant::now();
     let status = client::post_large(server.port, TOKEN, &body).await?;

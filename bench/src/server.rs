@@ -11,6 +11,55 @@ pub struct Server {
     child: Child,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// The PostgreSQL database it runs on, if not its SQLite file.
+    database_url: Option<String>,
+}
+
+/// A PostgreSQL database created for one run and dropped when it ends.
+pub struct PgDatabase {
+    server: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates `bench_<pid>` on `server` (e.g. postgres://postgres@127.0.0.1:5432).
+    pub fn create(server: &str) -> anyhow::Result<Self> {
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!("bench_{}", std::process::id());
+        psql(
+            &format!("{server}/postgres"),
+            &format!("CREATE DATABASE {name}"),
+        )?;
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            server,
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = psql(
+            &format!("{}/postgres", self.server),
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// What `psql` prints for `sql` on `url`, trimmed.
+fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
+    let output = Command::new("psql")
+        .args([url, "-tAc", sql])
+        .output()
+        .map_err(|e| anyhow::anyhow!("psql is needed for PostgreSQL runs ({e})"))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 impl Server {
@@ -57,7 +106,16 @@ impl Server {
             }
         };
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        Ok(Self { child, port, dir })
+        let database_url = vars
+            .iter()
+            .find(|(name, _)| *name == "DATABASE_URL")
+            .map(|(_, url)| (*url).to_owned());
+        Ok(Self {
+            child,
+            port,
+            dir,
+            database_url,
+        })
     }
 
     /// Resets the peak resident memory (VmHWM) to the current one (Linux: `clear_refs` 5).
@@ -117,8 +175,11 @@ impl Server {
         Ok(self.text(sql)?.parse()?)
     }
 
-    /// What `sqlite3` prints for `sql`, trimmed.
+    /// What `sqlite3` (or `psql`, on PostgreSQL) prints for `sql`, trimmed.
     pub fn text(&self, sql: &str) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return psql(url, sql);
+        }
         let db = self.dir.path().join("data/track-futura.db");
         let output = Command::new("sqlite3").arg(&db).arg(sql).output();
         match output {
