@@ -154,6 +154,32 @@ pub fn Choice(
     }
 }
 
+/// A labelled free-text field of a GET filter form (`<input type=search name=…>`), showing the
+/// filter's `current` value.
+#[component]
+pub fn SearchField(
+    name: &'static str,
+    label: &'static str,
+    placeholder: &'static str,
+    current: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("filter-{name}");
+    let value = move || current.get().unwrap_or_default();
+    view! {
+        <span class="field">
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                type="search"
+                placeholder=placeholder
+                value=value
+                prop:value=value
+            />
+        </span>
+    }
+}
+
 /// A table's header row: each column's name and the class of its cells (`num` right-aligns,
 /// `wide-only` hides it on narrow screens).
 #[component]

@@ -14,7 +14,7 @@ use crate::shell::BASE;
 use crate::types::{DeliveryView, EventDetailView, EventFilter, HeaderView, PostView};
 use crate::ui::{
     Choice, Columns, EventTable, FilterForm, LocalTime, MaybeTime, OUTCOMES, PLATFORMS,
-    SnapshotLink, bytes, count, latency, loaded, outcome_class, query_param,
+    SearchField, SnapshotLink, bytes, count, latency, loaded, outcome_class, query_param,
 };
 
 /// The export's path in the monitor API (the session cookie authorises a GET).
@@ -137,27 +137,12 @@ fn EventList(
 /// The filters, as a GET form: the URL holds them (shareable, the back button works).
 #[component]
 fn EventFilters(filter: Memo<EventFilter>) -> impl IntoView {
-    let value = move |pick: fn(&EventFilter) -> Option<String>| {
-        move || pick(&filter.get()).unwrap_or_default()
-    };
     let text = move |name: &'static str,
                      label: &'static str,
                      placeholder: &'static str,
                      pick: fn(&EventFilter) -> Option<String>| {
-        let id = format!("filter-{name}");
-        view! {
-            <span class="field">
-            <label for=id.clone()>{label}</label>
-            <input
-                id=id
-                name=name
-                type="search"
-                placeholder=placeholder
-                value=value(pick)
-                prop:value=value(pick)
-            />
-            </span>
-        }
+        let current = Signal::derive(move || pick(&filter.get()));
+        view! { <SearchField name label placeholder current /> }
     };
     view! {
         <FilterForm action=format!("{BASE}/events")>

@@ -11,8 +11,8 @@ use crate::pretty;
 use crate::shell::BASE;
 use crate::types::{PostFilter, PostPage, PostRecordView};
 use crate::ui::{
-    Choice, Columns, FilterForm, MaybeTime, PLATFORMS, SnapshotLink, count, event_href, loaded,
-    query_param,
+    Choice, Columns, FilterForm, MaybeTime, PLATFORMS, SearchField, SnapshotLink, count,
+    event_href, loaded, query_param,
 };
 
 /// The export's path in the monitor API (the session cookie authorises a GET).
@@ -64,40 +64,35 @@ pub fn PostsPage() -> impl IntoView {
     view! {
         <div class="section-head">
             <h2>"Posts"</h2>
-            <Downloads filter />
+            <Downloads filter=filter.into() file="posts".to_owned() />
         </div>
         <PostFilters filter />
         {loaded(page, move |page| view! { <PostList page filter=filter.get_untracked() open /> })}
     }
 }
 
-/// "Download CSV / NDJSON / Parquet" of every post the filter matches.
+/// "Download CSV / NDJSON / Parquet" of every post the filter matches, as `<file>.<format>`.
 #[component]
-pub fn Downloads(filter: Memo<PostFilter>) -> impl IntoView {
-    let href = move |format: &'static str| {
-        move || {
+pub fn Downloads(filter: Signal<PostFilter>, file: String) -> impl IntoView {
+    let link = move |format: &'static str, label: &'static str| {
+        let href = move || {
             let export = PostFilter {
                 cursor: None,
                 format: Some(format.to_owned()),
                 ..filter.get()
             };
             format!("{EXPORT}?{}", export.query())
+        };
+        view! {
+            <a href=href download=format!("{file}.{format}") data-testid=format!("download-{format}")>
+                {label}
+            </a>
         }
     };
     view! {
         <span class="export" data-testid="post-downloads">
-            "Download: "
-            <a href=href("csv") download="posts.csv" data-testid="download-csv">
-                "CSV"
-            </a>
-            " · "
-            <a href=href("ndjson") download="posts.ndjson" data-testid="download-ndjson">
-                "NDJSON"
-            </a>
-            " · "
-            <a href=href("parquet") download="posts.parquet" data-testid="download-parquet">
-                "Parquet"
-            </a>
+            "Download: " {link("csv", "CSV")} " · " {link("ndjson", "NDJSON")} " · "
+            {link("parquet", "Parquet")}
         </span>
     }
 }
@@ -109,21 +104,8 @@ fn PostFilters(filter: Memo<PostFilter>) -> impl IntoView {
                      label: &'static str,
                      placeholder: &'static str,
                      pick: fn(&PostFilter) -> Option<String>| {
-        let id = format!("filter-{name}");
-        let value = move || pick(&filter.get()).unwrap_or_default();
-        view! {
-            <span class="field">
-                <label for=id.clone()>{label}</label>
-                <input
-                    id=id
-                    name=name
-                    type="search"
-                    placeholder=placeholder
-                    value=value
-                    prop:value=value
-                />
-            </span>
-        }
+        let current = Signal::derive(move || pick(&filter.get()));
+        view! { <SearchField name label placeholder current /> }
     };
     view! {
         <FilterForm action=format!("{BASE}/posts")>

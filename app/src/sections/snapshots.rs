@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::events::PostTable;
+use super::posts::Downloads;
 use crate::api;
 use crate::api::Redeliver;
 use crate::charts::thousands;
@@ -46,16 +47,6 @@ fn completeness_class(verdict: &str) -> &'static str {
         "incomplete" => "pill outcome-error",
         _ => "pill outcome-duplicate",
     }
-}
-
-/// Where the posts export of a snapshot downloads from, in `format`.
-fn posts_export(snapshot: &str, format: &str) -> String {
-    let filter = PostFilter {
-        snapshot: Some(snapshot.to_owned()),
-        format: Some(format.to_owned()),
-        ..PostFilter::default()
-    };
-    format!("/api/brightdata/webhook/export-posts/?{}", filter.query())
 }
 
 /// One step of a snapshot's lifecycle as the detail shows it.
@@ -350,32 +341,18 @@ fn SnapshotDetail(detail: SnapshotDetailView, redeliver: ServerAction<Redeliver>
         />
         <section class="panel" aria-labelledby="snapshot-download">
             <h3 id="snapshot-download">"Its posts"</h3>
-            <p class="export">
-                "Download every post of this snapshot: "
-                <a
-                    href=posts_export(&snapshot.id, "csv")
-                    download=format!("{}.csv", snapshot.id)
-                    data-testid="download-csv"
-                >
-                    "CSV"
-                </a>
-                " · "
-                <a
-                    href=posts_export(&snapshot.id, "ndjson")
-                    download=format!("{}.ndjson", snapshot.id)
-                    data-testid="download-ndjson"
-                >
-                    "NDJSON"
-                </a>
-                " (the records as BrightData sent them, one per line) · "
-                <a
-                    href=posts_export(&snapshot.id, "parquet")
-                    download=format!("{}.parquet", snapshot.id)
-                    data-testid="download-parquet"
-                >
-                    "Parquet"
-                </a>
-                " (typed columns for pandas, polars, R, DuckDB) · "
+            <p>
+                <Downloads
+                    filter=Signal::derive({
+                        let id = snapshot.id.clone();
+                        move || PostFilter {
+                            snapshot: Some(id.clone()),
+                            ..PostFilter::default()
+                        }
+                    })
+                    file=snapshot.id.clone()
+                />
+                " (CSV for spreadsheets, NDJSON: the records as BrightData sent them, Parquet: typed columns for pandas, polars, R, DuckDB) · "
                 <a href=format!(
                     "{BASE}/posts?{}",
                     PostFilter {

@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, Shape, TestApp, WEBHOOK_TOKEN, json as read, sample, spawn};
+use crate::helpers::{
+    ADMIN_TOKEN, Shape, TestApp, WEBHOOK_TOKEN, admin_get, json as read, sample, spawn,
+};
 
 const API: &str = "/api/brightdata/webhook";
 const API_KEY: &str = "bd-api-key-complete-0123456789";
@@ -120,18 +122,6 @@ async fn notify_ready(app: &TestApp, snapshot: &str) {
     assert_eq!(answer.status(), 200);
 }
 
-async fn admin(app: &TestApp, path: &str) -> (u16, Value) {
-    read(
-        app.client
-            .get(app.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 async fn redeliver(app: &TestApp, snapshot: &str) -> (u16, Value) {
     read(
         app.client
@@ -148,7 +138,7 @@ async fn redeliver(app: &TestApp, snapshot: &str) -> (u16, Value) {
 async fn until(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, body) = admin(app, path).await;
+        let (status, body) = admin_get(app, path).await;
         assert_eq!(status, 200, "{path}: {body}");
         if done(&body) {
             return body;
@@ -247,7 +237,7 @@ async fn each_snapshot_is_judged_against_brightdatas_count_and_a_redelivery_comp
     );
 
     // The list shows the verdicts too.
-    let (_, list) = admin(&app, &format!("{API}/snapshots/")).await;
+    let (_, list) = admin_get(&app, &format!("{API}/snapshots/")).await;
     let verdicts: HashMap<String, String> = list["snapshots"]
         .as_array()
         .unwrap()
@@ -322,7 +312,7 @@ async fn each_snapshot_is_judged_against_brightdatas_count_and_a_redelivery_comp
         body["deliver"]["auth_header"],
         format!("Bearer {WEBHOOK_TOKEN}")
     );
-    let (_, detail) = admin(&app, &format!("{API}/snapshots/s_short/")).await;
+    let (_, detail) = admin_get(&app, &format!("{API}/snapshots/s_short/")).await;
     assert!(
         detail["snapshot"]["completeness"]["redelivery_ms"]
             .as_i64()
@@ -350,7 +340,7 @@ async fn each_snapshot_is_judged_against_brightdatas_count_and_a_redelivery_comp
     })
     .await;
     // Posts were not stored twice (every snapshot here carries the same generated posts).
-    let (_, posts) = admin(&app, &format!("{API}/posts/?limit=500")).await;
+    let (_, posts) = admin_get(&app, &format!("{API}/posts/?limit=500")).await;
     let stored = posts["posts"].as_array().unwrap().len();
     assert_eq!(stored, first.posts() + second.posts());
 
@@ -367,7 +357,7 @@ async fn each_snapshot_is_judged_against_brightdatas_count_and_a_redelivery_comp
     assert_eq!(body["error"], "not_ready");
     let (status, _) = redeliver(&app, "s_unknown").await;
     assert_eq!(status, 404);
-    let (_, running) = admin(&app, &format!("{API}/snapshots/s_running/")).await;
+    let (_, running) = admin_get(&app, &format!("{API}/snapshots/s_running/")).await;
     assert_eq!(running["snapshot"]["completeness"]["verdict"], "pending");
     assert!(
         running["snapshot"]["completeness"]["note"]
@@ -393,19 +383,19 @@ async fn without_an_api_key_snapshots_are_unverified_and_say_why() {
     );
     assert_eq!(verdict["received_records"], records(Shape::LinkedinPosts));
 
-    let (_, detail) = admin(&app, &format!("{API}/snapshots/s_nokey/")).await;
+    let (_, detail) = admin_get(&app, &format!("{API}/snapshots/s_nokey/")).await;
     assert_eq!(detail["can_redeliver"], false);
     let (status, body) = redeliver(&app, "s_nokey").await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"], "no_api_key");
 
     // Everything else works: the posts are there, and no alert is raised for it.
-    let (_, posts) = admin(&app, &format!("{API}/posts/?snapshot=s_nokey")).await;
+    let (_, posts) = admin_get(&app, &format!("{API}/posts/?snapshot=s_nokey")).await;
     assert_eq!(
         posts["posts"].as_array().unwrap().len(),
         Shape::LinkedinPosts.posts()
     );
-    let (_, alerts) = admin(&app, &format!("{API}/alerts/?status=all")).await;
+    let (_, alerts) = admin_get(&app, &format!("{API}/alerts/?status=all")).await;
     assert!(
         alerts["alerts"]
             .as_array()

@@ -367,6 +367,19 @@ pub fn to_array(ndjson: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&records).unwrap()
 }
 
+/// GETs `path` with the admin token: its status and JSON.
+pub async fn admin_get(app: &TestApp, path: &str) -> (u16, serde_json::Value) {
+    json(
+        app.client
+            .get(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();

@@ -1,23 +1,9 @@
 //! Storage that does not grow without bound: raw bodies dropped after `WEBHOOK_BODY_RETENTION`
 //! while the posts stay, and `GET storage/` saying what each kind of data takes.
 
-use serde_json::Value;
-
-use crate::helpers::{ADMIN_TOKEN, Shape, TestApp, json as read, sample, spawn};
+use crate::helpers::{ADMIN_TOKEN, Shape, TestApp, admin_get, json as read, sample, spawn};
 
 const API: &str = "/api/brightdata/webhook";
-
-async fn admin(app: &TestApp, path: &str) -> (u16, Value) {
-    read(
-        app.client
-            .get(app.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
 
 async fn deliver(app: &TestApp, snapshot: &str, shape: Shape) {
     let answer = app
@@ -83,7 +69,7 @@ async fn bodies_are_kept_by_default_and_storage_says_what_takes_the_room() {
         2
     );
 
-    let (status, storage) = admin(&app, &format!("{API}/storage/")).await;
+    let (status, storage) = admin_get(&app, &format!("{API}/storage/")).await;
     assert_eq!(status, 200, "{storage}");
     assert_eq!(storage["events_24h"], 2);
     assert_eq!(storage["deliveries_24h"], 2);
@@ -126,7 +112,7 @@ async fn bodies_are_kept_by_default_and_storage_says_what_takes_the_room() {
             .contains("raw delivery bodies")
     );
     // The setting is shown with the others.
-    let (_, config) = admin(&app, &format!("{API}/config/")).await;
+    let (_, config) = admin_get(&app, &format!("{API}/config/")).await;
     assert!(
         config.to_string().contains("WEBHOOK_BODY_RETENTION"),
         "{config}"
