@@ -152,14 +152,15 @@ impl Backend for DashboardBackend {
         let state = &self.state;
         answer(async move {
             let to = state.redelivery_destination();
-            let asked =
-                snapshots::redeliver(&state.db, &state.writer, state.brightdata(), &to, &id)
-                    .await?;
-            state.logs.monitor.write(
-                "redelivery_requested",
-                serde_json::json!({"snapshot_id": asked.snapshot_id, "delivery_id": asked.delivery_id}),
-            );
-            Ok(asked)
+            snapshots::redeliver(
+                &state.db,
+                &state.writer,
+                &state.logs.monitor,
+                state.brightdata(),
+                &to,
+                &id,
+            )
+            .await
         })
     }
 

@@ -33,11 +33,14 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let to = state.redelivery_destination();
-    let asked =
-        snapshots::redeliver(&state.db, &state.writer, state.brightdata(), &to, &id).await?;
-    state.logs.monitor.write(
-        "redelivery_requested",
-        serde_json::json!({"snapshot_id": asked.snapshot_id, "delivery_id": asked.delivery_id}),
-    );
+    let asked = snapshots::redeliver(
+        &state.db,
+        &state.writer,
+        &state.logs.monitor,
+        state.brightdata(),
+        &to,
+        &id,
+    )
+    .await?;
     Ok(Json(asked).into_response())
 }

@@ -15,6 +15,7 @@ use super::error::{ViewError, ViewResult};
 use super::events::{delivery_view, post_view};
 use super::paging::given;
 use crate::brightdata_api::{BrightDataApi, Unavailable};
+use crate::log_file::LogFile;
 use crate::store::Writer;
 use crate::store::completeness;
 use crate::store::entities::{deliveries, input_errors, notifications, posts, snapshots};
@@ -200,6 +201,7 @@ pub struct Destination {
 pub async fn redeliver(
     db: &DatabaseConnection,
     writer: &Writer,
+    log: &LogFile,
     api: Result<&BrightDataApi, &Unavailable>,
     to: &Destination,
     id: &str,
@@ -231,7 +233,7 @@ pub async fn redeliver(
         })
         .await
         .map_err(|e| ViewError::internal("recording a redelivery", e))?;
-    Ok(RedeliveryView {
+    let asked = RedeliveryView {
         snapshot_id: id.to_owned(),
         delivery_id: answer
             .get("delivery_id")
@@ -239,5 +241,10 @@ pub async fn redeliver(
             .and_then(|v| v.as_str())
             .map(str::to_owned),
         asked_ms: now,
-    })
+    };
+    log.write(
+        "redelivery_requested",
+        serde_json::json!({"snapshot_id": asked.snapshot_id, "delivery_id": asked.delivery_id}),
+    );
+    Ok(asked)
 }
