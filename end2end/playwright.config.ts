@@ -46,6 +46,9 @@ export default defineConfig({
       BRIGHTDATA_BASE_URL: E2E_BASE_URL,
       // Alerts are evaluated every second, so an alert a test provokes opens while it waits.
       WEBHOOK_ALERT_INTERVAL: "1",
+      // Snapshots are judged (completeness, scraper drift) a second after BrightData's ready.
+      BRIGHTDATA_VERIFY_INTERVAL: "1",
+      BRIGHTDATA_VERIFY_SETTLE: "1",
       RUST_LOG: "warn",
     },
   },

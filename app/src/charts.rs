@@ -11,7 +11,7 @@ use std::ops::Range;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 
-use crate::types::{AnalyticsBucket, PlatformView};
+use crate::types::{AnalyticsBucket, CoverageHistoryView, PlatformView};
 
 pub const ACCEPTED: RGBColor = RGBColor(0x00, 0x72, 0xB2);
 pub const REFUSED: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
@@ -506,6 +506,109 @@ pub fn records_per_platform(platforms: &[PlatformView], width: u32) -> String {
     )
 }
 
+/// The colour of an empty cell of the coverage chart (a filled one is [`ACCEPTED`]).
+const UNFILLED: RGBColor = RGBColor(0xE8, 0xEE, 0xF4);
+
+/// Each key field's coverage over a platform's recent snapshots: one row per field, one column per
+/// snapshot (oldest left), the darker the more of its records had the field filled; a snapshot
+/// judged drifted has its column outlined in the error colour. A field going empty is a pale gap in
+/// a dark row, which a line among eight would hide.
+pub fn field_coverage(history: &CoverageHistoryView, width: u32, utc_offset_min: i32) -> String {
+    let (rows, cols) = (history.fields.len(), history.snapshots.len());
+    let mut svg = String::new();
+    if rows == 0 || cols == 0 {
+        return "<!-- no judged snapshot yet -->".into();
+    }
+    {
+        let width = width.max(200);
+        let root = SVGBackend::with_string(&mut svg, (width, HEIGHT)).into_drawing_area();
+        let (left, right, top, bottom) = (118_i32, 12_i32, 6_i32, 24_i32);
+        let cell_w = (width as i32 - left - right) as f64 / cols as f64;
+        let cell_h = (HEIGHT as i32 - top - bottom) as f64 / rows as f64;
+        let x = |c: usize| left + (c as f64 * cell_w).round() as i32;
+        let y = |r: usize| top + (r as f64 * cell_h).round() as i32;
+        let draw = || -> Result<(), String> {
+            let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+            for (c, point) in history.snapshots.iter().enumerate() {
+                for r in 0..rows {
+                    let share = point
+                        .coverage
+                        .get(r)
+                        .copied()
+                        .unwrap_or(0.0)
+                        .clamp(0.0, 1.0);
+                    let colour = mix(UNFILLED, ACCEPTED, share);
+                    root.draw(&Rectangle::new(
+                        [(x(c), y(r)), (x(c + 1) - 1, y(r + 1) - 1)],
+                        colour.filled(),
+                    ))
+                    .map_err(err)?;
+                }
+                if point.verdict == "drift" {
+                    root.draw(&Rectangle::new(
+                        [(x(c), y(0)), (x(c + 1) - 1, y(rows) - 1)],
+                        ERROR.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            let right_aligned = label_style().pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+            for (r, field) in history.fields.iter().enumerate() {
+                let name: String = field.chars().take(16).collect();
+                root.draw(&Text::new(
+                    name,
+                    (left - 6, (y(r) + y(r + 1)) / 2),
+                    right_aligned.clone(),
+                ))
+                .map_err(err)?;
+            }
+            // The first and the last snapshot's date under their columns.
+            let mut dated = vec![0];
+            if cols > 1 {
+                dated.push(cols - 1);
+            }
+            for c in dated {
+                let at = history.snapshots[c].created_ms;
+                let anchor = if c == 0 {
+                    plotters::style::text_anchor::HPos::Left
+                } else {
+                    plotters::style::text_anchor::HPos::Right
+                };
+                let edge = if c == 0 { x(0) } else { x(cols) - 1 };
+                root.draw(&Text::new(
+                    local_date_time(at, utc_offset_min),
+                    (edge, HEIGHT as i32 - bottom + 6),
+                    label_style().pos(plotters::style::text_anchor::Pos::new(
+                        anchor,
+                        plotters::style::text_anchor::VPos::Top,
+                    )),
+                ))
+                .map_err(err)?;
+            }
+            Ok(())
+        };
+        if let Err(error) = draw() {
+            return format!("<!-- chart not drawn: {error} -->");
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// `from` blended towards `to` by `share` (0..1).
+fn mix(from: RGBColor, to: RGBColor, share: f64) -> RGBColor {
+    let channel =
+        |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * share).round() as u8;
+    RGBColor(
+        channel(from.0, to.0),
+        channel(from.1, to.1),
+        channel(from.2, to.2),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,5 +828,54 @@ mod tests {
         assert!(!has_text(&svg, "none"));
         assert!(has_text(&svg, "12,345"), "{svg}");
         assert_eq!(count(&svg, &format!(r#"fill="{}""#, hex(ACCEPTED))), 2);
+    }
+
+    #[test]
+    fn field_coverage_has_a_cell_per_field_and_snapshot_and_outlines_drift() {
+        use crate::types::{CoverageHistoryView, CoveragePointView};
+        let point = |id: &str, verdict: &str, likes: f64| CoveragePointView {
+            snapshot_id: id.into(),
+            created_ms: T0,
+            verdict: verdict.into(),
+            coverage: vec![likes, 1.0],
+        };
+        let history = CoverageHistoryView {
+            platform: "instagram".into(),
+            fields: vec!["likes".into(), "url".into()],
+            snapshots: vec![
+                point("s_1", "normal", 0.75),
+                point("s_2", "normal", 0.75),
+                point("s_3", "drift", 0.0),
+            ],
+        };
+        let svg = field_coverage(&history, 600, 0);
+        assert!(has_text(&svg, "likes") && has_text(&svg, "url"), "{svg}");
+        // Full coverage is the accepted colour, none the pale one; one outline, around the drift.
+        assert_eq!(
+            count(&svg, &format!(r#"fill="{}""#, hex(ACCEPTED))),
+            3,
+            "{svg}"
+        );
+        assert_eq!(
+            count(&svg, &format!(r#"fill="{}""#, hex(UNFILLED))),
+            1,
+            "{svg}"
+        );
+        assert_eq!(
+            count(&svg, &format!(r#"stroke="{}""#, hex(ERROR))),
+            1,
+            "{svg}"
+        );
+        assert!(
+            field_coverage(
+                &CoverageHistoryView {
+                    snapshots: vec![],
+                    ..history
+                },
+                600,
+                0
+            )
+            .starts_with("<!--")
+        );
     }
 }

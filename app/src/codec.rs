@@ -285,6 +285,47 @@ mod tests {
                     ..CompletenessView::default()
                 }
             },
+            drift: DriftView {
+                verdict: if full { "drift" } else { "pending" }.into(),
+                fields: if full {
+                    vec!["linkedin:likes".into()]
+                } else {
+                    vec![]
+                },
+                checked_ms: full.then_some(12),
+            },
+        }
+    }
+
+    fn coverage() -> PlatformCoverageView {
+        PlatformCoverageView {
+            platform: "linkedin".into(),
+            records: 40,
+            verdict: "drift".into(),
+            note: "1 field drifted".into(),
+            baseline_snapshots: 5,
+            fields: vec![
+                FieldCoverageView {
+                    field: "likes".into(),
+                    coverage: 0.0,
+                    baseline: Some(1.0),
+                    kind: String::new(),
+                    baseline_kind: Some("number".into()),
+                    key: true,
+                    change: Some("emptied".into()),
+                    note: Some("likes: filled in 0% of 40 records (usually 100%)".into()),
+                },
+                FieldCoverageView {
+                    field: "tags".into(),
+                    coverage: 0.25,
+                    baseline: None,
+                    kind: "array".into(),
+                    baseline_kind: None,
+                    key: false,
+                    change: None,
+                    note: None,
+                },
+            ],
         }
     }
 
@@ -404,6 +445,7 @@ mod tests {
             }],
             posts: vec![post(true)],
             can_redeliver: true,
+            coverage: vec![coverage()],
         });
         round_trip(SnapshotDetailView {
             snapshot: snapshot(false),
@@ -413,7 +455,18 @@ mod tests {
             input_errors: vec![],
             posts: vec![],
             can_redeliver: false,
+            coverage: vec![],
         });
+        round_trip(vec![CoverageHistoryView {
+            platform: "linkedin".into(),
+            fields: vec!["likes".into(), "url".into()],
+            snapshots: vec![CoveragePointView {
+                snapshot_id: "s_1".into(),
+                created_ms: 3,
+                verdict: "normal".into(),
+                coverage: vec![1.0, 0.5],
+            }],
+        }]);
         round_trip(RedeliveryView {
             snapshot_id: "s_1".into(),
             delivery_id: Some("d_1".into()),

@@ -144,9 +144,9 @@ pub struct HealthView {
 pub struct AlertView {
     pub id: i64,
     /// `error_rate`, `latency_p95`, `security_spike`, `snapshot_stalled`, `snapshot_failed`,
-    /// `snapshot_incomplete`, `database_unreachable`.
+    /// `snapshot_incomplete`, `scraper_drift`, `database_unreachable`.
     pub rule: String,
-    /// What the alert is about (a snapshot id), or empty.
+    /// What the alert is about (a snapshot id; `platform:field` for `scraper_drift`), or empty.
     pub subject: String,
     /// `warning` or `critical`.
     pub severity: String,
@@ -562,6 +562,72 @@ pub struct SnapshotView {
     pub finished_ms: Option<i64>,
     /// Whether it arrived whole.
     pub completeness: CompletenessView,
+    /// Whether its records changed shape.
+    pub drift: DriftView,
+}
+
+/// Whether a snapshot's records look like the platform's usual (scraper drift).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct DriftView {
+    /// `normal`, `drift`, `learning` (too few earlier snapshots for a baseline), `not_judged` (too
+    /// few records), `accepted` (a drifted shape an operator took as the new normal), or `pending`.
+    pub verdict: String,
+    /// The drifted fields, as `platform:field`.
+    pub fields: Vec<String>,
+    pub checked_ms: Option<i64>,
+}
+
+/// One platform's records in a snapshot: each top-level field's coverage against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct PlatformCoverageView {
+    pub platform: String,
+    pub records: i64,
+    /// `normal`, `drift`, `learning` or `not_judged`.
+    pub verdict: String,
+    /// The verdict in words.
+    pub note: String,
+    /// Earlier snapshots the baseline is the median of.
+    pub baseline_snapshots: i64,
+    /// Drifted fields first, then the fields the service reads, then the rest, by name.
+    pub fields: Vec<FieldCoverageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct FieldCoverageView {
+    pub field: String,
+    /// Share of the records where it is filled (not null, blank or empty), 0 to 1.
+    pub coverage: f64,
+    /// The same share in the baseline (median), when there is one.
+    pub baseline: Option<f64>,
+    /// Its values' JSON type (`string`, `number`, `boolean`, `array`, `object`, `mixed`; empty when
+    /// every value was null).
+    pub kind: String,
+    pub baseline_kind: Option<String>,
+    /// One of the fields the service reads (url, id, author, posted at, text, counts).
+    pub key: bool,
+    /// `emptied`, `vanished`, `type_changed` or `new` when it drifted.
+    pub change: Option<String>,
+    /// The change in words.
+    pub note: Option<String>,
+}
+
+/// The key fields' coverage over a platform's recent judged snapshots (oldest first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct CoverageHistoryView {
+    pub platform: String,
+    /// The key fields its records carry.
+    pub fields: Vec<String>,
+    pub snapshots: Vec<CoveragePointView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct CoveragePointView {
+    pub snapshot_id: String,
+    pub created_ms: i64,
+    /// The platform's verdict in this snapshot.
+    pub verdict: String,
+    /// Each of `fields`' coverage (0 to 1), in that order.
+    pub coverage: Vec<f64>,
 }
 
 /// Whether a snapshot arrived whole: what BrightData counted against what arrived.
@@ -625,6 +691,8 @@ pub struct SnapshotDetailView {
     pub posts: Vec<PostView>,
     /// Whether a redelivery can be asked for here (`BRIGHTDATA_API_TOKEN` is set).
     pub can_redeliver: bool,
+    /// Its field coverage per platform, judged (empty until judged).
+    pub coverage: Vec<PlatformCoverageView>,
 }
 
 /// What BrightData answered a redelivery request.

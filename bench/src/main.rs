@@ -13,6 +13,7 @@
 
 mod client;
 mod dashboards;
+mod extract;
 mod flood;
 mod generate;
 mod memory;
@@ -101,6 +102,17 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         mb: usize,
     },
+    /// The extraction's parse alone, in this process: the `large` body decoded with and without the
+    /// field coverage tally (scraper drift), alternating; the rates and the cost of the tally.
+    Extract {
+        /// Compressed size to generate, in MB.
+        #[arg(long, default_value_t = 30)]
+        mb: usize,
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        #[arg(long, value_enum, default_value = "both")]
+        tally: extract::Tally,
+    },
     /// A streamed gzip body of ~1 MiB members that each inflate to 1 GiB: the answer, extraction
     /// if it is accepted, and the server's peak memory.
     Bomb {
@@ -120,6 +132,10 @@ enum Command {
         /// dropped after (e.g. postgres://postgres@127.0.0.1:5432). Results are read with `psql`.
         #[arg(long)]
         postgres: Option<String>,
+        /// Run the server with `SCRAPER_DRIFT=off` (no field coverage tallied): the cost of the
+        /// tally is this run's rate against one without the flag.
+        #[arg(long)]
+        no_drift: bool,
     },
 }
 
@@ -153,7 +169,12 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Large { mb, postgres } => large(&cli.server, mb, postgres.as_deref()).await,
+        Command::Large {
+            mb,
+            postgres,
+            no_drift,
+        } => large(&cli.server, mb, postgres.as_deref(), no_drift).await,
+        Command::Extract { mb, rounds, tally } => extract::run(mb, rounds, tally),
         Command::Store {
             tasks,
             seconds,
@@ -303,7 +324,12 @@ fn signed_server(binary: &str) -> anyhow::Result<server::Server> {
     )
 }
 
-async fn large(binary: &str, mb: usize, postgres: Option<&str>) -> anyhow::Result<()> {
+async fn large(
+    binary: &str,
+    mb: usize,
+    postgres: Option<&str>,
+    no_drift: bool,
+) -> anyhow::Result<()> {
     let database = postgres.map(server::PgDatabase::create).transpose()?;
     let started = Instant::now();
     let (body, records, inflated) = generate::large_gzip_delivery(mb << 20);
@@ -320,6 +346,10 @@ async fn large(binary: &str, mb: usize, postgres: Option<&str>) -> anyhow::Resul
     if let Some(database) = &database {
         vars.push(("DATABASE_URL", database.url.as_str()));
         println!("on PostgreSQL ({})", database.url);
+    }
+    if no_drift {
+        vars.push(("SCRAPER_DRIFT", "off"));
+        println!("field coverage off (SCRAPER_DRIFT=off)");
     }
     let server = server::Server::start(binary, &vars)?;
     let rss_before = server.rss_kb()?;

@@ -27,7 +27,7 @@ pub struct Options {
 fn prepared(task: usize, sequence: u64) -> (InlineDelivery, NewEvent) {
     let raw = generate::small_delivery(task, sequence);
     let mut posts = Vec::new();
-    let decoded = decode_all(&raw, Declared::default(), u64::MAX, None, |record| {
+    let decoded = decode_all(&raw, Declared::default(), u64::MAX, None, false, |record| {
         if let Record::Post(post) = record {
             posts.push(*post);
         }
@@ -51,6 +51,7 @@ fn prepared(task: usize, sequence: u64) -> (InlineDelivery, NewEvent) {
                 posts: posts.len() as i64,
                 input_errors: 0,
                 malformed: 0,
+                coverage: None,
             },
             posts,
             input_errors: Vec::new(),

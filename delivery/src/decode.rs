@@ -6,6 +6,7 @@ use std::io::Write;
 
 use flate2::write::MultiGzDecoder;
 
+use crate::coverage::PlatformCoverage;
 use crate::records::{Format, Mode, PayloadError, Record, RecordSplitter};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -32,11 +33,13 @@ pub struct Declared {
     pub csv: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
     pub format: Format,
     pub compressed: bool,
     pub inflated_bytes: u64,
+    /// The posts' field coverage, when it was asked for.
+    pub coverage: Option<Vec<PlatformCoverage>>,
 }
 
 /// Receives the inflated bytes: counts them against the limit, splits them into records.
@@ -102,6 +105,14 @@ impl<F: FnMut(Record)> DeliveryDecoder<F> {
             stage: Stage::Sniffing(sink, Vec::with_capacity(2)),
             declared_gzip: declared.gzip,
         }
+    }
+
+    /// Tallies the posts' field coverage (see `coverage`); `Extract` mode only.
+    pub fn count_coverage(mut self) -> Self {
+        if let Stage::Sniffing(sink, _) = &mut self.stage {
+            sink.splitter.count_coverage();
+        }
+        self
     }
 
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
@@ -188,7 +199,7 @@ impl<F: FnMut(Record)> DeliveryDecoder<F> {
             Stage::Failed | Stage::Sniffing(..) => return Err(DecodeError::Gzip),
         };
         let Sink {
-            splitter,
+            mut splitter,
             mut emit,
             inflated,
             ..
@@ -198,16 +209,18 @@ impl<F: FnMut(Record)> DeliveryDecoder<F> {
             format,
             compressed,
             inflated_bytes: inflated,
+            coverage: splitter.coverage(),
         })
     }
 }
 
-/// Decodes a whole body held in memory.
+/// Decodes a whole body held in memory; with `coverage`, its posts' field coverage is tallied.
 pub fn decode_all(
     body: &[u8],
     declared: Declared,
     max_inflated: u64,
     default_platform: Option<String>,
+    coverage: bool,
     emit: impl FnMut(Record),
 ) -> Result<Decoded, DecodeError> {
     let mut decoder = DeliveryDecoder::new(
@@ -217,6 +230,9 @@ pub fn decode_all(
         Mode::Extract,
         emit,
     );
+    if coverage {
+        decoder = decoder.count_coverage();
+    }
     decoder.feed(body)?;
     decoder.finish()
 }

@@ -141,6 +141,18 @@ impl Shape {
     }
 }
 
+/// `n` Instagram posts of one collection from a few accounts, as a snapshot's files hold them (the
+/// like count hidden on every fourth post, as Instagram does). Another seed gives other posts.
+pub fn instagram_snapshot(seed: u64, n: usize) -> Vec<Value> {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x005E_ED0F_1A57);
+    let accounts: Vec<Account> = (0..3)
+        .map(|_| Account::new(&mut rng, "instagram"))
+        .collect();
+    (0..n)
+        .map(|i| instagram_post(&mut rng, &accounts[i % 3], i, "2025-06-16T03:20"))
+        .collect()
+}
+
 /// Records as NDJSON: one per line, each line ending in `\n`.
 pub fn ndjson(records: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();

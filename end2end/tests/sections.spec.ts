@@ -3,7 +3,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import * as path from "node:path";
 
-import { E2E_BASE_URL } from "../playwright.config";
+import { E2E_ADMIN_TOKEN, E2E_BASE_URL } from "../playwright.config";
 import {
   SHOTS,
   deliver,
@@ -376,6 +376,59 @@ test("the posts view filters, shows a hostile record as text in its drawer, and 
   await open(page, `/posts?snapshot=${snapshot}`);
   await expectNoOverflow(page);
   await page.screenshot({ path: path.join(SHOTS, "posts-narrow-light.png"), fullPage: true });
+  expect(problems).toEqual([]);
+  await context.close();
+});
+
+test("a snapshot whose field went empty says so in words, live, and accepting the new shape resolves its alert", async ({ browser, request }) => {
+  // Its own dataset: the baseline is these five snapshots, whatever other tests delivered.
+  const dataset = `gd_e2e_drift_${Date.now()}`;
+  for (let i = 0; i < 5; i++) {
+    const normal = snapshotId("fields");
+    await deliver(request, 24, { snapshot: normal });
+    await notify(request, normal, "ready", undefined, dataset);
+  }
+  const broken = snapshotId("fields");
+  await deliver(request, 24, { snapshot: broken, edit: (post) => { post.digg_count = null; } });
+
+  const { context, page } = await loggedIn(browser, { viewport: { width: 1280, height: 900 } });
+  const problems = watchForErrors(page);
+  await open(page, `/snapshots/${broken}`);
+  const fields = page.getByTestId("field-coverage");
+  await expect(fields).toHaveAttribute("data-verdict", "pending");
+  // BrightData says ready: the page updates by itself once the snapshot is judged.
+  await notify(request, broken, "ready", undefined, dataset);
+  await expect(fields).toHaveAttribute("data-verdict", "drift", { timeout: 20_000 });
+  const drifted = page.getByTestId("drifted-fields").locator("li[data-field=digg_count]");
+  await expect(drifted).toContainText("went empty");
+  await expect(drifted).toContainText("digg_count: filled in 0% of 24 records (usually 100%)");
+  const row = page.getByTestId("coverage-table").locator("tr[data-field=digg_count]");
+  await expect(row).toHaveClass(/is-drifted/);
+  await expect(row).toContainText("went empty");
+  await expect(page.getByTestId("coverage-table").locator("tr[data-field=description]")).toContainText("as usual");
+  await page.screenshot({ path: path.join(SHOTS, "snapshot-fields-drift-wide-light.png"), fullPage: true });
+
+  const alerts = async () => {
+    const response = await request.get("/api/brightdata/webhook/alerts/?status=active", {
+      headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
+    });
+    const body = await response.json();
+    return body.alerts.filter((a: { rule: string }) => a.rule === "scraper_drift").map((a: { subject: string }) => a.subject);
+  };
+  await expect.poll(alerts).toContain("tiktok:digg_count");
+
+  // The tracker marks it, and the coverage chart is drawn per platform.
+  await open(page, "/snapshots");
+  await expect(page.getByTestId("snapshots-table").locator("tr", { hasText: broken }).getByTestId("drift-pill")).toHaveText("drift");
+  const charts = page.getByTestId("coverage-charts");
+  await expect(charts.locator("figure", { hasText: "tiktok" }).locator("svg rect").first()).toBeVisible();
+  await page.screenshot({ path: path.join(SHOTS, "snapshots-coverage-wide-light.png"), fullPage: true });
+
+  // The platform changed for good: accept the shape; the alert resolves.
+  await open(page, `/snapshots/${broken}`);
+  await page.getByTestId("accept-fields").click();
+  await expect(fields).toHaveAttribute("data-verdict", "accepted");
+  await expect.poll(alerts).not.toContain("tiktok:digg_count");
   expect(problems).toEqual([]);
   await context.close();
 });

@@ -76,16 +76,20 @@ export function snapshotId(label: string) {
 export async function deliver(
   request: APIRequestContext,
   posts: number,
-  options: { snapshot?: string; records?: object[] } = {},
+  options: { snapshot?: string; records?: object[]; edit?: (post: Record<string, unknown>) => void } = {},
 ) {
   const snapshot = options.snapshot ?? snapshotId("d");
   delivery += 1;
-  const records: object[] = Array.from({ length: posts }, (_, i) => ({
-    url: `https://www.tiktok.com/@e2e/video/73${RUN}${delivery}00${i}`,
-    post_id: `73${RUN}${delivery}00${i}`,
-    description: "e2e ✨",
-    digg_count: 10 + i,
-  }));
+  const records: object[] = Array.from({ length: posts }, (_, i) => {
+    const post: Record<string, unknown> = {
+      url: `https://www.tiktok.com/@e2e/video/73${RUN}${delivery}00${i}`,
+      post_id: `73${RUN}${delivery}00${i}`,
+      description: "e2e ✨",
+      digg_count: 10 + i,
+    };
+    options.edit?.(post);
+    return post;
+  });
   records.push(...(options.records ?? []));
   const response = await request.post("/api/brightdata/webhook/", {
     headers: {
@@ -99,11 +103,17 @@ export async function deliver(
   return snapshot;
 }
 
-/** A status notification for `snapshot`, as BrightData sends it. */
-export async function notify(request: APIRequestContext, snapshot: string, status: string, error?: string) {
+/** A status notification for `snapshot`, as BrightData sends it (with its dataset, if given). */
+export async function notify(
+  request: APIRequestContext,
+  snapshot: string,
+  status: string,
+  error?: string,
+  dataset?: string,
+) {
   const response = await request.post("/api/brightdata/notify/", {
     headers: { Authorization: `Bearer ${E2E_WEBHOOK_TOKEN}` },
-    data: { snapshot_id: snapshot, status, ...(error ? { error } : {}) },
+    data: { snapshot_id: snapshot, status, ...(error ? { error } : {}), ...(dataset ? { dataset_id: dataset } : {}) },
   });
   expect(response.status()).toBe(200);
 }

@@ -9,6 +9,7 @@ mod m20261129_000003_create_monitoring;
 mod m20261203_000004_create_revoked_sessions;
 mod m20261203_000005_snapshot_completeness;
 mod m20261203_000006_events_by_delivery;
+mod m20261204_000007_field_coverage;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_create_revoked_sessions::Migration),
             Box::new(m20261203_000005_snapshot_completeness::Migration),
             Box::new(m20261203_000006_events_by_delivery::Migration),
+            Box::new(m20261204_000007_field_coverage::Migration),
         ]
     }
 }

@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::brightdata_api::{BrightDataApi, Progress, Unavailable};
+use crate::live::LiveHub;
 use crate::log_file::LogFile;
+use crate::schedule::Rounds;
 use crate::store::Writer;
 use crate::store::completeness::{self, COMPLETE, INCOMPLETE, Received, UNVERIFIED, Verdict};
 use crate::store::entities::snapshots;
@@ -99,6 +101,8 @@ pub struct Checker {
     pub writer: Writer,
     pub api: Result<BrightDataApi, Unavailable>,
     pub log: LogFile,
+    /// Told which snapshots' verdicts changed, so their open pages reload.
+    pub hub: LiveHub,
     pub settle: Duration,
 }
 
@@ -139,6 +143,8 @@ impl Checker {
                 changed.push((snapshot.id, verdict));
             }
         }
+        let ids: Vec<String> = changed.iter().map(|(id, _)| id.clone()).collect();
+        self.hub.snapshots_judged(&ids);
         Ok(changed)
     }
 
@@ -173,17 +179,11 @@ impl Checker {
 
     pub fn spawn(self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        let now = chrono::Utc::now().timestamp_millis();
-                        if let Err(error) = self.run_once(now).await {
-                            tracing::error!(%error, "checking snapshots for completeness");
-                        }
-                    }
-                    _ = stop.cancelled() => break,
+            let mut rounds = Rounds::every(every, stop);
+            while rounds.next().await {
+                let now = chrono::Utc::now().timestamp_millis();
+                if let Err(error) = self.run_once(now).await {
+                    tracing::error!(%error, "checking snapshots for completeness");
                 }
             }
         })

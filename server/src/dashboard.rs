@@ -10,9 +10,10 @@ use app::api::backend::{Backend, BoxFuture, SharedBackend};
 use app::api::{COALESCE_MS, DashboardError, ErrorKind};
 use app::types::LiveUpdate;
 use app::types::{
-    AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, PostFilter, PostPage, RedeliveryView, ReplayView, SelfTestReport, SetupView,
-    SnapshotDetailView, SnapshotFilter, SnapshotPage, StorageView,
+    AlertFilter, AlertList, AlertView, CoverageHistoryView, DriftView, EventDetailView,
+    EventFilter, EventPage, HealthView, OverviewView, PostFilter, PostPage, RedeliveryView,
+    ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter, SnapshotPage,
+    StorageView,
 };
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
@@ -22,7 +23,9 @@ use leptos::server_fn::BoxedStream;
 use crate::api::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::views::{ViewError, ViewResult, alerts, events, monitor, overview, posts, snapshots};
+use crate::views::{
+    ViewError, ViewResult, alerts, drift, events, monitor, overview, posts, snapshots,
+};
 
 /// How often the live stream says it is still up when nothing happens.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -146,6 +149,17 @@ impl Backend for DashboardBackend {
 
     fn posts(&self, filter: PostFilter) -> BoxFuture<'_, Result<PostPage, DashboardError>> {
         answer(async move { posts::list(&self.state.db, &filter).await })
+    }
+
+    fn field_coverage(&self) -> BoxFuture<'_, Result<Vec<CoverageHistoryView>, DashboardError>> {
+        answer(async move { drift::history(&self.state.db).await })
+    }
+
+    fn accept_fields(&self, id: String) -> BoxFuture<'_, Result<DriftView, DashboardError>> {
+        let state = &self.state;
+        answer(
+            async move { drift::accept(&state.db, &state.writer, &state.logs.monitor, &id).await },
+        )
     }
 
     fn redeliver(&self, id: String) -> BoxFuture<'_, Result<RedeliveryView, DashboardError>> {

@@ -38,6 +38,8 @@ pub struct Processor {
     pub platforms: DatasetPlatforms,
     pub max_inflated_bytes: u64,
     pub max_stored_body_bytes: u64,
+    /// Tally the posts' field coverage (`SCRAPER_DRIFT`).
+    pub field_coverage: bool,
 }
 
 impl Processor {
@@ -117,6 +119,8 @@ impl Processor {
         let (chunks_in, mut chunks_out) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
         let (records_in, mut records_out) = tokio::sync::mpsc::channel::<Record>(2 * BATCH);
         let max_inflated = self.max_inflated_bytes;
+        // Drift is judged per snapshot: a delivery of none is not tallied.
+        let field_coverage = self.field_coverage && delivery.snapshot_id.is_some();
         let decoding = tokio::task::spawn_blocking(move || {
             let mut decoder =
                 DeliveryDecoder::new(declared, max_inflated, default_platform, Mode::Extract, {
@@ -125,6 +129,9 @@ impl Processor {
                         let _ = records_in.blocking_send(record);
                     }
                 });
+            if field_coverage {
+                decoder = decoder.count_coverage();
+            }
             while let Some(data) = chunks_out.blocking_recv() {
                 decoder.feed(&data)?;
             }
@@ -159,6 +166,7 @@ impl Processor {
         totals.format = Some(decoded.format);
         totals.compressed = decoded.compressed;
         totals.inflated_bytes = decoded.inflated_bytes as i64;
+        totals.coverage = decoded.coverage;
         (&mut reading.0).await??;
         self.write_batch(&delivery, batch, &mut totals).await?;
 

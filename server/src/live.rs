@@ -105,6 +105,17 @@ impl LiveHub {
         Some(found)
     }
 
+    /// A verdict on these snapshots changed (completeness, drift): their pages and the lists reload
+    /// as for new events touching them (the counter the pages follow counts changes to show, not
+    /// only requests).
+    pub fn snapshots_judged(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        self.touch(ids.iter().map(|id| Some(id.as_str())));
+        self.count_events(ids.len() as u64);
+    }
+
     /// Whether anyone subscribes to the messages themselves (then they are worth building).
     pub fn has_subscribers(&self) -> bool {
         self.sender.receiver_count() > 0

@@ -15,6 +15,7 @@ use crate::brightdata_api::BrightDataApi;
 use crate::completeness::Checker;
 use crate::config::Config;
 use crate::credentials::{Credentials, TokenSource};
+use crate::drift::Judge;
 use crate::events::EventRecorder;
 use crate::extractor::{Processor, ProcessorHandle};
 use crate::ingest::client_ip::ClientIpResolver;
@@ -118,6 +119,7 @@ impl Application {
             writer: writer.clone(),
             events: events.clone(),
             processor: processor.clone(),
+            field_coverage: config.drift.enabled,
             inline_memory: tokio::sync::Semaphore::new(config.ingest.inline_memory_bytes as usize),
         });
         let rate_limit = RateLimit::new(
@@ -142,6 +144,7 @@ impl Application {
                 platforms,
                 max_inflated_bytes: config.ingest.max_inflated_bytes,
                 max_stored_body_bytes: config.ingest.max_stored_body_bytes,
+                field_coverage: config.drift.enabled,
             }
             .spawn(processor, background_stop.clone()),
             rate_limit.spawn_cleanup(background_stop.clone()),
@@ -189,10 +192,24 @@ impl Application {
                 writer: writer.clone(),
                 api: brightdata.as_ref().clone(),
                 log: logs.monitor.clone(),
+                hub: hub.clone(),
                 settle: config.brightdata.verify_settle,
             }
             .spawn(config.brightdata.verify_interval, background_stop.clone()),
         );
+        if config.drift.enabled {
+            background.push(
+                Judge {
+                    db: db.clone(),
+                    writer: writer.clone(),
+                    log: logs.monitor.clone(),
+                    hub: hub.clone(),
+                    thresholds: config.drift.thresholds,
+                    settle: config.brightdata.verify_settle,
+                }
+                .spawn(config.brightdata.verify_interval, background_stop.clone()),
+            );
+        }
         background.push(
             sessions
                 .clone()

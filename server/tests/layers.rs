@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sessions",
             "public_url",
             "completeness",
+            "drift",
         ],
     ),
     ("store", &["store", "db"]),
@@ -55,6 +56,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "paths",
             "rate_key",
             "brightdata_api",
+            "schedule",
         ],
     ),
 ];

@@ -12,9 +12,10 @@ use leptos::server_fn::BoxedStream;
 use crate::error::{DashboardError, ErrorKind};
 use crate::types::LiveUpdate;
 use crate::types::{
-    AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, PostFilter, PostPage, RedeliveryView, ReplayView, SelfTestReport, SetupView,
-    SnapshotDetailView, SnapshotFilter, SnapshotPage, StorageView,
+    AlertFilter, AlertList, AlertView, CoverageHistoryView, DriftView, EventDetailView,
+    EventFilter, EventPage, HealthView, OverviewView, PostFilter, PostPage, RedeliveryView,
+    ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter, SnapshotPage,
+    StorageView,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -42,6 +43,8 @@ pub trait Backend: Send + Sync + 'static {
     fn snapshot(&self, id: String) -> BoxFuture<'_, Result<SnapshotDetailView, DashboardError>>;
     fn posts(&self, filter: PostFilter) -> BoxFuture<'_, Result<PostPage, DashboardError>>;
     fn redeliver(&self, id: String) -> BoxFuture<'_, Result<RedeliveryView, DashboardError>>;
+    fn field_coverage(&self) -> BoxFuture<'_, Result<Vec<CoverageHistoryView>, DashboardError>>;
+    fn accept_fields(&self, id: String) -> BoxFuture<'_, Result<DriftView, DashboardError>>;
     fn alerts(&self, filter: AlertFilter) -> BoxFuture<'_, Result<AlertList, DashboardError>>;
     fn acknowledge(&self, id: i64, by: String) -> BoxFuture<'_, Result<AlertView, DashboardError>>;
     fn storage(&self) -> BoxFuture<'_, Result<StorageView, DashboardError>>;

@@ -10,9 +10,10 @@ use crate::codec::{ViewEncoding, ViewJson};
 use crate::error::DashboardError;
 use crate::types::LiveUpdate;
 use crate::types::{
-    AlertFilter, AlertList, AlertView, EventDetailView, EventFilter, EventPage, HealthView,
-    OverviewView, PostFilter, PostPage, RedeliveryView, ReplayView, SelfTestReport, SetupView,
-    SnapshotDetailView, SnapshotFilter, SnapshotPage, StorageView,
+    AlertFilter, AlertList, AlertView, CoverageHistoryView, DriftView, EventDetailView,
+    EventFilter, EventPage, HealthView, OverviewView, PostFilter, PostPage, RedeliveryView,
+    ReplayView, SelfTestReport, SetupView, SnapshotDetailView, SnapshotFilter, SnapshotPage,
+    StorageView,
 };
 
 /// The overview of `window` (`5m`, `1h`, `24h` or `7d`).
@@ -151,6 +152,27 @@ pub async fn redeliver(id: String) -> Result<RedeliveryView, DashboardError> {
     let (backend, parts) = super::backend::authorized()?;
     backend
         .redeliver(id)
+        .await
+        .map_err(|error| super::backend::refuse(&parts, error))
+}
+
+/// Per platform, the key fields' coverage over recent snapshots (`GET snapshots/coverage/`).
+#[server(prefix = "/dashboard/api", endpoint = "field_coverage", output = ViewJson, input = GetUrl)]
+pub async fn field_coverage() -> Result<Vec<CoverageHistoryView>, DashboardError> {
+    let (backend, parts) = super::backend::authorized()?;
+    no_store();
+    backend
+        .field_coverage()
+        .await
+        .map_err(|error| super::backend::refuse(&parts, error))
+}
+
+/// Takes a drifted snapshot's fields as the new normal (`POST snapshots/{id}/fields/accept/`).
+#[server(prefix = "/dashboard/api", endpoint = "accept_fields", output = ViewJson, client = super::client::PageClient)]
+pub async fn accept_fields(id: String) -> Result<DriftView, DashboardError> {
+    let (backend, parts) = super::backend::authorized()?;
+    backend
+        .accept_fields(id)
         .await
         .map_err(|error| super::backend::refuse(&parts, error))
 }

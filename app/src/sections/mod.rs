@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod events;
+pub mod fields;
 pub mod overview;
 pub mod posts;
 pub mod setup;

@@ -203,8 +203,8 @@ fn OpenAlerts(alerts: Vec<AlertView>, utc_offset: RwSignal<i32>) -> impl IntoVie
 
 /// One chart: drawn at its container's width (measured once hydrated), a fixed height.
 #[component]
-fn Chart(
-    title: &'static str,
+pub fn Chart(
+    #[prop(into)] title: String,
     legend: Vec<(&'static str, &'static str)>,
     draw: impl Fn(u32) -> String + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -222,7 +222,7 @@ fn Chart(
     view! {
         <figure class="chart">
             <figcaption>
-                <span class="chart-title">{title}</span>
+                <span class="chart-title">{title.clone()}</span>
                 <span class="legend">
                     {legend
                         .into_iter()

@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::events::PostTable;
+use super::fields::{CoverageCharts, FieldCoverage, drift_class};
 use super::posts::Downloads;
 use crate::api;
-use crate::api::Redeliver;
+use crate::api::{AcceptFields, Redeliver};
 use crate::charts::thousands;
 use crate::live::use_live;
 use crate::shell::BASE;
@@ -156,6 +157,7 @@ pub fn SnapshotsPage() -> impl IntoView {
             </fieldset>
         </FilterForm>
         {loaded(page, move |page| view! { <SnapshotList page filter=filter.get_untracked() /> })}
+        <CoverageCharts />
     }
 }
 
@@ -178,7 +180,7 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="plain" data-testid="snapshots-table">
-                <Columns columns=&[("Snapshot", ""), ("Status", ""), ("Arrived whole?", ""), ("Platform", ""), ("Records", "num"), ("Input errors", "num"), ("Deliveries", "num"), ("Last activity", ""), ("Error", "")] />
+                <Columns columns=&[("Snapshot", ""), ("Status", ""), ("Arrived whole?", ""), ("Fields as usual?", ""), ("Platform", ""), ("Records", "num"), ("Input errors", "num"), ("Deliveries", "num"), ("Last activity", ""), ("Error", "")] />
                 <tbody>
                     {page
                         .snapshots
@@ -188,6 +190,8 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
                             let pill = status_class(&s.status);
                             let verdict = s.completeness.verdict.clone();
                             let whole = completeness_class(&verdict);
+                            let drift = s.drift.verdict.clone();
+                            let drifted = s.drift.fields.join(", ");
                             view! {
                                 <tr data-status=status>
                                     <td>
@@ -199,6 +203,11 @@ fn SnapshotList(page: SnapshotPage, filter: SnapshotFilter) -> impl IntoView {
                                     <td title=s.completeness.note.clone()>
                                         <span class=whole data-testid="completeness-pill">
                                             {verdict}
+                                        </span>
+                                    </td>
+                                    <td title=drifted>
+                                        <span class=drift_class(&drift) data-testid="drift-pill">
+                                            {drift.clone()}
                                         </span>
                                     </td>
                                     <td>{s.platform.unwrap_or_default()}</td>
@@ -242,20 +251,32 @@ pub fn SnapshotDetailPage() -> impl IntoView {
     // a redelivery was asked for.
     let changes = live.snapshot_changes(id);
     let redeliver = ServerAction::<Redeliver>::new();
+    let accept = ServerAction::<AcceptFields>::new();
     let detail = crate::codec::data(
-        move || (id.get(), changes.get(), redeliver.version().get()),
-        |(id, _, _)| api::snapshot(id),
+        move || {
+            (
+                id.get(),
+                changes.get(),
+                redeliver.version().get(),
+                accept.version().get(),
+            )
+        },
+        |(id, ..)| api::snapshot(id),
     );
     view! {
         <p class="crumbs">
             <a href=format!("{BASE}/snapshots")>"← Snapshots"</a>
         </p>
-        {loaded(detail, move |detail| view! { <SnapshotDetail detail redeliver /> })}
+        {loaded(detail, move |detail| view! { <SnapshotDetail detail redeliver accept /> })}
     }
 }
 
 #[component]
-fn SnapshotDetail(detail: SnapshotDetailView, redeliver: ServerAction<Redeliver>) -> impl IntoView {
+fn SnapshotDetail(
+    detail: SnapshotDetailView,
+    redeliver: ServerAction<Redeliver>,
+    accept: ServerAction<AcceptFields>,
+) -> impl IntoView {
     let SnapshotDetailView {
         snapshot,
         stored_posts,
@@ -264,6 +285,7 @@ fn SnapshotDetail(detail: SnapshotDetailView, redeliver: ServerAction<Redeliver>
         input_errors,
         posts,
         can_redeliver,
+        coverage,
     } = detail;
     let steps = lifecycle(&snapshot);
     let events = format!(
@@ -339,6 +361,7 @@ fn SnapshotDetail(detail: SnapshotDetailView, redeliver: ServerAction<Redeliver>
             can_redeliver
             redeliver
         />
+        <FieldCoverage id=snapshot.id.clone() drift=snapshot.drift.clone() coverage accept />
         <section class="panel" aria-labelledby="snapshot-download">
             <h3 id="snapshot-download">"Its posts"</h3>
             <p>
@@ -622,6 +645,7 @@ mod tests {
             delivered_ms: None,
             finished_ms: None,
             completeness: CompletenessView::default(),
+            drift: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::types::{InputError, Mode, Post, Record};
+use crate::coverage::{FieldTally, Shape};
 
 /// What a record is, decided from a few of its fields.
 enum Kind {
@@ -82,24 +83,52 @@ const EXTRACTED: &[&[&str]] = &[
 ];
 
 /// Sorts one record (its JSON text) into post, input error or malformed; in `Extract` mode with
-/// what is stored, in `Count` mode only what it is. Err: the text is not JSON.
+/// what is stored, in `Count` mode only what it is. With a `tally`, a post's fields are counted
+/// into it as the record is read. Err: the text is not JSON.
 pub fn read_record(
     text: &str,
     index: u64,
     default_platform: Option<&str>,
     mode: Mode,
+    mut tally: Option<&mut FieldTally>,
 ) -> Result<Record, serde_json::Error> {
     let keys: &[&[&str]] = match mode {
         Mode::Extract => EXTRACTED,
         Mode::Count => &[CLASSIFIED],
     };
-    Ok(match only_fields(text, keys)? {
-        Ok(fields) => classify(&fields, text, index, default_platform, mode),
-        Err(kind) => Record::Malformed {
+    let record = match only_fields(text, keys, tally.as_deref_mut()) {
+        Err(error) => {
+            if let Some(tally) = tally {
+                tally.discard();
+            }
+            return Err(error);
+        }
+        Ok(Ok(fields)) => classify(&fields, text, index, default_platform, mode),
+        Ok(Err(kind)) => Record::Malformed {
             index,
             reason: format!("record is a JSON {kind}, not an object"),
         },
-    })
+    };
+    if let Some(tally) = tally {
+        settle(tally, &record);
+    }
+    Ok(record)
+}
+
+/// Counts the fields just walked if the record is a post.
+pub(super) fn settle(tally: &mut FieldTally, record: &Record) {
+    match record {
+        Record::Post(post) => tally.commit(&post.platform),
+        _ => tally.discard(),
+    }
+}
+
+/// The fields the service reads of a post (the key fields of a coverage table).
+pub fn is_key_field(name: &str) -> bool {
+    ["url", "post_id", "id"].contains(&name)
+        || [POSTED_AT, AUTHOR, LIKES, COMMENTS, SHARES, VIEWS, TEXT]
+            .iter()
+            .any(|keys| keys.contains(&name))
 }
 
 /// Sorts a record, given its fields (at least those `mode` reads) and its text.
@@ -167,20 +196,27 @@ fn post(record: &Map<String, Value>, platform: String, post_id: String, text: &s
 fn only_fields(
     text: &str,
     keys: &'static [&'static [&'static str]],
+    tally: Option<&mut FieldTally>,
 ) -> Result<Result<Map<String, Value>, &'static str>, serde_json::Error> {
     if !text.trim_start().starts_with('{') {
         let value: Value = serde_json::from_str(text)?;
         return Ok(Err(kind_of(&value)));
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let fields = serde::de::DeserializeSeed::deserialize(OnlyFields(keys), &mut deserializer)?;
+    let fields =
+        serde::de::DeserializeSeed::deserialize(OnlyFields(keys, tally), &mut deserializer)?;
     deserializer.end()?;
     Ok(Ok(fields))
 }
 
-struct OnlyFields(&'static [&'static [&'static str]]);
+/// The named fields; with a tally, every key's shape is counted too (the others are walked
+/// without being built).
+struct OnlyFields<'t>(
+    &'static [&'static [&'static str]],
+    Option<&'t mut FieldTally>,
+);
 
-impl<'de> serde::de::DeserializeSeed<'de> for OnlyFields {
+impl<'de> serde::de::DeserializeSeed<'de> for OnlyFields<'_> {
     type Value = Map<String, Value>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -188,7 +224,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for OnlyFields {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for OnlyFields {
+impl<'de> serde::de::Visitor<'de> for OnlyFields<'_> {
     type Value = Map<String, Value>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -196,12 +232,25 @@ impl<'de> serde::de::Visitor<'de> for OnlyFields {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let OnlyFields(wanted, mut tally) = self;
         let mut fields = Map::new();
         while let Some(Key(key)) = map.next_key()? {
-            if self.0.iter().any(|keys| keys.contains(&key.as_ref())) {
-                fields.insert(key.into_owned(), map.next_value()?);
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
+            let read = wanted.iter().any(|keys| keys.contains(&key.as_ref()));
+            match (read, tally.as_deref_mut()) {
+                (true, tally) => {
+                    let value: Value = map.next_value()?;
+                    if let Some(tally) = tally {
+                        tally.see(&key, Shape::of_value(&value));
+                    }
+                    fields.insert(key.into_owned(), value);
+                }
+                (false, Some(tally)) => {
+                    let raw: &serde_json::value::RawValue = map.next_value()?;
+                    tally.see(&key, Shape::of_json(raw.get()));
+                }
+                (false, None) => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
             }
         }
         Ok(fields)

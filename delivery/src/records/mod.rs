@@ -21,7 +21,7 @@ mod csv_rows;
 mod splitter;
 mod types;
 
-pub use classify::{platform_of_url, post_text, read_record};
+pub use classify::{is_key_field, platform_of_url, post_text, read_record};
 pub use splitter::RecordSplitter;
 
 pub use types::{Format, InputError, MAX_RECORD_BYTES, Mode, PayloadError, Post, Record};

@@ -1,8 +1,9 @@
 //! Splitting a byte stream into records: a JSON array, NDJSON lines or CSV rows.
 
-use super::classify::{classify, read_record};
+use super::classify::{classify, read_record, settle};
 use super::csv_rows::{CsvRows, Row};
 use super::types::{Format, MAX_RECORD_BYTES, Mode, PayloadError, Record};
+use crate::coverage::{FieldTally, PlatformCoverage, Shape};
 
 /// Where the splitter is in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct RecordSplitter {
     declared_csv: bool,
     /// The CSV parser, once the body turned out to be CSV.
     csv: Option<Box<CsvRows>>,
+    /// The posts' field coverage, when asked for (`Extract` mode only).
+    tally: Option<Box<FieldTally>>,
 }
 
 impl RecordSplitter {
@@ -52,7 +55,20 @@ impl RecordSplitter {
             index: 0,
             seen_any: false,
             default_platform,
+            tally: None,
         }
+    }
+
+    /// Tallies the posts' field coverage as they are extracted (see `coverage`).
+    pub fn count_coverage(&mut self) {
+        if self.mode == Mode::Extract {
+            self.tally = Some(Box::default());
+        }
+    }
+
+    /// The field coverage of the posts split so far (none unless asked for).
+    pub fn coverage(&mut self) -> Option<Vec<PlatformCoverage>> {
+        self.tally.take().map(|tally| tally.finish())
     }
 
     pub fn format(&self) -> Format {
@@ -87,7 +103,7 @@ impl RecordSplitter {
         Ok(())
     }
 
-    pub fn finish(mut self, emit: &mut impl FnMut(Record)) -> Result<Format, PayloadError> {
+    pub fn finish(&mut self, emit: &mut impl FnMut(Record)) -> Result<Format, PayloadError> {
         match self.state {
             State::Start | State::AfterArray => {}
             State::Array => return Err(PayloadError::Truncated),
@@ -170,13 +186,20 @@ impl RecordSplitter {
                 // The row is already an object: classified as it is, not parsed back from its text.
                 Ok(fields) => {
                     let text = serde_json::to_string(&fields).expect("a map of JSON values");
-                    classify(
+                    let record = classify(
                         &fields,
                         &text,
                         index,
                         self.default_platform.as_deref(),
                         self.mode,
-                    )
+                    );
+                    if let Some(tally) = self.tally.as_deref_mut() {
+                        for (key, value) in &fields {
+                            tally.see(key, Shape::of_cell(value));
+                        }
+                        settle(tally, &record);
+                    }
+                    record
                 }
                 Err(reason) => Record::Malformed { index, reason },
             });
@@ -201,14 +224,20 @@ impl RecordSplitter {
     }
 
     /// One record's bytes, classified (and extracted, in `Extract` mode).
-    fn record(&self, bytes: &[u8], index: u64) -> Result<Record, serde_json::Error> {
+    fn record(&mut self, bytes: &[u8], index: u64) -> Result<Record, serde_json::Error> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             <serde_json::Error as serde::de::Error>::custom(format!(
                 "invalid UTF-8 at byte {} of the record",
                 e.valid_up_to()
             ))
         })?;
-        read_record(text, index, self.default_platform.as_deref(), self.mode)
+        read_record(
+            text,
+            index,
+            self.default_platform.as_deref(),
+            self.mode,
+            self.tally.as_deref_mut(),
+        )
     }
 
     /// Scans array bytes, tracking strings and nesting, and emits each element at depth 1.

@@ -22,7 +22,14 @@ fn split_declared(
 }
 
 fn classify(value: Value, index: u64, default_platform: Option<&str>) -> Record {
-    read_record(&value.to_string(), index, default_platform, Mode::Extract).unwrap()
+    read_record(
+        &value.to_string(),
+        index,
+        default_platform,
+        Mode::Extract,
+        None,
+    )
+    .unwrap()
 }
 
 fn post(id: &str) -> String {
@@ -232,7 +239,7 @@ fn classification() {
 #[test]
 fn a_record_is_stored_as_sent_and_read_through_escaped_keys() {
     let text = r#"{ "zeta": [1, {"deep": "x"}], "p\u006fst_id": "9", "url": "https://www.tiktok.com/@a/video/9", "likes": "12" }"#;
-    let Record::Post(p) = read_record(text, 0, None, Mode::Extract).unwrap() else {
+    let Record::Post(p) = read_record(text, 0, None, Mode::Extract, None).unwrap() else {
         panic!()
     };
     assert_eq!((p.post_id.as_str(), p.likes), ("9", Some(12)));
@@ -240,9 +247,10 @@ fn a_record_is_stored_as_sent_and_read_through_escaped_keys() {
         p.data, text,
         "the original text, key order and spacing kept"
     );
-    assert!(read_record(r#"{"post_id": "1", "x": }"#, 0, None, Mode::Count).is_err());
-    assert!(read_record(r#"{"post_id": "1"} {}"#, 0, None, Mode::Extract).is_err());
-    let Record::Malformed { reason, .. } = read_record(" [1] ", 3, None, Mode::Extract).unwrap()
+    assert!(read_record(r#"{"post_id": "1", "x": }"#, 0, None, Mode::Count, None).is_err());
+    assert!(read_record(r#"{"post_id": "1"} {}"#, 0, None, Mode::Extract, None).is_err());
+    let Record::Malformed { reason, .. } =
+        read_record(" [1] ", 3, None, Mode::Extract, None).unwrap()
     else {
         panic!()
     };
@@ -345,4 +353,54 @@ fn a_post_s_text_comes_from_its_platform_s_field() {
         post_text(r#"{"description":"escaped \"quote\" \u00e9"}"#).as_deref(),
         Some("escaped \"quote\" é")
     );
+}
+
+/// The field coverage a body's posts give, split in pieces of `piece` bytes.
+fn coverage_of(
+    body: &[u8],
+    piece: usize,
+    declared_csv: bool,
+) -> Vec<crate::coverage::PlatformCoverage> {
+    let mut splitter = RecordSplitter::new(None, Mode::Extract, declared_csv);
+    splitter.count_coverage();
+    for chunk in body.chunks(piece) {
+        splitter.feed(chunk, &mut |_| {}).unwrap();
+    }
+    splitter.finish(&mut |_| {}).unwrap();
+    splitter.coverage().unwrap()
+}
+
+#[test]
+fn every_format_tallies_the_same_coverage_of_posts_only() {
+    let json = format!(
+        r#"[{}, {{"warning":"dead page","input":{{"url":"x"}}}}, {{"post_id":"b","url":"https://www.instagram.com/p/b/","likes":null,"tags":[]}}, 7]"#,
+        post("a")
+    );
+    let ndjson = format!(
+        "{}\n{{\"warning\":\"dead page\"}}\n{{\"post_id\":\"b\",\"url\":\"https://www.instagram.com/p/b/\",\"likes\":null,\"tags\":[]}}\nnot json\n",
+        post("a")
+    );
+    for (body, piece) in [(json.as_bytes(), 5), (ndjson.as_bytes(), 3)] {
+        let coverage = coverage_of(body, piece, false);
+        assert_eq!(coverage.len(), 1);
+        let instagram = &coverage[0];
+        assert_eq!(
+            (instagram.platform.as_str(), instagram.records),
+            ("instagram", 2)
+        );
+        assert!(instagram.field("warning").is_none());
+        let likes = instagram.field("likes").unwrap();
+        assert_eq!((likes.seen, likes.filled, likes.types[1]), (2, 1, 1));
+        let tags = instagram.field("tags").unwrap();
+        assert_eq!((tags.seen, tags.filled), (1, 0));
+    }
+    // A CSV's cells are text: a number reads as a number; an empty cell is no field.
+    let csv = b"post_id,url,likes\na,https://www.instagram.com/p/a/,3\nb,https://www.instagram.com/p/b/,\n";
+    let coverage = coverage_of(csv, 4, true);
+    let likes = coverage[0].field("likes").unwrap();
+    assert_eq!((likes.seen, likes.filled, likes.types[1]), (1, 1, 1));
+    // Counting mode (a body checked as it streams in) tallies nothing.
+    let mut counting = RecordSplitter::new(None, Mode::Count, false);
+    counting.count_coverage();
+    assert!(counting.coverage().is_none());
 }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Under `/api`.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 17] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 19] = [
         ("/brightdata/webhook/metrics/", get(monitor::metrics)),
         ("/brightdata/webhook/health/", get(monitor::health)),
         ("/brightdata/webhook/analytics/", get(monitor::analytics)),
@@ -39,6 +39,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             post(alerts::acknowledge),
         ),
         ("/brightdata/webhook/snapshots/", get(snapshots::list)),
+        (
+            "/brightdata/webhook/snapshots/coverage/",
+            get(snapshots::coverage),
+        ),
         ("/brightdata/webhook/posts/", get(posts::list)),
         ("/brightdata/webhook/export-posts/", get(posts::export)),
         (
@@ -48,6 +52,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         (
             "/brightdata/webhook/snapshots/{id}/redeliver/",
             post(snapshots::redeliver),
+        ),
+        (
+            "/brightdata/webhook/snapshots/{id}/fields/accept/",
+            post(snapshots::accept_fields),
         ),
     ];
     let mut monitor = Router::new();

@@ -131,7 +131,7 @@ pub fn spec() -> Value {
             format!("{base}/alerts/"): {"get": op("Alerts", vec![query("status", "active (default), resolved, all"), query("severity", "warning or critical")], "{alerts: [AlertView]}")},
             format!("{base}/alerts/{{id}}/ack/"): {"post": op("Acknowledge an alert; body {\"by\": name} optional", vec![path_id("alert id")], "AlertView")},
             format!("{base}/snapshots/"): {"get": op("Snapshots, most recently active first", vec![query("status", "running, ready, delivered, failed, cancelled"), query("platform", "platform"), query("cursor", "next_cursor"), query("limit", "1 to 500")], "{snapshots, next_cursor}")},
-            format!("{base}/snapshots/{{id}}/"): {"get": op("One snapshot with deliveries, notifications, input errors and posts", vec![path_id("snapshot id")], "snapshot detail; snapshot.completeness says whether it arrived whole: verdict complete, incomplete, unverified or pending, expected_records and expected_errors (BrightData's progress API), received_records, missing, note (the numbers, or why it is unverified); can_redeliver")},
+            format!("{base}/snapshots/{{id}}/"): {"get": op("One snapshot with deliveries, notifications, input errors and posts", vec![path_id("snapshot id")], "snapshot detail; snapshot.completeness says whether it arrived whole: verdict complete, incomplete, unverified or pending, expected_records and expected_errors (BrightData's progress API), received_records, missing, note (the numbers, or why it is unverified); can_redeliver; snapshot.drift {verdict: normal, drift, learning, not_judged, accepted or pending, fields: drifted platform:field, checked_ms}; coverage: per platform {platform, records, verdict, note, baseline_snapshots, fields: [{field, coverage, baseline, kind, baseline_kind, key, change: emptied, vanished, type_changed or new, note}]}")},
             format!("{base}/config/"): {"get": op("The public URL in effect, the data and notify URLs and auth_header form for BrightData, and every setting (secrets masked)", vec![], "SetupView")},
             format!("{base}/test/"): {"post": op("Security self-test of the running configuration", vec![], "{passed, checks: [{name, expected, actual, passed}], warnings}")},
             "/api/auth/login": {"post": {"summary": "Log in with {\"token\": admin token}; sets the session cookie", "responses": {"200": {"description": "{authenticated, expires_ms}"}, "401": {"description": "wrong token"}, "429": {"description": "too many attempts"}}}},
@@ -158,6 +158,19 @@ pub fn spec() -> Value {
         json!({"description": "not ready yet, or no API key (code not_ready or no_api_key)"});
     redeliver["responses"]["502"] = json!({"description": "BrightData refused or failed (code upstream_failed), with its answer"});
     spec["paths"][format!("{base}/snapshots/{{id}}/redeliver/")] = json!({"post": redeliver});
+    spec["paths"][format!("{base}/snapshots/coverage/")] = json!({"get": op(
+        "Scraper drift at a glance: per platform, the key fields' coverage (share of records filled, 0 to 1) over its last 20 judged snapshots, oldest first",
+        vec![],
+        "[{platform, fields: [name], snapshots: [{snapshot_id, created_ms, verdict, coverage: [share per field]}]}]",
+    )});
+    let mut accept = op(
+        "Take a drifted snapshot's fields as the platform's new normal: its scraper_drift alerts resolve and later snapshots are judged against a baseline starting from it",
+        vec![path_id("snapshot id")],
+        "DriftView {verdict: accepted, fields, checked_ms}",
+    );
+    accept["responses"]["409"] =
+        json!({"description": "the snapshot has not drifted (code not_drifted)"});
+    spec["paths"][format!("{base}/snapshots/{{id}}/fields/accept/")] = json!({"post": accept});
     spec
 }
 

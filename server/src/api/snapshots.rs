@@ -1,5 +1,5 @@
-//! `snapshots/`: the list, one snapshot in full, and asking for a redelivery (`views::snapshots`
-//! decides each).
+//! `snapshots/`: the list, one snapshot in full, asking for a redelivery, the field coverage history
+//! and accepting a drifted shape (`views::snapshots` and `views::drift` decide each).
 
 use app::types::SnapshotFilter;
 use axum::Json;
@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::views::snapshots;
+use crate::views::{drift, snapshots};
 
 /// `GET snapshots/?status=&platform=&cursor=&limit=`
 pub async fn list(
@@ -43,4 +43,18 @@ pub async fn redeliver(
     )
     .await?;
     Ok(Json(asked).into_response())
+}
+
+/// `GET snapshots/coverage/`: per platform, the key fields' coverage over recent snapshots.
+pub async fn coverage(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(drift::history(&state.db).await?).into_response())
+}
+
+/// `POST snapshots/{id}/fields/accept/`: takes a drifted snapshot's fields as the new normal.
+pub async fn accept_fields(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = drift::accept(&state.db, &state.writer, &state.logs.monitor, &id).await?;
+    Ok(Json(view).into_response())
 }

@@ -5,10 +5,11 @@
 //! fallback to a default. A variable that is unset, or set to an empty string, takes its default.
 
 //!
-//! One reader per area (`http`, `storage`, `security`, `ingest`, `monitor`, `ngrok`, `brightdata`,
+//! One reader per area (`http`, `storage`, `security`, `ingest`, `monitor`, `ngrok`, `brightdata`, `drift`,
 //! `logging`), each with its struct; `vars` reads and parses the variables for all of them.
 
 mod brightdata;
+mod drift;
 mod http;
 mod ingest;
 mod logging;
@@ -21,6 +22,7 @@ mod vars;
 use std::ffi::OsString;
 
 pub use brightdata::BrightDataApiConfig;
+pub use drift::DriftConfig;
 pub use http::{HttpConfig, HttpLimits, PLATFORM_VARIABLES};
 pub use ingest::IngestConfig;
 pub use logging::{LogFormat, LoggingConfig};
@@ -42,6 +44,7 @@ pub struct Config {
     pub monitor: MonitorConfig,
     pub ngrok: NgrokConfig,
     pub brightdata: BrightDataApiConfig,
+    pub drift: DriftConfig,
     pub logging: LoggingConfig,
 }
 
@@ -79,6 +82,7 @@ impl Config {
             monitor: MonitorConfig::read(&vars)?,
             ngrok: NgrokConfig::read(&vars)?,
             brightdata: BrightDataApiConfig::read(&vars)?,
+            drift: DriftConfig::read(&vars)?,
             logging: LoggingConfig::read(&vars)?,
         };
         // Pinning that pins nothing would let every certificate through: refuse to start.

@@ -70,6 +70,8 @@ pub struct Ingest {
     pub writer: Writer,
     pub events: EventRecorder,
     pub processor: ProcessorHandle,
+    /// Tally the posts' field coverage (`SCRAPER_DRIFT`).
+    pub field_coverage: bool,
     /// Bytes that inline deliveries may still take (`Limits::inline_memory_bytes` in all).
     pub inline_memory: tokio::sync::Semaphore,
 }

@@ -132,7 +132,15 @@ async fn receive_delivery(
             let raw = read_all(body, length, &mut checks).await?;
             detail.bytes = Some(raw.len() as i64);
             checks.finish()?;
-            match decode_collecting(raw.clone(), declared, limit, default_platform.clone()).await {
+            let decoding = decode_collecting(
+                raw.clone(),
+                declared,
+                limit,
+                default_platform.clone(),
+                // Drift is judged per snapshot: a delivery of none is not tallied.
+                ingest.field_coverage && meta.snapshot_id.is_some(),
+            );
+            match decoding.await {
                 Err(DecodeError::InflatedTooLarge { .. })
                     if ingest.limits.max_inflated_bytes > limit =>
                 {
@@ -257,13 +265,15 @@ async fn decode_collecting(
     declared: Declared,
     limit: u64,
     default_platform: Option<String>,
+    coverage: bool,
 ) -> Result<(Decoded, Collected), DecodeError> {
     let small = raw.len() <= DECODE_IN_PLACE_MAX;
     let run = move || {
         let mut collected = Collected::keeping();
-        let decoded = delivery::decode::decode_all(&raw, declared, limit, default_platform, |r| {
-            collected.add(r)
-        })?;
+        let decoded =
+            delivery::decode::decode_all(&raw, declared, limit, default_platform, coverage, |r| {
+                collected.add(r)
+            })?;
         Ok((decoded, collected))
     };
     if small {
@@ -463,6 +473,7 @@ fn summary(wire_bytes: i64, decoded: &Decoded, collected: &Collected) -> BodySum
         posts: collected.post_count,
         input_errors: collected.input_error_count,
         malformed: collected.malformed,
+        coverage: decoded.coverage.clone(),
     }
 }
 
@@ -711,7 +722,7 @@ pub async fn dry_run(
         }
         checks.finish()?;
         let limit = ingest.limits.max_inflated_bytes.min(INLINE_MAX_INFLATED);
-        let (decoded, collected) = decode_collecting(raw.freeze(), declared, limit, None)
+        let (decoded, collected) = decode_collecting(raw.freeze(), declared, limit, None, false)
             .await
             .map_err(decode_rejection)?;
         Ok(Json(json!({

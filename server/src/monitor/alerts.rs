@@ -17,10 +17,13 @@ use tokio_util::sync::CancellationToken;
 use super::{Thresholds, metrics, now_ms};
 use crate::live::LiveHub;
 use crate::log_file::LogFile;
+use crate::schedule::Rounds;
 use crate::store::Writer;
 use crate::store::completeness;
+use crate::store::drift;
 use crate::store::entities::{alerts, snapshots};
 use crate::store::rollups::{self, Granularity};
+use delivery::drift::{DRIFT, NORMAL};
 
 /// A condition that holds now.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +197,49 @@ pub async fn conditions(
         incomplete_more,
         "arrived incomplete",
     );
+    firing.extend(scraper_drift(db).await?);
+    Ok(firing)
+}
+
+/// Snapshots looked at for the drift rule: the newest judged ones hold the latest judgement of
+/// every platform that is scraped at all often.
+const DRIFT_LOOKBACK: u64 = 200;
+
+/// `scraper_drift`, one per platform and field (subject `instagram:likes`): the field drifted in
+/// the latest judged snapshot of its platform and dataset. A later snapshot judged normal (or a
+/// drifted one an operator accepted) resolves it; one too small to judge or still learning changes
+/// nothing.
+async fn scraper_drift(db: &DatabaseConnection) -> Result<Vec<Firing>, DbErr> {
+    let mut decided: HashSet<(String, Option<String>)> = HashSet::new();
+    let mut firing = Vec::new();
+    for snapshot in drift::latest_judged(db, DRIFT_LOOKBACK).await? {
+        let Some(fields) = drift::SnapshotFields::read(&snapshot) else {
+            continue;
+        };
+        let accepted = snapshot.drift.as_deref() == Some(drift::ACCEPTED);
+        for platform in &fields.platforms {
+            let decides = accepted || [NORMAL, DRIFT].contains(&platform.verdict.as_str());
+            let group = (platform.platform.clone(), snapshot.dataset_id.clone());
+            if !decides || !decided.insert(group) || accepted {
+                continue;
+            }
+            for field in &platform.fields {
+                let Some(note) = &field.note else { continue };
+                if firing.len() as u64 >= SNAPSHOT_ALERTS {
+                    break;
+                }
+                firing.push(Firing {
+                    rule: "scraper_drift",
+                    subject: format!("{}:{}", platform.platform, field.name),
+                    severity: "warning",
+                    message: format!(
+                        "{} records changed shape in snapshot {}: {note}",
+                        platform.platform, snapshot.id
+                    ),
+                });
+            }
+        }
+    }
     Ok(firing)
 }
 
@@ -489,13 +535,9 @@ impl Evaluator {
 
     pub fn spawn(mut self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => self.run_once().await,
-                    _ = stop.cancelled() => break,
-                }
+            let mut rounds = Rounds::every(every, stop);
+            while rounds.next().await {
+                self.run_once().await;
             }
         })
     }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::now_ms;
+use crate::schedule::Rounds;
 use crate::store::Writer;
 use crate::store::entities::{deliveries, delivery_chunks, events};
 use crate::store::rollups::{self, Granularity};
@@ -209,18 +210,14 @@ pub fn spawn(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => match run_once(&db, &writer, policy).await {
-                    Ok(deleted) if deleted != Deleted::default() => {
-                        tracing::info!(?deleted, "retention");
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::error!(%error, "retention pass failed"),
-                },
-                _ = stop.cancelled() => break,
+        let mut rounds = Rounds::every(every, stop);
+        while rounds.next().await {
+            match run_once(&db, &writer, policy).await {
+                Ok(deleted) if deleted != Deleted::default() => {
+                    tracing::info!(?deleted, "retention");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "retention pass failed"),
             }
         }
     })

@@ -79,37 +79,60 @@ pub async fn received(db: &impl ConnectionTrait, snapshot_id: &str) -> Result<Re
         .into_tuple()
         .all(db)
         .await?;
-    let mut received = Received::default();
-    // Per file name: (records, malformed) of its largest delivery.
-    let mut files: HashMap<String, (i64, i64)> = HashMap::new();
-    for (filename, state, posts, input_errors, malformed) in rows {
+    let files = each_file_once(rows.into_iter().map(
+        |(filename, state, posts, input_errors, malformed)| {
+            let records = posts + input_errors;
+            (filename, state, records, (records, malformed))
+        },
+    ));
+    Ok(Received {
+        records: files.files.iter().map(|(records, _)| records).sum(),
+        malformed: files.files.iter().map(|(_, malformed)| malformed).sum(),
+        pending: files.pending,
+    })
+}
+
+/// A snapshot's delivery files, each once.
+pub struct Files<T> {
+    /// What each stored file carries.
+    pub files: Vec<T>,
+    /// Deliveries not yet extracted (what they carry is not known yet).
+    pub pending: i64,
+}
+
+/// Sorts a snapshot's deliveries, given as (file name, state, records, what it carries), into its
+/// files: a file delivered twice under one name counts once, as its larger delivery; a failed
+/// delivery counts not at all; one still arriving or being extracted is pending.
+pub fn each_file_once<T>(
+    deliveries: impl IntoIterator<Item = (Option<String>, String, i64, T)>,
+) -> Files<T> {
+    let mut pending = 0;
+    let mut unnamed = Vec::new();
+    let mut named: HashMap<String, (i64, T)> = HashMap::new();
+    for (filename, state, records, carries) in deliveries {
         match DeliveryState::parse(&state) {
             Some(DeliveryState::Stored) => {}
             Some(DeliveryState::Failed) => continue,
             _ => {
-                received.pending += 1;
+                pending += 1;
                 continue;
             }
         }
-        let counts = (posts + input_errors, malformed);
         match filename {
-            Some(name) => {
-                let best = files.entry(name).or_default();
-                if counts.0 > best.0 {
-                    *best = counts;
+            None => unnamed.push(carries),
+            Some(name) => match named.get(&name) {
+                Some((best, _)) if *best >= records => {}
+                _ => {
+                    named.insert(name, (records, carries));
                 }
-            }
-            None => {
-                received.records += counts.0;
-                received.malformed += counts.1;
-            }
+            },
         }
     }
-    for (records, malformed) in files.into_values() {
-        received.records += records;
-        received.malformed += malformed;
+    unnamed.extend(named.into_values().map(|(_, carries)| carries));
+    Files {
+        files: unnamed,
+        pending,
     }
-    Ok(received)
 }
 
 /// A check's result for one snapshot.

@@ -1,6 +1,7 @@
 //! Storage: entities, the single group-committing writer, and the queries of each area.
 pub mod checkpoint;
 pub mod completeness;
+pub mod drift;
 pub mod entities;
 pub mod events;
 pub mod histogram;

@@ -5,6 +5,7 @@
 mod error;
 
 pub mod alerts;
+pub mod drift;
 pub mod events;
 pub mod export;
 pub mod monitor;

@@ -216,6 +216,23 @@ fn settings(config: &Config) -> Vec<SettingView> {
             "BRIGHTDATA_VERIFY_SETTLE",
             format!("{} s", config.brightdata.verify_settle.as_secs()),
         ),
+        (
+            "SCRAPER_DRIFT",
+            if config.drift.enabled { "on" } else { "off" }.to_owned(),
+        ),
+        (
+            "SCRAPER_DRIFT_BASELINE",
+            format!("{} snapshots", config.drift.thresholds.baseline),
+        ),
+        (
+            "SCRAPER_DRIFT_MIN_RECORDS",
+            config.drift.thresholds.min_records.to_string(),
+        ),
+        (
+            "SCRAPER_DRIFT_HIGH",
+            config.drift.thresholds.high.to_string(),
+        ),
+        ("SCRAPER_DRIFT_LOW", config.drift.thresholds.low.to_string()),
         ("DATABASE_URL", config.storage.database_url.redacted()),
         ("DATA_DIR", config.storage.data_dir.display().to_string()),
         ("HOST", config.http.host.to_string()),

@@ -11,6 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use super::drift::{coverage_views, drift_view};
 use super::error::{ViewError, ViewResult};
 use super::events::{delivery_view, post_view};
 use super::paging::given;
@@ -25,6 +26,7 @@ const DETAIL_POSTS: u64 = 20;
 
 fn snapshot_view(s: snapshots::Model) -> SnapshotView {
     let completeness = completeness_view(&s);
+    let drift = drift_view(&s);
     SnapshotView {
         id: s.id,
         dataset_id: s.dataset_id,
@@ -41,6 +43,7 @@ fn snapshot_view(s: snapshots::Model) -> SnapshotView {
         delivered_ms: s.delivered_ms,
         finished_ms: s.finished_ms,
         completeness,
+        drift,
     }
 }
 
@@ -156,7 +159,9 @@ pub async fn detail(
         .all(db)
         .await
         .map_err(fail)?;
+    let coverage = coverage_views(&snapshot);
     Ok(SnapshotDetailView {
+        coverage,
         snapshot: snapshot_view(snapshot),
         stored_posts,
         deliveries: delivery_rows.into_iter().map(delivery_view).collect(),

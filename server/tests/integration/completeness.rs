@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,7 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_TOKEN, Shape, TestApp, WEBHOOK_TOKEN, admin_get, json as read, sample, spawn,
+    ADMIN_TOKEN, Shape, TestApp, WEBHOOK_TOKEN, admin_get, json as read, sample, spawn, until,
 };
 
 const API: &str = "/api/brightdata/webhook";
@@ -132,20 +131,6 @@ async fn redeliver(app: &TestApp, snapshot: &str) -> (u16, Value) {
             .unwrap(),
     )
     .await
-}
-
-/// Polls `path` until `done(body)` (20 s at most).
-async fn until(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = admin_get(app, path).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        if done(&body) {
-            return body;
-        }
-        assert!(std::time::Instant::now() < deadline, "{path}: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The snapshot's completeness once it has a verdict other than `pending`.

@@ -7,6 +7,7 @@ mod connections;
 mod dashboard;
 mod deliveries;
 mod deploy_files;
+mod drift;
 mod durability;
 mod first_run;
 mod health;

@@ -24,6 +24,8 @@ pub struct Model {
     pub error: Option<String>,
     /// Whether the raw body (as received) is kept in `delivery_chunks` for replay.
     pub body_kept: bool,
+    /// Its posts' field coverage (JSON: `delivery::coverage::PlatformCoverage` per platform).
+    pub field_coverage: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

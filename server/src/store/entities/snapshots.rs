@@ -31,6 +31,12 @@ pub struct Model {
     pub checked_ms: Option<i64>,
     /// When a redelivery was last asked for.
     pub redelivery_ms: Option<i64>,
+    /// Its field coverage judged against the platform's usual (JSON: `delivery::drift`'s
+    /// `PlatformJudgement` per platform).
+    pub field_coverage: Option<String>,
+    /// `normal | drift | learning | not_judged | accepted`; none until judged.
+    pub drift: Option<String>,
+    pub drift_checked_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ use super::snapshots::{snapshot_add_counts, snapshot_received};
 use crate::store::entities::{deliveries, delivery_chunks, input_errors};
 use crate::store::ids::IdAllocator;
 use crate::store::multirow;
+use delivery::coverage::PlatformCoverage;
 use delivery::lifecycle::DeliveryState;
 use delivery::records::{Format, InputError, Post};
 
@@ -35,6 +36,9 @@ pub struct BodySummary {
     pub posts: i64,
     pub input_errors: i64,
     pub malformed: i64,
+    /// Its posts' field coverage (tallied for deliveries of a snapshot: drift is judged per
+    /// snapshot).
+    pub coverage: Option<Vec<PlatformCoverage>>,
 }
 
 /// A decoded body with its records, stored in one go.
@@ -94,6 +98,7 @@ pub(super) async fn insert_deliveries(
             "client_ip",
             "error",
             "body_kept",
+            "field_coverage",
         ],
         "",
         rows,
@@ -118,10 +123,18 @@ pub(super) async fn insert_deliveries(
                 Some(meta.client_ip.clone()).into(),
                 Option::<String>::None.into(),
                 row.body_kept.into(),
+                coverage_json(meta, body.coverage.as_deref()).into(),
             ]);
         },
     );
     multirow::execute_all(txn, statements).await
+}
+
+/// A delivery's field coverage as stored: only for a delivery of a snapshot (drift is judged per
+/// snapshot).
+fn coverage_json(meta: &DeliveryMeta, coverage: Option<&[PlatformCoverage]>) -> Option<String> {
+    meta.snapshot_id.as_ref()?;
+    serde_json::to_string(coverage?).ok()
 }
 
 /// Opens a delivery whose body is still arriving (stored chunk by chunk before it is answered).
@@ -267,6 +280,7 @@ pub struct Extracted {
     pub format: Option<Format>,
     pub compressed: bool,
     pub inflated_bytes: i64,
+    pub coverage: Option<Vec<PlatformCoverage>>,
 }
 
 pub async fn complete_processing(
@@ -284,6 +298,7 @@ pub async fn complete_processing(
         format,
         compressed,
         inflated_bytes,
+        coverage,
     } = extracted;
     if !keep_body {
         delivery_chunks::Entity::delete_many()
@@ -299,6 +314,11 @@ pub async fn complete_processing(
         )
         .col_expr(deliveries::Column::BodyKept, Expr::value(keep_body))
         .filter(deliveries::Column::Id.eq(delivery.id));
+    if delivery.snapshot_id.is_some()
+        && let Some(coverage) = coverage.and_then(|c| serde_json::to_string(&c).ok())
+    {
+        update = update.col_expr(deliveries::Column::FieldCoverage, Expr::value(coverage));
+    }
     if first_time {
         update = update
             .col_expr(deliveries::Column::Duplicates, Expr::value(duplicates))

@@ -59,6 +59,9 @@ pub(super) fn new_snapshot(
         completeness_note: Set(None),
         checked_ms: Set(None),
         redelivery_ms: Set(None),
+        field_coverage: Set(None),
+        drift: Set(None),
+        drift_checked_ms: Set(None),
     }
 }
 
