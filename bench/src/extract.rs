@@ -46,8 +46,17 @@ pub enum Tally {
     Off,
 }
 
-pub fn run(mb: usize, rounds: usize, tally: Tally) -> anyhow::Result<()> {
+pub fn run(
+    mb: usize,
+    rounds: usize,
+    tally: Tally,
+    save: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let (body, records, inflated) = generate::large_gzip_delivery(mb << 20);
+    if let Some(path) = save {
+        // The same body for a whole-server measurement (e.g. the server under callgrind).
+        std::fs::write(path, &body)?;
+    }
     println!(
         "extract: {records} records, {:.1} MB JSON -> {:.1} MB gzip; {rounds} rounds of (off, on)",
         inflated as f64 / 1e6,

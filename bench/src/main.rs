@@ -112,6 +112,9 @@ enum Command {
         rounds: usize,
         #[arg(long, value_enum, default_value = "both")]
         tally: extract::Tally,
+        /// Also write the generated gzip body to this file.
+        #[arg(long)]
+        save: Option<std::path::PathBuf>,
     },
     /// A streamed gzip body of ~1 MiB members that each inflate to 1 GiB: the answer, extraction
     /// if it is accepted, and the server's peak memory.
@@ -174,7 +177,12 @@ async fn main() -> anyhow::Result<()> {
             postgres,
             no_drift,
         } => large(&cli.server, mb, postgres.as_deref(), no_drift).await,
-        Command::Extract { mb, rounds, tally } => extract::run(mb, rounds, tally),
+        Command::Extract {
+            mb,
+            rounds,
+            tally,
+            save,
+        } => extract::run(mb, rounds, tally, save.as_deref()),
         Command::Store {
             tasks,
             seconds,
