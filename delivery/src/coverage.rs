@@ -67,6 +67,26 @@ impl Shape {
             other => Shape::of_value(other),
         }
     }
+
+    /// The shape of a value given as its JSON text (valid JSON, as the parser handed it over):
+    /// read off its first bytes, so a field the service does not otherwise read is never built.
+    pub fn of_json(text: &str) -> Shape {
+        // The parser hands a value over from its first byte, without the blanks before it.
+        let inner = |open: usize| text[open..].trim_ascii_start();
+        let bytes = text.as_bytes();
+        match bytes.first() {
+            Some(b'"') => match bytes.get(1) {
+                // Most strings start with a visible character: no need to look further.
+                Some(c) if c.is_ascii_graphic() && !matches!(c, b'"' | b'\\') => Shape::of(0, true),
+                _ => Shape::of(0, !blank_json_string(&text[1..])),
+            },
+            Some(b'[') => Shape::array(!inner(1).starts_with(']')),
+            Some(b'{') => Shape::object(!inner(1).starts_with('}')),
+            Some(b't' | b'f') => Shape::BOOLEAN,
+            Some(b'n') | None => Shape::NULL,
+            Some(_) => Shape::NUMBER,
+        }
+    }
 }
 
 /// How one field fared over a set of records.
@@ -257,28 +277,6 @@ impl FieldTally {
             .collect();
         out.sort_by(|a, b| a.platform.cmp(&b.platform));
         out
-    }
-}
-
-impl Shape {
-    /// The shape of a value given as its JSON text (valid JSON, as the parser handed it over):
-    /// read off its first bytes, so a field the service does not otherwise read is never built.
-    pub fn of_json(text: &str) -> Shape {
-        // The parser hands a value over from its first byte, without the blanks before it.
-        let inner = |open: usize| text[open..].trim_ascii_start();
-        let bytes = text.as_bytes();
-        match bytes.first() {
-            Some(b'"') => match bytes.get(1) {
-                // Most strings start with a visible character: no need to look further.
-                Some(c) if c.is_ascii_graphic() && !matches!(c, b'"' | b'\\') => Shape::of(0, true),
-                _ => Shape::of(0, !blank_json_string(&text[1..])),
-            },
-            Some(b'[') => Shape::array(!inner(1).starts_with(']')),
-            Some(b'{') => Shape::object(!inner(1).starts_with('}')),
-            Some(b't' | b'f') => Shape::BOOLEAN,
-            Some(b'n') | None => Shape::NULL,
-            Some(_) => Shape::NUMBER,
-        }
     }
 }
 

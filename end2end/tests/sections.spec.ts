@@ -407,6 +407,12 @@ test("a snapshot whose field went empty says so in words, live, and accepting th
   await expect(row).toContainText("went empty");
   await expect(page.getByTestId("coverage-table").locator("tr[data-field=description]")).toContainText("as usual");
   await page.screenshot({ path: path.join(SHOTS, "snapshot-fields-drift-wide-light.png"), fullPage: true });
+  // Narrow: the coverage table scrolls in its panel, the page does not overflow.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await expectNoOverflow(page);
+  await fields.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(SHOTS, "snapshot-fields-drift-narrow-light.png") });
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   const alerts = async () => {
     const response = await request.get("/api/brightdata/webhook/alerts/?status=active", {
