@@ -124,13 +124,33 @@ ensure_python3() {
   fi
 }
 
-# What the test suite needs on top: Chromium + Playwright for the browser tests, strace, python3,
-# PostgreSQL.
+# pyarrow, Apache Arrow's Python reader, for the browser tests to read a Parquet download back
+# (end2end/readers/read_export.py), installed from PyPI into end2end/.pylib: the project's own
+# folder, not the system's Python.
+PYARROW_VERSION="26.0.1"
+ensure_export_readers() {
+  local dir="$ROOT/end2end/.pylib"
+  if PYTHONPATH="$dir" python3 -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" 2>/dev/null; then
+    return
+  fi
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    log "installing Debian python3-pip"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-pip >/dev/null
+  fi
+  log "installing pyarrow $PYARROW_VERSION into end2end/.pylib"
+  rm -rf "$dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dir" "pyarrow==$PYARROW_VERSION"
+}
+
+# What the test suite needs on top: Chromium + Playwright for the browser tests, strace, python3
+# and pyarrow, PostgreSQL.
 ensure_test_tools() {
   ensure_build_tools
   ensure_chromium
   ensure_strace
   ensure_python3
+  ensure_export_readers
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     log "installing Playwright from npm (the browser is Debian's chromium)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

@@ -5,12 +5,14 @@ import * as path from "node:path";
 
 import { E2E_ADMIN_TOKEN, E2E_BASE_URL } from "../playwright.config";
 import {
+  type ExportRead,
   SHOTS,
   deliver,
   expectNoOverflow,
   expectStayedOnPage,
   loggedIn,
   notify,
+  readExport,
   refusedDelivery,
   snapshotId,
   stayOnPage,
@@ -302,7 +304,7 @@ test("a snapshot's page reloads for its own deliveries only, live", async ({ bro
   await context.close();
 });
 
-test("the posts view filters, shows a hostile record as text in its drawer, and its downloads hold every row", async ({ browser, request }) => {
+test("the posts view filters, shows a hostile record as text in its drawer, and its downloads hold every row", async ({ browser, request }, testInfo) => {
   const marker = `h${Date.now()}`;
   const hostile = {
     url: `https://www.tiktok.com/@e2e/video/9${marker}`,
@@ -342,33 +344,51 @@ test("the posts view filters, shows a hostile record as text in its drawer, and 
   await page.getByRole("link", { name: "Close the record" }).click();
   await expect(drawer).toHaveCount(0);
 
-  // The downloads follow the filter (snapshot only) and hold every row.
+  // The downloads follow the filter (snapshot only) and hold every row: each file, downloaded by
+  // clicking its link, is read back by Python's csv and json modules and by pyarrow.
   await page.getByLabel("Text").fill("");
   await page.getByRole("button", { name: "Apply" }).click();
   await expect(table.locator("tbody tr")).toHaveCount(4);
   const csvHref = await page.getByTestId("download-csv").getAttribute("href");
   expect(csvHref).toContain(`snapshot=${snapshot}`);
-  const csv = await page.request.get(csvHref!);
-  expect(csv.status()).toBe(200);
-  const rows = (await csv.text()).trim().split("\r\n");
-  expect(rows).toHaveLength(1 + 4);
-  // Spreadsheet-safe: the hostile text starts with a quote, not a formula.
-  expect(rows.some((r) => r.includes(`'=HYPERLINK(`))).toBeTruthy();
-  expect(rows.some((r) => r.includes(`,=HYPERLINK(`) || r.includes(`,"=HYPERLINK(`))).toBeFalsy();
-  const ndjson = await page.request.get((await page.getByTestId("download-ndjson").getAttribute("href"))!);
-  const lines = (await ndjson.text()).trim().split("\n").map((l) => JSON.parse(l));
-  expect(lines).toHaveLength(4);
-  expect(lines.map((l) => l.post_id)).toContain(hostile.post_id);
-  const parquet = await page.request.get((await page.getByTestId("download-parquet").getAttribute("href"))!);
-  expect(parquet.headers()["content-type"]).toBe("application/vnd.apache.parquet");
-  const file = await parquet.body();
-  expect(file.subarray(0, 4).toString()).toBe("PAR1");
-  expect(file.subarray(file.length - 4).toString()).toBe("PAR1");
+  const read: Record<string, ExportRead> = {};
+  for (const format of ["csv", "ndjson", "parquet"] as const) {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId(`download-${format}`).click()]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`\\.${format}$`));
+    const file = testInfo.outputPath(`posts.${format}`);
+    await download.saveAs(file);
+    read[format] = readExport(file, format);
+  }
+  const sent = [10, 11, 12, hostile.digg_count];
+  for (const [format, file] of Object.entries(read)) {
+    expect(file.rows, format).toBe(4);
+    const records = file.data.map((row) => row.record as Record<string, unknown>);
+    // The records as sent: the generated posts' counts and the hostile one whole.
+    expect(records.map((r) => r.digg_count).sort((a, b) => Number(a) - Number(b)), format).toEqual(
+      [...sent].sort((a, b) => a - b),
+    );
+    expect(records.find((r) => r.post_id === hostile.post_id), format).toEqual(hostile);
+  }
+  // The typed files' columns agree with the records: likes is the record's digg_count, text its
+  // description; in the CSV, the hostile text starts with a quote, not as a formula.
+  for (const format of ["csv", "parquet"]) {
+    for (const row of read[format].data) {
+      const record = row.record as Record<string, unknown>;
+      expect(String(row.likes), format).toBe(String(record.digg_count));
+      expect(row.snapshot_id, format).toBe(snapshot);
+      const text = String(record.description);
+      expect(row.text, format).toBe(format === "csv" && text.startsWith("=") ? `'${text}` : text);
+    }
+  }
+  const types = Object.fromEntries(read.parquet.columns.map((c) => [c.name, c.type]));
+  expect(types).toMatchObject({ likes: "int64", text: "string", posted_at: "timestamp[ms, tz=UTC]" });
+  expect(read.csv.columns.map((c) => c.name)).toContain("record");
 
   // The snapshot's page offers the same downloads, of its posts.
   await open(page, `/snapshots/${snapshot}`);
-  const snapshotCsv = await page.request.get((await page.getByTestId("download-csv").getAttribute("href"))!);
-  expect((await snapshotCsv.text()).trim().split("\r\n")).toHaveLength(1 + 4);
+  const [snapshotFile] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-parquet").click()]);
+  await snapshotFile.saveAs(testInfo.outputPath("snapshot.parquet"));
+  expect(readExport(testInfo.outputPath("snapshot.parquet"), "parquet").rows).toBe(4);
   await expect(page.getByTestId("completeness")).toHaveAttribute("data-verdict", "pending");
 
   // Narrow: the table scrolls in its panel, the page does not overflow.

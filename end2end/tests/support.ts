@@ -1,6 +1,7 @@
 // What every browser test file shares: the admin session, error watching, sending deliveries as
 // BrightData does.
 import { expect, request as http, test, type APIRequestContext, type Browser, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 
 import { E2E_ADMIN_TOKEN, E2E_WEBHOOK_TOKEN } from "../playwright.config";
@@ -141,4 +142,25 @@ export async function stayOnPage(page: Page) {
 /** The mark set by `stayOnPage` is still there: no navigation replaced the document. */
 export async function expectStayedOnPage(page: Page) {
   expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+}
+
+/** A posts export as an independent reader sees it (`end2end/readers/read_export.py`). */
+export type ExportRead = {
+  rows: number;
+  columns: { name: string; type?: string }[];
+  data: Record<string, unknown>[];
+};
+
+/**
+ * Reads the export at `file` back with Python's csv and json modules, or pyarrow for Parquet
+ * (installed by scripts/tools.sh into end2end/.pylib): readers that share no code with the service.
+ */
+export function readExport(file: string, format: "csv" | "ndjson" | "parquet"): ExportRead {
+  const root = path.resolve(__dirname, "..");
+  const out = execFileSync("python3", [path.join(root, "readers", "read_export.py"), format, file], {
+    env: { ...process.env, PYTHONPATH: path.join(root, ".pylib") },
+    encoding: "utf-8",
+    maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out) as ExportRead;
 }

@@ -9,6 +9,7 @@ mod deliveries;
 mod deploy_files;
 mod drift;
 mod durability;
+mod export_memory;
 mod first_run;
 mod health;
 mod helpers;

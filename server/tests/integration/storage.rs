@@ -1,7 +1,9 @@
 //! Storage that does not grow without bound: raw bodies dropped after `WEBHOOK_BODY_RETENTION`
 //! while the posts stay, and `GET storage/` saying what each kind of data takes.
 
-use crate::helpers::{ADMIN_TOKEN, Shape, TestApp, admin_get, json as read, sample, spawn};
+use crate::helpers::{
+    ADMIN_TOKEN, PgDatabase, Shape, Spawn, TestApp, admin_get, json as read, sample, spawn,
+};
 
 const API: &str = "/api/brightdata/webhook";
 
@@ -16,9 +18,26 @@ async fn deliver(app: &TestApp, snapshot: &str, shape: Shape) {
     assert_eq!(answer.status(), 200);
 }
 
+/// Each case on SQLite, then on a PostgreSQL database of its own.
+async fn on_both(case: impl AsyncFn(Spawn) -> TestApp) {
+    case(spawn()).await.stop().await;
+    let pg = PgDatabase::create().await;
+    case(spawn().database(&pg.url())).await.stop().await;
+    pg.drop_database().await;
+}
+
 #[tokio::test]
 async fn raw_bodies_go_after_their_retention_and_the_posts_stay() {
-    let app = spawn()
+    on_both(retention_case).await;
+}
+
+#[tokio::test]
+async fn bodies_are_kept_by_default_and_storage_says_what_takes_the_room() {
+    on_both(storage_case).await;
+}
+
+async fn retention_case(spawn: Spawn) -> TestApp {
+    let app = spawn
         .var("WEBHOOK_BODY_RETENTION", "1")
         .var("WEBHOOK_RETENTION_INTERVAL", "1")
         .start()
@@ -53,11 +72,11 @@ async fn raw_bodies_go_after_their_retention_and_the_posts_stay() {
         (409, Some("body_not_kept")),
         "{body}"
     );
+    app
 }
 
-#[tokio::test]
-async fn bodies_are_kept_by_default_and_storage_says_what_takes_the_room() {
-    let app = spawn().var("WEBHOOK_RETENTION_INTERVAL", "1").start().await;
+async fn storage_case(spawn: Spawn) -> TestApp {
+    let app = spawn.var("WEBHOOK_RETENTION_INTERVAL", "1").start().await;
     deliver(&app, "s_storage", Shape::InstagramFull).await;
     deliver(&app, "s_storage", Shape::LinkedinPosts).await;
     app.settle().await;
@@ -77,7 +96,9 @@ async fn bodies_are_kept_by_default_and_storage_says_what_takes_the_room() {
         storage["posts_24h"],
         (Shape::InstagramFull.posts() + Shape::LinkedinPosts.posts()) as i64
     );
-    let wire = app.number("SELECT SUM(wire_bytes) FROM deliveries").await;
+    let wire = app
+        .number("SELECT CAST(SUM(wire_bytes) AS BIGINT) FROM deliveries")
+        .await;
     assert_eq!(storage["body_bytes_24h"], wire);
     assert_eq!(storage["body_retention_s"], 30 * 24 * 3600);
     let tables = storage["tables"].as_array().unwrap();
@@ -117,4 +138,5 @@ async fn bodies_are_kept_by_default_and_storage_says_what_takes_the_room() {
         config.to_string().contains("WEBHOOK_BODY_RETENTION"),
         "{config}"
     );
+    app
 }
