@@ -94,6 +94,10 @@ async fn connect_with(
                     // writer's batches did on every commit (3.8% of the server's CPU in a profile).
                     .pragma("temp_store", "memory")
                     .foreign_keys(true)
+                    // Rows cross from the connection's thread to the runtime through a queue
+                    // of this many: room for a whole page of an export or a batch's answers,
+                    // so SQLite's thread never waits for the reader mid-page.
+                    .row_buffer_size(1024)
             });
     } else {
         options.max_connections(connections).min_connections(1);

@@ -220,37 +220,74 @@ pub async fn count(db: &DatabaseConnection, filter: &PostFilter) -> ViewResult<u
 pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format, ExportChunks)> {
     let format = Format::of(filter)?;
     let condition = condition(filter)?;
-    let fetch = move |before| {
-        let db = db.clone();
-        let condition = condition.clone();
-        async move { page(&db, condition, before, EXPORT_PAGE).await }
+    let before = before_id(filter)?;
+    let whole_posts = {
+        let (db, condition) = (db.clone(), condition.clone());
+        move |before| {
+            let (db, condition) = (db.clone(), condition.clone());
+            async move { page(&db, condition, before, EXPORT_PAGE).await }
+        }
     };
-    let mut parquet = match format {
-        Format::Parquet => Some(
-            PostsParquet::new().map_err(|e| ViewError::internal("starting a Parquet file", e))?,
-        ),
-        _ => None,
+    let chunks = match format {
+        // Only the records: each column read is a copy on SQLite's thread, and a record is all
+        // NDJSON writes.
+        Format::Ndjson => {
+            let fetch = move |before| {
+                let (db, condition) = (db.clone(), condition.clone());
+                async move { records(&db, condition, before, EXPORT_PAGE).await }
+            };
+            let render = |rows: &[(i64, String)], _, _| Ok(ndjson_lines(rows));
+            paged(before, EXPORT_PAGE, fetch, |(id, _)| *id, render)
+        }
+        Format::Csv { bom } => {
+            let render = move |rows: &[posts::Model], first: bool, _| {
+                csv_rows(rows, first, bom && first).map_err(|e| e.to_string())
+            };
+            paged(before, EXPORT_PAGE, whole_posts, |p| p.id, render)
+        }
+        Format::Parquet => {
+            let mut file = PostsParquet::new()
+                .map_err(|e| ViewError::internal("starting a Parquet file", e))?;
+            let render = move |rows: &[posts::Model], _, last: bool| {
+                file.page(rows, last).map_err(|e| e.to_string())
+            };
+            paged(before, EXPORT_PAGE, whole_posts, |p| p.id, render)
+        }
     };
-    let render = move |rows: &[posts::Model], first: bool, last: bool| match (format, &mut parquet)
-    {
-        (Format::Csv { bom }, _) => csv_rows(rows, first, bom && first).map_err(|e| e.to_string()),
-        (Format::Ndjson, _) => Ok(ndjson_lines(rows)),
-        (Format::Parquet, Some(file)) => file.page(rows, last).map_err(|e| e.to_string()),
-        (Format::Parquet, None) => Err("no Parquet writer".to_owned()),
-    };
-    let chunks = paged(before_id(filter)?, EXPORT_PAGE, fetch, |p| p.id, render);
     Ok((format, chunks))
+}
+
+/// One page of (id, record) below `before`, most recently stored first.
+async fn records(
+    db: &DatabaseConnection,
+    condition: Condition,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<(i64, String)>, sea_orm::DbErr> {
+    let mut select = posts::Entity::find()
+        .select_only()
+        .column(posts::Column::Id)
+        .column(posts::Column::Data)
+        .filter(condition);
+    if let Some(before) = before {
+        select = select.filter(posts::Column::Id.lt(before));
+    }
+    select
+        .order_by_desc(posts::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// Each record's text on a line of its own. A record is stored as BrightData sent it, which in a
 /// pretty-printed JSON array spans lines: its line breaks can only be whitespace between tokens
 /// (JSON escapes them inside strings), so they become spaces and nothing else changes.
-fn ndjson_lines(rows: &[posts::Model]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows.iter().map(|p| p.data.len() + 1).sum());
-    for post in rows {
+fn ndjson_lines(rows: &[(i64, String)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(|(_, data)| data.len() + 1).sum());
+    for (_, data) in rows {
         out.extend(
-            post.data
-                .bytes()
+            data.bytes()
                 .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
         );
         out.push(b'\n');
