@@ -179,6 +179,7 @@ impl Processor {
             duplicates = totals.duplicates,
             "extracted a queued delivery"
         );
+        let posts = totals.posts;
         self.writer
             .run(move |txn| {
                 Box::pin(async move {
@@ -186,6 +187,12 @@ impl Processor {
                 })
             })
             .await?;
+        if posts >= ingestion::LARGE_DELIVERY_POSTS
+            && let Err(error) = ingestion::refresh_statistics(&self.db).await
+        {
+            // The posts are stored; only the next queries' plans may suffer.
+            tracing::warn!(delivery_id = id, %error, "refreshing the posts table's statistics failed");
+        }
         Ok(())
     }
 

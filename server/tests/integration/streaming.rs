@@ -594,3 +594,31 @@ async fn stalled_streamed_uploads_hold_no_blocking_threads() {
         "{before} threads before, {during} with 100 stalled uploads"
     );
 }
+
+/// On PostgreSQL a large delivery refreshes the posts table's statistics once it is extracted:
+/// until autovacuum would, a minute or more later, every page of an export of the new snapshot
+/// was planned as a sort of the whole snapshot.
+#[tokio::test]
+async fn a_large_delivery_on_postgresql_leaves_the_posts_table_analysed() {
+    let pg = PgDatabase::create().await;
+    let app = spawn().database(&pg.url()).start().await;
+    let analysed = "SELECT count(*) FROM pg_stat_user_tables \
+                    WHERE relname = 'posts' AND last_analyze IS NOT NULL";
+    assert_eq!(app.number(analysed).await, 0);
+    let records = 12_000;
+    let (status, answer) = json(
+        app.webhook_as("application/gzip")
+            .header("content-encoding", "gzip")
+            .body(chunked(gzip(&many_posts(records)), 64 << 10))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    app.eventually("SELECT count(*) FROM posts", records as i64)
+        .await;
+    app.eventually(analysed, 1).await;
+    app.stop().await;
+    pg.drop_database().await;
+}

@@ -18,7 +18,7 @@ pub use deliveries::{
 };
 pub use inline::{InlineDelivery, store_deliveries};
 pub use input_errors::insert_input_errors;
-pub use posts::upsert_posts;
+pub use posts::{LARGE_DELIVERY_POSTS, refresh_statistics, upsert_posts};
 pub use replay_keys::{claim_replay_key, link_replay_key, replay_key_delivery};
 pub use snapshots::{
     Notification, NotifyOutcome, apply_notification, snapshot_add_counts, snapshot_received,
