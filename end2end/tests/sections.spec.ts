@@ -380,6 +380,14 @@ test("the posts view filters, shows a hostile record as text in its drawer, and 
       expect(row.text, format).toBe(format === "csv" && text.startsWith("=") ? `'${text}` : text);
     }
   }
+  // Spreadsheet-safe: no CSV cell (the record aside, which is JSON) starts as a formula.
+  for (const row of read.csv.data) {
+    for (const [column, cell] of Object.entries(row)) {
+      if (column !== "record") expect(String(cell), column).not.toMatch(/^[=+\-@]/);
+    }
+  }
+  const parquetHref = await page.getByTestId("download-parquet").getAttribute("href");
+  expect((await page.request.get(parquetHref!)).headers()["content-type"]).toBe("application/vnd.apache.parquet");
   const types = Object.fromEntries(read.parquet.columns.map((c) => [c.name, c.type]));
   expect(types).toMatchObject({ likes: "int64", text: "string", posted_at: "timestamp[ms, tz=UTC]" });
   expect(read.csv.columns.map((c) => c.name)).toContain("record");

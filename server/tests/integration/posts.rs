@@ -185,13 +185,14 @@ fn urlencode(text: &str) -> String {
     app::types::url_encode(text)
 }
 
-async fn export(app: &TestApp, query: &str) -> reqwest::Response {
+fn export_request(app: &TestApp, query: &str) -> reqwest::RequestBuilder {
     app.client
         .get(app.url(&format!("/api/brightdata/webhook/export-posts/?{query}")))
         .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
+}
+
+async fn export(app: &TestApp, query: &str) -> reqwest::Response {
+    export_request(app, query).send().await.unwrap()
 }
 
 /// A Parquet file's rows, each column by name as JSON: numbers and timestamps (Unix ms) as
@@ -363,10 +364,7 @@ async fn exports_read_back_as_what_was_sent() {
     assert_eq!(hostile_row["author"], "=HYPERLINK(\"http://x\")");
 
     // Compressed when asked.
-    let answer = app
-        .client
-        .get(app.url("/api/brightdata/webhook/export-posts/?format=ndjson"))
-        .bearer_auth(ADMIN_TOKEN)
+    let answer = export_request(&app, "format=ndjson")
         .header("accept-encoding", "gzip")
         .send()
         .await
@@ -380,12 +378,9 @@ async fn exports_read_back_as_what_was_sent() {
     )
     .unwrap();
     assert_eq!(inflated, text);
-    // Parquet is compressed already (Snappy): gzip would take seconds off a large export to
-    // save a few percent, so it goes as it is.
-    let answer = app
-        .client
-        .get(app.url("/api/brightdata/webhook/export-posts/?format=parquet"))
-        .bearer_auth(ADMIN_TOKEN)
+    // Parquet is compressed already (Snappy): gzip would add seconds to a large export to save
+    // a few percent, so it goes as it is.
+    let answer = export_request(&app, "format=parquet")
         .header("accept-encoding", "br, gzip")
         .send()
         .await
