@@ -60,7 +60,7 @@ pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()>
     let url: server::config::DatabaseUrl = format!("sqlite://{}/track-futura.db", data.display())
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = server::db::connect(&url).await?;
+    let db = server::db::connect(&url, &server::config::PoolConfig::default_for(&url)).await?;
     server::db::migrate(&db).await?;
     let ids = IdAllocator::default();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(42);

@@ -85,9 +85,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url: DatabaseUrl =
         format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()).parse()?;
-    let db = server::db::connect(&url).await?;
+    let pool = server::config::PoolConfig::default_for(&url);
+    let db = server::db::connect(&url, &pool).await?;
     server::db::migrate(&db).await?;
-    let (writer_db, durability) = server::db::connect_writer(&url).await?;
+    let (writer_db, durability) = server::db::connect_writer(&url, &pool).await?;
     let stop = CancellationToken::new();
     let (writer, writer_task) =
         Writer::start(writer_db, durability, Arc::new(|_| {}), stop.clone());

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::brightdata_api::{BrightDataApi, Progress, Unavailable};
 use crate::live::LiveHub;
@@ -177,9 +176,8 @@ impl Checker {
         );
     }
 
-    pub fn spawn(self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
+    pub fn spawn(self, mut rounds: Rounds) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut rounds = Rounds::every(every, stop);
             while rounds.next().await {
                 let now = chrono::Utc::now().timestamp_millis();
                 if let Err(error) = self.run_once(now).await {

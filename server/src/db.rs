@@ -7,14 +7,52 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseUrl, PoolConfig};
+
+/// The longest wait between two attempts to reach a database that is not there at start.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// Connects with explicit pool settings. For SQLite: creates the file (and its directory) on first
 /// start, WAL journal (readers never block the writer), `synchronous=FULL` (a committed transaction
 /// survives a crash; the writer's own connection flushes differently, see `connect_writer`) and a
 /// busy timeout instead of immediate lock errors.
-pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, if url.is_sqlite() { 8 } else { 16 }, false).await
+pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, pool, pool.size, false).await
+}
+
+/// `connect` (or `connect_writer`, through `attempt`) until it succeeds: a database that is not
+/// there yet at start (a platform starting both at once, a failover) is waited for, each failure
+/// logged with the next delay (1 s, doubling to 30 s), rather than the process exiting and its
+/// supervisor restarting it in a loop. Only a database that exists can be migrated, so the service
+/// listens once it connected.
+pub async fn connect_patiently<T, F, Fut>(url: &DatabaseUrl, what: &str, attempt: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbErr>>,
+{
+    let mut delay = Duration::from_secs(1);
+    for attempts in 1u32.. {
+        match attempt().await {
+            Ok(connected) => {
+                if attempts > 1 {
+                    tracing::info!(attempts, database = %url.redacted(), "{what}: connected");
+                }
+                return connected;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    attempts,
+                    database = %url.redacted(),
+                    retry_in_s = delay.as_secs(),
+                    %error,
+                    "{what}: the database cannot be reached; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+        }
+    }
+    unreachable!("the attempts never run out")
 }
 
 /// How a committed batch becomes durable.
@@ -38,26 +76,30 @@ pub enum Durability {
 /// On a SQLite file it commits with `synchronous=NORMAL` (the log is written, not flushed) and the
 /// writer flushes the log itself before it acknowledges (`Durability::FlushLog`): measured, the
 /// flush inside each commit cost 13–15% of the durable request rate.
-pub async fn connect_writer(url: &DatabaseUrl) -> Result<(DatabaseConnection, Durability), DbErr> {
+pub async fn connect_writer(
+    url: &DatabaseUrl,
+    pool: &PoolConfig,
+) -> Result<(DatabaseConnection, Durability), DbErr> {
     let log = url
         .is_sqlite()
         .then(|| sqlite_file(url.as_str()))
         .flatten()
         .map(|file| PathBuf::from(format!("{}-wal", file.display())));
-    let db = connect_with(url, 1, log.is_some()).await?;
+    let db = connect_with(url, pool, 1, log.is_some()).await?;
     Ok((db, log.map_or(Durability::OnCommit, Durability::FlushLog)))
 }
 
 /// `flushed_by_writer`: commits leave the log unflushed (see `connect_writer`).
 async fn connect_with(
     url: &DatabaseUrl,
+    pool: &PoolConfig,
     connections: u32,
     flushed_by_writer: bool,
 ) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.as_str());
     options
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(pool.connect_timeout)
+        .acquire_timeout(pool.acquire_timeout)
         .sqlx_logging(false);
     if url.is_sqlite() {
         let dir = sqlite_file(url.as_str()).and_then(|f| f.parent().map(PathBuf::from));

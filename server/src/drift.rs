@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::live::LiveHub;
 use crate::log_file::LogFile;
@@ -93,9 +92,8 @@ impl Judge {
         );
     }
 
-    pub fn spawn(self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
+    pub fn spawn(self, mut rounds: Rounds) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut rounds = Rounds::every(every, stop);
             while rounds.next().await {
                 let now = chrono::Utc::now().timestamp_millis();
                 if let Err(error) = self.run_once(now).await {

@@ -1,18 +1,28 @@
 //! Extracts the posts of deliveries that were stored raw and answered 202 (large or streamed
 //! bodies). It reads the chunks back in order, decodes them like the inline path, and upserts posts in
 //! batches; input errors of an interrupted run are reset first, so a restart redoes the work exactly
-//! once. Woken when a delivery is queued, and every few seconds in case it missed one.
+//! once. Woken when a delivery is queued, and every few seconds in case it missed one (or another
+//! instance queued it).
+//!
+//! With several instances on one PostgreSQL, a delivery is extracted by the instance holding its
+//! lease (`ingestion::claim_queued`). Every write of the extraction renews the lease in its own
+//! transaction and is dropped if the lease was lost, and a heartbeat renews it between writes; an
+//! instance that dies stops renewing, and another takes the delivery over once the lease ran out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use futures_util::future::BoxFuture;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::leadership::Instance;
 use crate::store::entities::{deliveries, delivery_chunks, snapshots};
-use crate::store::ingestion::Extracted;
+use crate::store::ingestion::{Extracted, Lease, Progress};
 use crate::store::{Writer, ingestion};
 use delivery::decode::{Declared, DeliveryDecoder};
 use delivery::platforms::DatasetPlatforms;
@@ -32,6 +42,7 @@ impl ProcessorHandle {
     }
 }
 
+#[derive(Clone)]
 pub struct Processor {
     pub db: DatabaseConnection,
     pub writer: Writer,
@@ -40,20 +51,32 @@ pub struct Processor {
     pub max_stored_body_bytes: u64,
     /// Tally the posts' field coverage (`SCRAPER_DRIFT`).
     pub field_coverage: bool,
+    /// Who holds the leases of the deliveries this processor extracts, and for how long.
+    pub instance: Instance,
+    /// The only instance on its database (SQLite): what was being extracted when it stopped is
+    /// queued again at start, rather than waited for until its lease runs out.
+    pub sole: bool,
 }
+
+/// This instance's lease on a delivery ran out and another instance took the delivery over: what
+/// this one did for it is dropped, the other extracts it from the start.
+#[derive(Debug, thiserror::Error)]
+#[error("another instance took the delivery over (this one's lease ran out)")]
+pub struct LeaseLost;
 
 impl Processor {
     pub fn spawn(self, handle: ProcessorHandle, stop: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
             let cutoff = chrono::Utc::now().timestamp_millis() - ABANDONED_AFTER_MS;
+            let sole = self.sole;
             match self
                 .writer
-                .run(move |txn| Box::pin(ingestion::recover_after_restart(txn, cutoff)))
+                .run(move |txn| Box::pin(ingestion::recover_after_restart(txn, cutoff, sole)))
                 .await
             {
                 Ok((0, 0)) => {}
-                Ok((requeued, dropped)) => tracing::info!(
-                    requeued,
+                Ok((resumed, dropped)) => tracing::info!(
+                    resumed,
                     dropped,
                     "recovered deliveries interrupted by the last stop"
                 ),
@@ -79,31 +102,120 @@ impl Processor {
         })
     }
 
+    /// A lease from now on.
+    fn lease(&self) -> Lease {
+        let now = chrono::Utc::now().timestamp_millis();
+        Lease {
+            holder: self.instance.id.to_string(),
+            until_ms: self.instance.lease_until(now),
+        }
+    }
+
     /// Extracts one queued delivery; `false` when there was none.
     async fn process_next(&self) -> anyhow::Result<bool> {
+        let lease = self.lease();
+        let now = chrono::Utc::now().timestamp_millis();
         let Some(delivery) = self
             .writer
-            .run(|txn| Box::pin(ingestion::claim_queued(txn)))
+            .run(move |txn| {
+                Box::pin(async move { ingestion::claim_queued(txn, &lease, now).await })
+            })
             .await?
         else {
             return Ok(false);
         };
         let id = delivery.id;
-        if let Err(error) = self.extract(delivery).await {
-            tracing::error!(delivery_id = id, %error, "extracting a queued delivery failed");
-            let reason = error.to_string();
-            self.writer
-                .run(move |txn| Box::pin(ingestion::mark_failed(txn, id, reason)))
-                .await?;
+        match self.extract(delivery).await {
+            Ok(()) => {}
+            Err(error) if error.is::<LeaseLost>() => {
+                tracing::warn!(delivery_id = id, "{error}");
+            }
+            Err(error) => {
+                tracing::error!(delivery_id = id, %error, "extracting a queued delivery failed");
+                let reason = error.to_string();
+                let failed = self
+                    .fenced(id, move |txn| {
+                        Box::pin(ingestion::mark_failed(txn, id, reason))
+                    })
+                    .await;
+                match failed {
+                    Ok(()) => {}
+                    Err(error) if error.is::<LeaseLost>() => {
+                        tracing::warn!(delivery_id = id, "{error}");
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
         }
         Ok(true)
     }
 
+    /// Runs `work` in the writer's next batch if this instance still holds the lease on delivery
+    /// `id` (renewed in the same transaction); [`LeaseLost`] otherwise, and nothing is written.
+    async fn fenced<T, F>(&self, id: i64, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, DbErr>>
+            + Send
+            + 'static,
+    {
+        let lease = self.lease();
+        let done = self
+            .writer
+            .run(move |txn| {
+                Box::pin(async move {
+                    if !ingestion::renew_lease(txn, id, &lease).await? {
+                        return Ok(None);
+                    }
+                    work(txn).await.map(Some)
+                })
+            })
+            .await?;
+        done.ok_or_else(|| LeaseLost.into())
+    }
+
+    /// Renews the lease on delivery `id` every third of its length while the extraction runs
+    /// (a stretch without writes, a slow chunk, must not lose it); cancels `lost` if it was lost.
+    fn heartbeat(&self, id: i64, lost: CancellationToken) -> AbortOnDrop<()> {
+        let every = self.instance.lease / 3;
+        let processor = self.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match processor.fenced(id, |_| Box::pin(async { Ok(()) })).await {
+                    Ok(()) => {}
+                    Err(error) if error.is::<LeaseLost>() => {
+                        lost.cancel();
+                        return;
+                    }
+                    // The database is away: the writes fail too; the next beat tries again.
+                    Err(error) => {
+                        tracing::warn!(delivery_id = id, %error, "cannot renew a delivery's lease")
+                    }
+                }
+            }
+        }))
+    }
+
     async fn extract(&self, delivery: deliveries::Model) -> anyhow::Result<()> {
         let id = delivery.id;
-        self.writer
-            .run(move |txn| Box::pin(ingestion::reset_extraction(txn, id)))
+        // What an earlier run committed (an instance that died, or this one before a restart);
+        // nothing on a first run. Its records are decoded again but not stored again.
+        let done = Progress::of(&delivery);
+        if done.records == 0 {
+            self.fenced(id, move |txn| {
+                Box::pin(ingestion::reset_extraction(txn, id))
+            })
             .await?;
+        } else {
+            tracing::info!(
+                delivery_id = id,
+                records = done.records,
+                "going on with an interrupted extraction"
+            );
+        }
+        let lost = CancellationToken::new();
+        let _heartbeat = self.heartbeat(id, lost.clone());
 
         let default_platform = self
             .snapshot_platform(delivery.snapshot_id.as_deref())
@@ -151,12 +263,33 @@ impl Processor {
             Ok::<_, sea_orm::DbErr>(())
         }));
 
-        let mut totals = Extracted::default();
+        let mut totals = Extracted {
+            posts: done.posts,
+            input_errors: done.input_errors,
+            duplicates: done.duplicates,
+            ..Extracted::default()
+        };
         let mut batch = Vec::with_capacity(BATCH);
-        while let Some(record) = records_out.recv().await {
+        let mut consumed: i64 = 0;
+        loop {
+            let record = tokio::select! {
+                record = records_out.recv() => record,
+                _ = lost.cancelled() => return Err(LeaseLost.into()),
+            };
+            let Some(record) = record else { break };
+            consumed += 1;
+            if consumed <= done.records {
+                // Stored by the earlier run: only its platform is still wanted.
+                if totals.platform.is_none()
+                    && let Record::Post(post) = &record
+                {
+                    totals.platform = Some(post.platform.clone());
+                }
+                continue;
+            }
             batch.push(record);
             if batch.len() >= BATCH {
-                self.write_batch(&delivery, std::mem::take(&mut batch), &mut totals)
+                self.write_batch(&delivery, std::mem::take(&mut batch), &mut totals, consumed)
                     .await?;
             }
         }
@@ -168,25 +301,27 @@ impl Processor {
         totals.inflated_bytes = decoded.inflated_bytes as i64;
         totals.coverage = decoded.coverage;
         (&mut reading.0).await??;
-        self.write_batch(&delivery, batch, &mut totals).await?;
+        self.write_batch(&delivery, batch, &mut totals, consumed)
+            .await?;
 
         let keep = delivery.wire_bytes as u64 <= self.max_stored_body_bytes;
         let now = chrono::Utc::now().timestamp_millis();
+        let (posts, input_errors, duplicates) =
+            (totals.posts, totals.input_errors, totals.duplicates);
+        self.fenced(id, move |txn| {
+            Box::pin(async move {
+                ingestion::complete_processing(txn, &delivery, totals, keep, now).await
+            })
+        })
+        .await?;
         tracing::info!(
             delivery_id = id,
-            posts = totals.posts,
-            input_errors = totals.input_errors,
-            duplicates = totals.duplicates,
+            posts,
+            input_errors,
+            duplicates,
+            instance = %self.instance.id,
             "extracted a queued delivery"
         );
-        let posts = totals.posts;
-        self.writer
-            .run(move |txn| {
-                Box::pin(async move {
-                    ingestion::complete_processing(txn, &delivery, totals, keep, now).await
-                })
-            })
-            .await?;
         if posts >= ingestion::LARGE_DELIVERY_POSTS
             && let Err(error) = ingestion::refresh_statistics(&self.db).await
         {
@@ -196,11 +331,14 @@ impl Processor {
         Ok(())
     }
 
+    /// Stores one batch of records, and the extraction's progress once it is stored (`consumed`:
+    /// records consumed with this batch, from the first), in one transaction under the lease.
     async fn write_batch(
         &self,
         delivery: &deliveries::Model,
         records: Vec<Record>,
         totals: &mut Extracted,
+        consumed: i64,
     ) -> anyhow::Result<()> {
         let mut posts: Vec<Post> = Vec::new();
         let mut errors: Vec<InputError> = Vec::new();
@@ -216,36 +354,34 @@ impl Processor {
         if totals.platform.is_none() {
             totals.platform = posts.first().map(|p| p.platform.clone());
         }
-        totals.posts += posts.len() as i64;
-        totals.input_errors += errors.len() as i64;
+        let progress = Progress {
+            records: consumed,
+            posts: totals.posts + posts.len() as i64,
+            input_errors: totals.input_errors + errors.len() as i64,
+            duplicates: totals.duplicates,
+        };
         let now = chrono::Utc::now().timestamp_millis();
-        let mut posts = posts.into_iter().peekable();
-        let mut errors = errors.into_iter().peekable();
-        while posts.peek().is_some() || errors.peek().is_some() {
-            let post_batch: Vec<Post> = posts.by_ref().take(BATCH).collect();
-            let error_batch: Vec<InputError> = errors.by_ref().take(BATCH).collect();
-            let snapshot = delivery.snapshot_id.clone();
-            let id = delivery.id;
-            totals.duplicates += self
-                .writer
-                .run(move |txn| {
-                    Box::pin(async move {
-                        let duplicates =
-                            ingestion::upsert_posts(txn, snapshot.as_deref(), id, &post_batch, now)
-                                .await?;
-                        ingestion::insert_input_errors(
-                            txn,
-                            snapshot.as_deref(),
-                            id,
-                            &error_batch,
-                            now,
-                        )
+        let snapshot = delivery.snapshot_id.clone();
+        let id = delivery.id;
+        let duplicates = self
+            .fenced(id, move |txn| {
+                Box::pin(async move {
+                    let duplicates =
+                        ingestion::upsert_posts(txn, snapshot.as_deref(), id, &posts, now).await?;
+                    ingestion::insert_input_errors(txn, snapshot.as_deref(), id, &errors, now)
                         .await?;
-                        Ok(duplicates)
-                    })
+                    let progress = Progress {
+                        duplicates: progress.duplicates + duplicates,
+                        ..progress
+                    };
+                    ingestion::save_progress(txn, id, progress).await?;
+                    Ok(duplicates)
                 })
-                .await?;
-        }
+            })
+            .await?;
+        totals.posts = progress.posts;
+        totals.input_errors = progress.input_errors;
+        totals.duplicates += duplicates;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ pub mod events;
 pub mod extractor;
 pub mod http_server;
 pub mod ingest;
+pub mod leadership;
 pub mod live;
 pub mod log_file;
 pub mod monitor;

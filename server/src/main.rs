@@ -255,7 +255,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let db = server::db::connect(&config.storage.database_url).await?;
+    let db = server::db::connect(&config.storage.database_url, &config.storage.pool).await?;
     server::db::migrate(&db).await?;
     println!(
         "migrations applied to {}",

@@ -21,10 +21,12 @@ use crate::extractor::{Processor, ProcessorHandle};
 use crate::ingest::client_ip::ClientIpResolver;
 use crate::ingest::rate_limit::RateLimit;
 use crate::ingest::{Ingest, Limits};
+use crate::leadership::{Instance, Leadership};
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
 use crate::monitor::alerts::Evaluator;
 use crate::monitor::{Thresholds, retention};
+use crate::schedule::Rounds;
 use crate::sessions::Sessions;
 use crate::state::AppState;
 use crate::store::{Writer, checkpoint};
@@ -63,9 +65,8 @@ impl Application {
             })?;
 
         let database = config.storage.database_url.redacted();
-        let db = db::connect(&config.storage.database_url)
-            .await
-            .with_context(|| format!("connecting to the database {database}"))?;
+        let (url, pool) = (&config.storage.database_url, &config.storage.pool);
+        let db = db::connect_patiently(url, "connecting", || db::connect(url, pool)).await;
         db::migrate(&db)
             .await
             .with_context(|| format!("migrating the database {database}"))?;
@@ -82,9 +83,10 @@ impl Application {
             .site_addr(local)
             .build();
 
-        let (writer_db, durability) = db::connect_writer(&config.storage.database_url)
-            .await
-            .with_context(|| format!("connecting the writer to the database {database}"))?;
+        let (writer_db, durability) = db::connect_patiently(url, "connecting the writer", || {
+            db::connect_writer(url, pool)
+        })
+        .await;
         let writer_stop = CancellationToken::new();
         let hub = LiveHub::default();
         let (writer, writer_task) = Writer::start(
@@ -128,6 +130,14 @@ impl Application {
         );
 
         let background_stop = CancellationToken::new();
+        let instance = Instance::new(config.storage.lease);
+        let sole = config.storage.database_url.is_sqlite();
+        let leadership = if sole {
+            Leadership::sole(instance.clone(), logs.monitor.clone())
+        } else {
+            Leadership::leased(instance.clone(), db.clone(), logs.monitor.clone())
+        };
+        let rounds = |every| Rounds::every(every, background_stop.clone(), leadership.clone());
         let thresholds = Thresholds {
             error_rate: config.monitor.error_threshold,
             response_time: config.monitor.response_time_threshold,
@@ -145,8 +155,11 @@ impl Application {
                 max_inflated_bytes: config.ingest.max_inflated_bytes,
                 max_stored_body_bytes: config.ingest.max_stored_body_bytes,
                 field_coverage: config.drift.enabled,
+                instance: instance.clone(),
+                sole,
             }
             .spawn(processor, background_stop.clone()),
+            leadership.spawn(background_stop.clone()),
             rate_limit.spawn_cleanup(background_stop.clone()),
             events.spawn_refusal_counts(background_stop.clone()),
             checkpoint::spawn(db.clone(), writer.wal_frames(), background_stop.clone()),
@@ -157,7 +170,7 @@ impl Application {
                 hub.clone(),
                 logs.monitor.clone(),
             )
-            .spawn(config.monitor.alert_interval, background_stop.clone()),
+            .spawn(rounds(config.monitor.alert_interval)),
             retention::spawn(
                 db.clone(),
                 writer.clone(),
@@ -166,8 +179,7 @@ impl Application {
                     event_age: config.monitor.metrics_retention,
                     body_age: config.monitor.body_retention,
                 },
-                config.monitor.retention_interval,
-                background_stop.clone(),
+                rounds(config.monitor.retention_interval),
             ),
         ];
         let sessions = Arc::new(Sessions::new(
@@ -195,7 +207,7 @@ impl Application {
                 hub: hub.clone(),
                 settle: config.brightdata.verify_settle,
             }
-            .spawn(config.brightdata.verify_interval, background_stop.clone()),
+            .spawn(rounds(config.brightdata.verify_interval)),
         );
         if config.drift.enabled {
             background.push(
@@ -207,7 +219,7 @@ impl Application {
                     thresholds: config.drift.thresholds,
                     settle: config.brightdata.verify_settle,
                 }
-                .spawn(config.brightdata.verify_interval, background_stop.clone()),
+                .spawn(rounds(config.brightdata.verify_interval)),
             );
         }
         background.push(
@@ -233,6 +245,8 @@ impl Application {
             thresholds,
             connections: Default::default(),
             brightdata,
+            instance,
+            leadership,
         };
 
         let app = Self {
@@ -292,6 +306,7 @@ impl Application {
         // Every client comes through a trusted proxy: it is not limited per peer.
         let exempt = state.config.security.trusted_proxies.clone();
         let connections = state.connections.clone();
+        let leadership = state.leadership.clone();
         let router = routes::router(state);
         http_server::serve(listener, router, limits, exempt, connections, shutdown).await;
 
@@ -299,6 +314,8 @@ impl Application {
         for task in background {
             let _ = task.await;
         }
+        // Its rounds are over: another instance may lead at once.
+        leadership.release().await;
         writer_stop.cancel();
         let _ = writer_task.await;
 
@@ -369,6 +386,7 @@ impl Application {
             webhook = %webhook_url,
             notify = %notify_url,
             database = %self.state.config.storage.database_url.redacted(),
+            instance = %self.state.instance.id,
             "listening"
         );
         self.state.logs.monitor.write(

@@ -14,6 +14,7 @@ use crate::events::EventRecorder;
 use crate::http_server::ConnectionStats;
 use crate::ingest::Ingest;
 use crate::ingest::rate_limit::RateLimit;
+use crate::leadership::{Instance, Leadership};
 use crate::live::LiveHub;
 use crate::log_file::AuditLogs;
 use crate::monitor::Thresholds;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub connections: Arc<ConnectionStats>,
     /// BrightData's API, or why it cannot be called (no API key).
     pub brightdata: Arc<Result<BrightDataApi, Unavailable>>,
+    /// This process among the instances on its database.
+    pub instance: Instance,
+    /// Whether it runs the once-per-service rounds now.
+    pub leadership: Leadership,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement};
+use server::config::PoolConfig;
 use server::store::Writer;
 use server::store::checkpoint::{RESTART_FRAMES, spawn};
 use tokio_util::sync::CancellationToken;
@@ -41,13 +42,14 @@ async fn the_log_starts_over_under_sustained_writes() {
     let url = format!("sqlite://{}?mode=rwc", file.display())
         .parse()
         .unwrap();
-    let readers = server::db::connect(&url).await.unwrap();
+    let pool = PoolConfig::default_for(&url);
+    let readers = server::db::connect(&url, &pool).await.unwrap();
     readers
         .execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
         .await
         .unwrap();
     let stop = CancellationToken::new();
-    let (writer_db, durability) = server::db::connect_writer(&url).await.unwrap();
+    let (writer_db, durability) = server::db::connect_writer(&url, &pool).await.unwrap();
     let (writer, task) = Writer::start(writer_db, durability, Arc::new(|_| {}), stop.clone());
     let background = spawn(readers.clone(), writer.wal_frames(), stop.clone());
     let mut longest = 0;

@@ -33,7 +33,7 @@ pub fn failure(code: u8, message: impl Into<String>) -> Failure {
 pub async fn open_database(
     config: &crate::config::Config,
 ) -> Result<sea_orm::DatabaseConnection, Failure> {
-    let db = crate::db::connect(&config.storage.database_url)
+    let db = crate::db::connect(&config.storage.database_url, &config.storage.pool)
         .await
         .map_err(|e| failed(format!("opening the database: {e}")))?;
     crate::db::migrate(&db)

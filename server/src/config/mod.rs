@@ -29,7 +29,7 @@ pub use logging::{LogFormat, LoggingConfig};
 pub use monitor::MonitorConfig;
 pub use ngrok::{NgrokConfig, NgrokRegion};
 pub use security::{ProxyHeader, SecurityConfig};
-pub use storage::{DatabaseUrl, StorageConfig};
+pub use storage::{DatabaseUrl, PoolConfig, StorageConfig};
 pub use vars::{parse_bytes, parse_ip_list};
 
 use vars::Vars;

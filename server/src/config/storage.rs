@@ -3,11 +3,14 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use url::Url;
 
 use super::ConfigError;
-use super::vars::Vars;
+use super::vars::{Vars, parse_positive_seconds};
+
+const SECONDS: &str = "a whole number of seconds, at least 1";
 
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
@@ -15,6 +18,37 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// `DATABASE_URL` (default: `sqlite://<DATA_DIR>/track-futura.db`).
     pub database_url: DatabaseUrl,
+    pub pool: PoolConfig,
+    /// `CLUSTER_LEASE` (default 10 s): how long an instance's hold on the leadership (alerts,
+    /// retention, completeness and drift rounds) or on a delivery it extracts lasts unrenewed.
+    /// Holders renew at a third of it; when an instance dies, another takes over after at most this
+    /// long. Matters only with several instances on one PostgreSQL.
+    pub lease: Duration,
+}
+
+/// The connection pool of the readers (the writer has one connection of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// `DATABASE_POOL_SIZE`: connections at most (default 8 on SQLite, 16 on PostgreSQL). Each
+    /// instance on a PostgreSQL holds up to this many plus one for its writer and one for its
+    /// live feed: keep the sum over instances under the server's `max_connections`.
+    pub size: u32,
+    /// `DATABASE_CONNECT_TIMEOUT` (default 5 s): how long opening one connection may take.
+    pub connect_timeout: Duration,
+    /// `DATABASE_ACQUIRE_TIMEOUT` (default 10 s): how long a query waits for a free connection
+    /// (or a new one) before it fails; a request then answers 503.
+    pub acquire_timeout: Duration,
+}
+
+impl PoolConfig {
+    /// The defaults for this database.
+    pub fn default_for(url: &DatabaseUrl) -> Self {
+        Self {
+            size: if url.is_sqlite() { 8 } else { 16 },
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl StorageConfig {
@@ -23,12 +57,41 @@ impl StorageConfig {
             Some(PathBuf::from(v))
         })?;
         let default_db = format!("sqlite://{}/track-futura.db", data_dir.display());
+        let database_url = vars.parse(
+            "DATABASE_URL",
+            "sqlite://<path> or postgres://user@host:port/database",
+            DatabaseUrl(default_db),
+            DatabaseUrl::parse,
+        )?;
+        let defaults = PoolConfig::default_for(&database_url);
+        let pool = PoolConfig {
+            size: vars.parse(
+                "DATABASE_POOL_SIZE",
+                "a whole number of connections, 1 to 1000",
+                defaults.size,
+                |v| v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)),
+            )?,
+            connect_timeout: vars.parse(
+                "DATABASE_CONNECT_TIMEOUT",
+                SECONDS,
+                defaults.connect_timeout,
+                parse_positive_seconds,
+            )?,
+            acquire_timeout: vars.parse(
+                "DATABASE_ACQUIRE_TIMEOUT",
+                SECONDS,
+                defaults.acquire_timeout,
+                parse_positive_seconds,
+            )?,
+        };
         Ok(Self {
-            database_url: vars.parse(
-                "DATABASE_URL",
-                "sqlite://<path> or postgres://user@host:port/database",
-                DatabaseUrl(default_db),
-                DatabaseUrl::parse,
+            database_url,
+            pool,
+            lease: vars.parse(
+                "CLUSTER_LEASE",
+                "a whole number of seconds, 3 or more",
+                Duration::from_secs(10),
+                |v| parse_positive_seconds(v).filter(|d| d.as_secs() >= 3),
             )?,
             data_dir,
         })

@@ -12,7 +12,6 @@ use sea_orm::{
     DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use super::{Thresholds, metrics, now_ms};
 use crate::live::LiveHub;
@@ -533,9 +532,8 @@ impl Evaluator {
         }
     }
 
-    pub fn spawn(mut self, every: Duration, stop: CancellationToken) -> JoinHandle<()> {
+    pub fn spawn(mut self, mut rounds: Rounds) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut rounds = Rounds::every(every, stop);
             while rounds.next().await {
                 self.run_once().await;
             }
@@ -546,6 +544,7 @@ impl Evaluator {
 #[cfg(test)]
 mod tests {
     use sea_orm::{Database, QueryOrder};
+    use tokio_util::sync::CancellationToken;
 
     use super::*;
 

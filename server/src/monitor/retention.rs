@@ -13,7 +13,6 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use super::now_ms;
 use crate::schedule::Rounds;
@@ -206,11 +205,9 @@ pub fn spawn(
     db: DatabaseConnection,
     writer: Writer,
     policy: Policy,
-    every: Duration,
-    stop: CancellationToken,
+    mut rounds: Rounds,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut rounds = Rounds::every(every, stop);
         while rounds.next().await {
             match run_once(&db, &writer, policy).await {
                 Ok(deleted) if deleted != Deleted::default() => {

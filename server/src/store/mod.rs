@@ -7,6 +7,7 @@ pub mod events;
 pub mod histogram;
 pub mod ids;
 pub mod ingestion;
+pub mod leases;
 pub mod multirow;
 pub mod outcome;
 pub mod rollups;

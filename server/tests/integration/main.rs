@@ -2,6 +2,7 @@
 //! One test binary (modules below) keeps link time down.
 
 mod cli;
+mod cluster;
 mod completeness;
 mod connections;
 mod dashboard;

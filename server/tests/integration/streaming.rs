@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
+use server::config::PoolConfig;
+
 use crate::helpers::{
     PgDatabase, Shape, TestApp, WEBHOOK_TOKEN, gzip, json, sample, spawn, to_csv, to_ndjson,
 };
@@ -400,7 +402,10 @@ async fn an_acknowledged_delivery_survives_kill_9() {
     assert_eq!(status, "HTTP/1.1 200");
 
     let url = format!("sqlite://{}/data/track-futura.db", dir.path().display());
-    let db = server::db::connect(&url.parse().unwrap()).await.unwrap();
+    let url = url.parse().unwrap();
+    let db = server::db::connect(&url, &PoolConfig::default_for(&url))
+        .await
+        .unwrap();
     let app_like = |sql: &str| {
         let db = db.clone();
         let sql = sql.to_owned();

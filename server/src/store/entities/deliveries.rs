@@ -26,6 +26,16 @@ pub struct Model {
     pub body_kept: bool,
     /// Its posts' field coverage (JSON: `delivery::coverage::PlatformCoverage` per platform).
     pub field_coverage: Option<String>,
+    /// The instance extracting it (`processing`), while `lease_until_ms` is ahead: an instance that
+    /// stops renewing (it died) loses it, and another takes the delivery over.
+    pub lease_holder: Option<String>,
+    pub lease_until_ms: Option<i64>,
+    /// How far its extraction got, committed with each batch: records consumed, and the posts,
+    /// input errors and duplicates among them. A taken-over extraction goes on from there.
+    pub extracted_records: i64,
+    pub extracted_posts: i64,
+    pub extracted_input_errors: i64,
+    pub extracted_duplicates: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

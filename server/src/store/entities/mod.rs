@@ -4,6 +4,7 @@ pub mod deliveries;
 pub mod delivery_chunks;
 pub mod events;
 pub mod input_errors;
+pub mod leases;
 pub mod notifications;
 pub mod posts;
 pub mod replay_keys;

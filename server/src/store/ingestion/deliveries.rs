@@ -2,9 +2,10 @@
 //! through its queue for extraction to stored or failed, and its replay.
 
 use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::replay_keys::{claim_replay_key, link_replay_key, replay_key_delivery};
@@ -244,26 +245,154 @@ pub async fn finish_receiving(
     Ok(ReceivedOutcome::Queued { delivery_id })
 }
 
-/// Takes the oldest queued delivery for extraction; `None` when there is none.
-pub async fn claim_queued(txn: &DatabaseTransaction) -> Result<Option<deliveries::Model>, DbErr> {
-    let Some(next) = deliveries::Entity::find()
-        .filter(deliveries::Column::State.eq(DeliveryState::Queued.as_str()))
+/// An instance's hold on the extraction of a delivery: the holder renews it while it works; once
+/// it runs out unrenewed (the instance died, or lost the database), another instance may take the
+/// delivery over and extract it from the start.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub holder: String,
+    pub until_ms: i64,
+}
+
+/// Takes the oldest delivery waiting for extraction, `None` when there is none: one queued, or one
+/// whose extraction's lease ran out (also one left `processing` without a lease by a version before
+/// leases). On PostgreSQL the row is locked with `SKIP LOCKED` until the claim commits, so two
+/// instances claiming at the same moment take different deliveries; SQLite has one writer.
+pub async fn claim_queued(
+    txn: &DatabaseTransaction,
+    lease: &Lease,
+    now: i64,
+) -> Result<Option<deliveries::Model>, DbErr> {
+    let claimable = || {
+        Condition::any()
+            .add(deliveries::Column::State.eq(DeliveryState::Queued.as_str()))
+            .add(
+                Condition::all()
+                    .add(deliveries::Column::State.eq(DeliveryState::Processing.as_str()))
+                    .add(
+                        Condition::any()
+                            .add(deliveries::Column::LeaseUntilMs.is_null())
+                            .add(deliveries::Column::LeaseUntilMs.lt(now)),
+                    ),
+            )
+    };
+    let Some(mut next) = deliveries::Entity::find()
+        .filter(claimable())
         .order_by_asc(deliveries::Column::Id)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .one(txn)
         .await?
     else {
         return Ok(None);
     };
-    deliveries::Entity::update_many()
+    let mut claim = deliveries::Entity::update_many()
         .col_expr(
             deliveries::Column::State,
             Expr::value(DeliveryState::Processing.as_str()),
         )
+        .col_expr(
+            deliveries::Column::LeaseHolder,
+            Expr::value(lease.holder.clone()),
+        )
+        .col_expr(
+            deliveries::Column::LeaseUntilMs,
+            Expr::value(lease.until_ms),
+        )
         .filter(deliveries::Column::Id.eq(next.id))
-        .filter(deliveries::Column::State.eq(DeliveryState::Queued.as_str()))
+        .filter(claimable());
+    // A queued delivery is extracted from its start (a replay too); one taken over goes on from
+    // where the last holder's committed progress got.
+    if next.state == DeliveryState::Queued.as_str() {
+        next.set_progress(&Progress::default());
+        for column in Progress::COLUMNS {
+            claim = claim.col_expr(column, Expr::value(0));
+        }
+    }
+    if claim.exec(txn).await?.rows_affected != 1 {
+        return Ok(None);
+    }
+    next.state = DeliveryState::Processing.as_str().to_owned();
+    next.lease_holder = Some(lease.holder.clone());
+    next.lease_until_ms = Some(lease.until_ms);
+    Ok(Some(next))
+}
+
+/// How far an extraction got: records consumed (of any kind), and the posts, input errors and
+/// duplicates among them. Committed with each batch, read back by whoever goes on with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub records: i64,
+    pub posts: i64,
+    pub input_errors: i64,
+    pub duplicates: i64,
+}
+
+impl Progress {
+    const COLUMNS: [deliveries::Column; 4] = [
+        deliveries::Column::ExtractedRecords,
+        deliveries::Column::ExtractedPosts,
+        deliveries::Column::ExtractedInputErrors,
+        deliveries::Column::ExtractedDuplicates,
+    ];
+
+    pub fn of(delivery: &deliveries::Model) -> Self {
+        Self {
+            records: delivery.extracted_records,
+            posts: delivery.extracted_posts,
+            input_errors: delivery.extracted_input_errors,
+            duplicates: delivery.extracted_duplicates,
+        }
+    }
+
+    fn values(self) -> [i64; 4] {
+        [self.records, self.posts, self.input_errors, self.duplicates]
+    }
+}
+
+impl deliveries::Model {
+    fn set_progress(&mut self, progress: &Progress) {
+        self.extracted_records = progress.records;
+        self.extracted_posts = progress.posts;
+        self.extracted_input_errors = progress.input_errors;
+        self.extracted_duplicates = progress.duplicates;
+    }
+}
+
+/// Records an extraction's progress, in the transaction of the batch that made it.
+pub async fn save_progress(
+    txn: &DatabaseTransaction,
+    delivery_id: i64,
+    progress: Progress,
+) -> Result<(), DbErr> {
+    let mut update =
+        deliveries::Entity::update_many().filter(deliveries::Column::Id.eq(delivery_id));
+    for (column, value) in Progress::COLUMNS.into_iter().zip(progress.values()) {
+        update = update.col_expr(column, Expr::value(value));
+    }
+    update.exec(txn).await?;
+    Ok(())
+}
+
+/// Extends this holder's lease on a delivery it extracts; `false` when it no longer holds it (the
+/// lease ran out and another instance took the delivery over): it must then write nothing more for
+/// it. Called in the transaction of each of its writes, so a holder that lost the lease cannot
+/// commit after the new holder began.
+pub async fn renew_lease(
+    txn: &DatabaseTransaction,
+    delivery_id: i64,
+    lease: &Lease,
+) -> Result<bool, DbErr> {
+    let renewed = deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::LeaseUntilMs,
+            Expr::value(lease.until_ms),
+        )
+        .filter(deliveries::Column::Id.eq(delivery_id))
+        .filter(deliveries::Column::State.eq(DeliveryState::Processing.as_str()))
+        .filter(deliveries::Column::LeaseHolder.eq(lease.holder.as_str()))
         .exec(txn)
         .await?;
-    Ok(Some(next))
+    Ok(renewed.rows_affected == 1)
 }
 
 /// Finishes extraction: counts, snapshot totals, and the raw body dropped unless it is small enough
@@ -360,21 +489,29 @@ pub async fn reset_extraction(txn: &DatabaseTransaction, delivery_id: i64) -> Re
     Ok(())
 }
 
-/// After a restart: extraction that was running is queued again, and bodies that never finished
-/// arriving (the sender disconnected, or we stopped) are dropped; they were never acknowledged.
+/// After a restart: bodies that never finished arriving (the sender disconnected, or we stopped)
+/// are dropped; they were never acknowledged. With `sole` (SQLite: this process is the only one
+/// on the file) the leases of extractions that were running are ended, so they go on at once from
+/// their committed progress; on PostgreSQL another instance may be extracting them, and an
+/// interrupted one is taken over when its lease runs out (`claim_queued`).
 pub async fn recover_after_restart(
     txn: &DatabaseTransaction,
     receiving_older_than_ms: i64,
+    sole: bool,
 ) -> Result<(u64, u64), DbErr> {
-    let requeued = deliveries::Entity::update_many()
-        .col_expr(
-            deliveries::Column::State,
-            Expr::value(DeliveryState::Queued.as_str()),
-        )
-        .filter(deliveries::Column::State.eq(DeliveryState::Processing.as_str()))
-        .exec(txn)
-        .await?
-        .rows_affected;
+    let resumed = if sole {
+        deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::LeaseUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(deliveries::Column::State.eq(DeliveryState::Processing.as_str()))
+            .exec(txn)
+            .await?
+            .rows_affected
+    } else {
+        0
+    };
     let abandoned: Vec<i64> = deliveries::Entity::find()
         .select_only()
         .column(deliveries::Column::Id)
@@ -386,7 +523,7 @@ pub async fn recover_after_restart(
     for id in &abandoned {
         discard_delivery(txn, *id).await?;
     }
-    Ok((requeued, abandoned.len() as u64))
+    Ok((resumed, abandoned.len() as u64))
 }
 
 /// Extraction of a queued delivery failed: keep it (its raw body stays) with the reason.
@@ -441,4 +578,109 @@ pub async fn requeue(txn: &DatabaseTransaction, delivery_id: i64) -> Result<Requ
         .exec(txn)
         .await?;
     Ok(Requeue::Queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use migrations::MigratorTrait;
+    use sea_orm::{Database, DatabaseConnection, TransactionTrait};
+
+    use super::*;
+
+    async fn with_deliveries(states: &[&str]) -> DatabaseConnection {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        migrations::Migrator::up(&db, None).await.unwrap();
+        for (id, state) in (1..).zip(states) {
+            db.execute_unprepared(&format!(
+                "INSERT INTO deliveries (id, state, format, compressed, wire_bytes, inflated_bytes, \
+                 posts, input_errors, malformed, received_ms, body_kept) \
+                 VALUES ({id}, '{state}', 'json', false, 10, 10, 0, 0, 0, 0, true)"
+            ))
+            .await
+            .unwrap();
+        }
+        db
+    }
+
+    async fn claim(db: &DatabaseConnection, holder: &str, now: i64) -> Option<deliveries::Model> {
+        let txn = db.begin().await.unwrap();
+        let lease = Lease {
+            holder: holder.to_owned(),
+            until_ms: now + 1_000,
+        };
+        let claimed = claim_queued(&txn, &lease, now).await.unwrap();
+        txn.commit().await.unwrap();
+        claimed
+    }
+
+    #[tokio::test]
+    async fn a_delivery_is_extracted_under_one_lease_until_it_runs_out() {
+        let db = with_deliveries(&["stored", "queued", "queued"]).await;
+        // The oldest queued delivery goes to a; the next to b.
+        let first = claim(&db, "a", 0).await.unwrap();
+        assert_eq!((first.id, first.state.as_str()), (2, "processing"));
+        assert_eq!(first.lease_until_ms, Some(1_000));
+        assert_eq!(claim(&db, "b", 10).await.unwrap().id, 3);
+        assert!(claim(&db, "c", 20).await.is_none());
+
+        // a's batch commits its progress and renews; c cannot renew what it does not hold.
+        let txn = db.begin().await.unwrap();
+        let renewal = |holder: &str, until_ms| Lease {
+            holder: holder.to_owned(),
+            until_ms,
+        };
+        assert!(renew_lease(&txn, 2, &renewal("a", 1_500)).await.unwrap());
+        assert!(!renew_lease(&txn, 2, &renewal("c", 1_500)).await.unwrap());
+        let progress = Progress {
+            records: 1_000,
+            posts: 990,
+            input_errors: 4,
+            duplicates: 2,
+        };
+        save_progress(&txn, 2, progress).await.unwrap();
+        txn.commit().await.unwrap();
+
+        // At 1,400 b's lease ran out (b died): c takes 3 over, not a's renewed 2.
+        assert_eq!(claim(&db, "c", 1_400).await.unwrap().id, 3);
+        assert!(claim(&db, "d", 1_450).await.is_none());
+        // Once a's ran out too, c takes it with a's progress.
+        let taken = claim(&db, "c", 1_600).await.unwrap();
+        assert_eq!(taken.id, 2);
+        assert_eq!(taken.lease_holder.as_deref(), Some("c"));
+        assert_eq!(Progress::of(&taken), progress);
+        // a, which lost it, may write nothing more for it.
+        let txn = db.begin().await.unwrap();
+        assert!(!renew_lease(&txn, 2, &renewal("a", 2_000)).await.unwrap());
+        txn.commit().await.unwrap();
+
+        // Queued again (a replay), it starts over from nothing.
+        db.execute_unprepared("UPDATE deliveries SET state = 'queued' WHERE id = 2")
+            .await
+            .unwrap();
+        let replayed = claim(&db, "a", 1_700).await.unwrap();
+        assert_eq!(replayed.id, 2);
+        assert_eq!(Progress::of(&replayed), Progress::default());
+        assert_eq!(
+            Progress::of(
+                &deliveries::Entity::find_by_id(2)
+                    .one(&db)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            ),
+            Progress::default()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restart_of_the_only_instance_goes_on_at_once() {
+        let db = with_deliveries(&["queued"]).await;
+        claim(&db, "before-restart", 0).await.unwrap();
+        let txn = db.begin().await.unwrap();
+        // On PostgreSQL (not the only instance) it waits for the lease to run out.
+        assert_eq!(recover_after_restart(&txn, 0, false).await.unwrap(), (0, 0));
+        assert_eq!(recover_after_restart(&txn, 0, true).await.unwrap(), (1, 0));
+        txn.commit().await.unwrap();
+        assert_eq!(claim(&db, "after-restart", 10).await.unwrap().id, 1);
+    }
 }

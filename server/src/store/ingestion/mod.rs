@@ -12,9 +12,10 @@ mod snapshots;
 
 pub use chunks::insert_chunk;
 pub use deliveries::{
-    BodySummary, DeliveryMeta, DeliveryOutcome, Extracted, ParsedBody, ReceivedOutcome, Requeue,
-    begin_receiving, claim_queued, complete_processing, discard_delivery, finish_receiving,
-    mark_failed, recover_after_restart, requeue, reset_extraction,
+    BodySummary, DeliveryMeta, DeliveryOutcome, Extracted, Lease, ParsedBody, Progress,
+    ReceivedOutcome, Requeue, begin_receiving, claim_queued, complete_processing, discard_delivery,
+    finish_receiving, mark_failed, recover_after_restart, renew_lease, requeue, reset_extraction,
+    save_progress,
 };
 pub use inline::{InlineDelivery, store_deliveries};
 pub use input_errors::insert_input_errors;

@@ -1,0 +1,554 @@
+//! Several instances on one PostgreSQL act as one service. Each instance is a `server` process of
+//! its own (so one can be killed), on a database of the test's own, addressed directly (no proxy
+//! in front).
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use delivery::samples;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::helpers::{ADMIN_TOKEN, PgDatabase, Shape, WEBHOOK_TOKEN, gzip, sample};
+use crate::process::{Reaped, server};
+
+const API: &str = "/api/brightdata/webhook";
+/// `CLUSTER_LEASE` in these tests (the shortest allowed): a dead holder's lease runs out this fast.
+const LEASE_S: u64 = 3;
+
+/// One instance: its process, address, instance id, directories, and every line it printed.
+struct Instance {
+    process: Reaped,
+    base: String,
+    id: String,
+    dir: TempDir,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Instance {
+    fn start(database: &str, vars: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = server(dir.path());
+        command
+            .env("DATABASE_URL", database)
+            .env("BRIGHTDATA_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+            .env("WEBHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("WEBHOOK_RATE_LIMIT", "1000000")
+            .env("CLUSTER_LEASE", LEASE_S.to_string())
+            .env("WEBHOOK_ALERT_INTERVAL", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let mut process = Reaped(command.spawn().unwrap());
+        let stdout = process.0.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (listening_in, listening_out) = std::sync::mpsc::channel::<Value>();
+        let kept = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let json = serde_json::from_str::<Value>(&line).unwrap_or_default();
+                if json["message"] == "listening" {
+                    let _ = listening_in.send(json);
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let listening = listening_out
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no instance listening: {:?}", lines.lock().unwrap()));
+        Self {
+            process,
+            base: format!("http://{}", listening["address"].as_str().unwrap()),
+            id: listening["instance"].as_str().unwrap().to_owned(),
+            dir,
+            lines,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The lines it printed whose message is `message`.
+    fn printed(&self, message: &str) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|json| json["message"] == message)
+            .collect()
+    }
+
+    /// The events of its `webhook_monitor.log` named `event`.
+    fn monitor_log(&self, event: &str) -> Vec<Value> {
+        let path = self.dir.path().join("logs").join("webhook_monitor.log");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|json| json["event"] == event)
+            .collect()
+    }
+
+    /// SIGKILL: no graceful stop, its leases are left to run out.
+    fn kill(&mut self) {
+        self.process.0.kill().unwrap();
+        self.process.0.wait().unwrap();
+    }
+
+    /// SIGTERM, and waits until it stopped.
+    fn stop(&mut self) {
+        let pid = self.process.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.process.0.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
+
+async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .expect("one row");
+    // PostgreSQL answers INT4 for aggregates over INTEGER columns, INT8 for counts.
+    row.try_get_by_index::<Option<i64>>(0)
+        .or_else(|_| {
+            row.try_get_by_index::<Option<i32>>(0)
+                .map(|v| v.map(i64::from))
+        })
+        .unwrap()
+        .unwrap_or(0)
+}
+
+async fn text(db: &DatabaseConnection, sql: &str) -> Option<String> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()?;
+    row.try_get_by_index::<Option<String>>(0).unwrap()
+}
+
+/// Polls `probe` every 50 ms until it gives `Some`; fails after `within`.
+async fn wait_for<T, F, Fut>(what: &str, within: Duration, probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The instance holding the leadership now.
+async fn leader(db: &DatabaseConnection) -> Option<String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    text(
+        db,
+        &format!("SELECT holder FROM leases WHERE name = 'leader' AND until_ms >= {now}"),
+    )
+    .await
+}
+
+async fn admin_json(client: &reqwest::Client, url: String) -> Value {
+    let response = client
+        .get(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership() {
+    let pg = PgDatabase::create().await;
+    let db = Database::connect(pg.url()).await.unwrap();
+    let spike = [("WEBHOOK_SECURITY_SPIKE_PER_MINUTE", "5")];
+    let mut a = Instance::start(&pg.url(), &spike);
+    let mut b = Instance::start(&pg.url(), &spike);
+    assert_ne!(a.id, b.id);
+    let client = server::outbound::builder().build().unwrap();
+
+    // One of them leads, and only it says so.
+    let first = wait_for("a leader", Duration::from_secs(10), || leader(&db)).await;
+    assert!(first == a.id || first == b.id, "{first}");
+    let (leading, other) = if first == a.id { (&a, &b) } else { (&b, &a) };
+    assert_eq!(leading.monitor_log("leadership_taken").len(), 1);
+    assert!(other.monitor_log("leadership_taken").is_empty());
+
+    // A delivery to each appears in the one events list, asked of either.
+    for (instance, shape) in [(&a, Shape::LinkedinPosts), (&b, Shape::TiktokWithError)] {
+        let answer = client
+            .post(instance.url(&format!("{API}/")))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .header("content-type", "application/json")
+            .body(sample(shape))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    for instance in [&a, &b] {
+        let events = wait_for("both deliveries' events", Duration::from_secs(20), || {
+            let client = client.clone();
+            let url = instance.url(&format!("{API}/events/?outcome=accepted&limit=50"));
+            async move {
+                let page = admin_json(&client, url).await;
+                let events = page["events"].as_array().unwrap().clone();
+                (events.len() == 2).then_some(events)
+            }
+        })
+        .await;
+        assert_eq!(events.len(), 2);
+    }
+
+    // The same file sent to both at the same moment is stored once.
+    let send = |instance: &Instance| {
+        client
+            .post(instance.url(&format!("{API}/")))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .header("content-type", "application/json")
+            .header("snapshot-id", "s_both")
+            .header("dca-filename", "s_both_0.json")
+            .body(sample(Shape::InstagramDeadPages))
+            .send()
+    };
+    let (to_a, to_b) = tokio::join!(send(&a), send(&b));
+    let mut answers = Vec::new();
+    for answer in [to_a.unwrap(), to_b.unwrap()] {
+        assert_eq!(answer.status(), 200);
+        answers.push(answer.json::<Value>().await.unwrap());
+    }
+    let replays: Vec<bool> = answers
+        .iter()
+        .map(|a| a["duplicate"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        replays.iter().filter(|r| !**r).count(),
+        1,
+        "one stores, the other is told it is a replay: {answers:?}"
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM deliveries WHERE snapshot_id = 's_both'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM posts WHERE snapshot_id = 's_both'"
+        )
+        .await,
+        Shape::InstagramDeadPages.posts() as i64
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM input_errors WHERE snapshot_id = 's_both'"
+        )
+        .await,
+        Shape::InstagramDeadPages.input_errors() as i64
+    );
+
+    // Refusals on both instances: one alert for the one condition, opened by the leader alone.
+    for instance in [&a, &b] {
+        for _ in 0..6 {
+            let refused = client
+                .post(instance.url(&format!("{API}/")))
+                .bearer_auth("not-the-token")
+                .body("[]")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 401);
+        }
+    }
+    let spike_alerts = "SELECT count(*) FROM alerts WHERE rule = 'security_spike'";
+    wait_for(
+        "the security spike alert",
+        Duration::from_secs(20),
+        || async { (number(&db, spike_alerts).await > 0).then_some(()) },
+    )
+    .await;
+    // Several more evaluation rounds (one a second) on both.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(number(&db, spike_alerts).await, 1);
+    let opened = |instance: &Instance| {
+        instance
+            .monitor_log("alert_opened")
+            .into_iter()
+            .filter(|e| e["rule"] == "security_spike")
+            .count()
+    };
+    assert_eq!(opened(leading), 1);
+    assert_eq!(opened(other), 0);
+
+    // The leader dies: the other takes over once its lease ran out, and goes on evaluating.
+    let (survivor, dead) = if first == a.id {
+        (&mut b, &mut a)
+    } else {
+        (&mut a, &mut b)
+    };
+    let seen_before = number(
+        &db,
+        "SELECT last_seen_ms FROM alerts WHERE rule = 'security_spike'",
+    )
+    .await;
+    let killed = Instant::now();
+    dead.kill();
+    let next = wait_for(
+        "another leader",
+        Duration::from_secs(4 * LEASE_S),
+        || async { leader(&db).await.filter(|holder| *holder == survivor.id) },
+    )
+    .await;
+    assert_eq!(next, survivor.id);
+    eprintln!(
+        "leadership handed over {:?} after the kill",
+        killed.elapsed()
+    );
+    assert_eq!(survivor.monitor_log("leadership_taken").len(), 1);
+    wait_for(
+        "the new leader evaluating the open alert",
+        Duration::from_secs(20),
+        || async {
+            let seen = number(
+                &db,
+                "SELECT last_seen_ms FROM alerts WHERE rule = 'security_spike'",
+            )
+            .await;
+            (seen > seen_before).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(number(&db, spike_alerts).await, 1);
+
+    // A leader that stops gracefully gives the lead up at once.
+    survivor.stop();
+    let now = chrono::Utc::now().timestamp_millis();
+    assert_eq!(leader(&db).await, None, "released at {now}");
+    let c = Instance::start(&pg.url(), &[]);
+    let third = wait_for("a new leader", Duration::from_secs(LEASE_S), || leader(&db)).await;
+    assert_eq!(third, c.id);
+
+    drop(c);
+    db.close().await.unwrap();
+    pg.drop_database().await;
+}
+
+/// `records` with BrightData's input reports (a dead page, a private account) spread through it.
+fn with_input_errors(mut records: Vec<Value>) -> (Vec<Value>, usize) {
+    let reports: Vec<Value> = Shape::InstagramDeadPages
+        .records(1)
+        .into_iter()
+        .filter(|r| r.get("error").is_some() || r.get("warning").is_some())
+        .collect();
+    let n = records.len();
+    for (i, report) in reports.iter().enumerate() {
+        records.insert(i * n / reports.len(), report.clone());
+    }
+    (records, reports.len())
+}
+
+fn chunked(body: Vec<u8>) -> reqwest::Body {
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(64 << 10).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(pieces))
+}
+
+/// Sends `records` chunked (no length: stored raw, answered 202, extracted in the background);
+/// the delivery's id.
+async fn queue(
+    client: &reqwest::Client,
+    instance: &Instance,
+    snapshot: &str,
+    records: &[Value],
+) -> i64 {
+    let answer = client
+        .post(instance.url(&format!("{API}/")))
+        .bearer_auth(WEBHOOK_TOKEN)
+        .header("content-type", "application/x-ndjson")
+        .header("content-encoding", "gzip")
+        .header("snapshot-id", snapshot)
+        .body(chunked(gzip(&samples::ndjson(records))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let answer: Value = answer.json().await.unwrap();
+    answer["delivery_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{answer}"))
+}
+
+#[tokio::test]
+async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_dies() {
+    let pg = PgDatabase::create().await;
+    let db = Database::connect(pg.url()).await.unwrap();
+    let mut a = Instance::start(&pg.url(), &[]);
+    let mut b = Instance::start(&pg.url(), &[]);
+    let client = server::outbound::builder().build().unwrap();
+
+    // A large delivery: its extraction takes seconds on PostgreSQL.
+    const POSTS: usize = 60_000;
+    let (records, reports) = with_input_errors(samples::instagram_snapshot(7, POSTS));
+    let id = queue(&client, &a, "s_large", &records).await;
+    let state = |column: &str| format!("SELECT {column} FROM deliveries WHERE id = {id}");
+    let holder = wait_for(
+        "an extraction under way",
+        Duration::from_secs(30),
+        || async {
+            let progress = number(&db, &state("extracted_records")).await;
+            let holder = text(&db, &state("lease_holder")).await;
+            (progress > 0).then_some(holder).flatten()
+        },
+    )
+    .await;
+    // The other instance looks for work every 5 s: it leaves a delivery alone while its holder
+    // renews the lease.
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    assert_eq!(
+        text(&db, &state("lease_holder")).await,
+        Some(holder.clone())
+    );
+    let progress = number(&db, &state("extracted_records")).await;
+    assert!(
+        progress < POSTS as i64,
+        "extracted too fast to be killed half-way: {progress} records"
+    );
+    // Part of it is stored (batches committed their progress): kill the instance extracting it.
+    let (dying, taking_over) = if holder == a.id {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    dying.kill();
+    let stored_by_the_dead = number(
+        &db,
+        "SELECT count(*) FROM posts WHERE snapshot_id = 's_large'",
+    )
+    .await;
+    assert!(stored_by_the_dead > 0);
+
+    wait_for(
+        "the delivery finished",
+        Duration::from_secs(120),
+        || async { (text(&db, &state("state")).await.as_deref() == Some("stored")).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        text(&db, &state("lease_holder")).await.as_deref(),
+        Some(taking_over.id.as_str())
+    );
+    let went_on = taking_over.printed("going on with an interrupted extraction");
+    assert_eq!(went_on.len(), 1, "{went_on:?}");
+    assert!(
+        dying
+            .printed("going on with an interrupted extraction")
+            .is_empty()
+    );
+    assert!(went_on[0]["records"].as_i64().unwrap() > 0);
+    // Exact counts: nothing stored twice, nothing counted twice, nothing lost.
+    assert_eq!(number(&db, &state("posts")).await, POSTS as i64);
+    assert_eq!(number(&db, &state("input_errors")).await, reports as i64);
+    assert_eq!(number(&db, &state("duplicates")).await, 0);
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM posts WHERE snapshot_id = 's_large'"
+        )
+        .await,
+        POSTS as i64
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT max(times_delivered) FROM posts WHERE snapshot_id = 's_large'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        number(
+            &db,
+            &format!("SELECT count(*) FROM input_errors WHERE delivery_id = {id}")
+        )
+        .await,
+        reports as i64
+    );
+    assert_eq!(
+        number(&db, "SELECT posts FROM snapshots WHERE id = 's_large'").await,
+        POSTS as i64
+    );
+
+    // With two instances up, queued deliveries are each extracted by one of them, once.
+    let c = Instance::start(&pg.url(), &[]);
+    let mut ids = Vec::new();
+    for n in 0..8u64 {
+        let to = if n % 2 == 0 { &*taking_over } else { &c };
+        let records = samples::instagram_snapshot(100 + n, 300);
+        ids.push(queue(&client, to, &format!("s_many_{n}"), &records).await);
+    }
+    let all = ids
+        .iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    wait_for("every delivery stored", Duration::from_secs(60), || async {
+        (number(
+            &db,
+            &format!("SELECT count(*) FROM deliveries WHERE id IN ({all}) AND state = 'stored'"),
+        )
+        .await
+            == ids.len() as i64)
+            .then_some(())
+    })
+    .await;
+    let mut extracted: Vec<i64> = [&*taking_over, &c]
+        .iter()
+        .flat_map(|i| i.printed("extracted a queued delivery"))
+        .map(|line| line["delivery_id"].as_i64().unwrap())
+        .filter(|delivery| ids.contains(delivery))
+        .collect();
+    extracted.sort_unstable();
+    assert_eq!(extracted, ids, "each extracted once");
+    assert_eq!(
+        number(
+            &db,
+            &format!("SELECT CAST(sum(duplicates) AS BIGINT) FROM deliveries WHERE id IN ({all})")
+        )
+        .await,
+        0
+    );
+
+    drop(c);
+    db.close().await.unwrap();
+    pg.drop_database().await;
+}
