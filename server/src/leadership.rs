@@ -15,7 +15,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::log_file::LogFile;
-use crate::monitor::now_ms;
 use crate::store::leases;
 
 /// The lease's name in the `leases` table.
@@ -105,7 +104,7 @@ impl Leadership {
             return true;
         };
         let _asking = self.0.asking.lock().await;
-        let now = now_ms();
+        let now = chrono::Utc::now().timestamp_millis();
         let until = self.0.instance.lease_until(now);
         match leases::hold(db, LEADER, &self.0.instance.id, now, until).await {
             Ok(held) => {

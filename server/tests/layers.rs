@@ -41,6 +41,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "public_url",
             "completeness",
             "drift",
+            "leadership",
+            "schedule",
         ],
     ),
     ("store", &["store", "db"]),
@@ -56,7 +58,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "paths",
             "rate_key",
             "brightdata_api",
-            "schedule",
         ],
     ),
 ];
