@@ -18,6 +18,7 @@ pub mod http_server;
 pub mod ingest;
 pub mod leadership;
 pub mod live;
+pub mod live_feed;
 pub mod log_file;
 pub mod monitor;
 pub mod ngrok;

@@ -3,12 +3,17 @@
 //! dashboard's live stream only needs to know that something changed: it watches the counts,
 //! which costs the hub one update per publication however many pages are connected, and asks
 //! which snapshots the new events touched (so a snapshot's page reloads only for its own).
+//!
+//! With several instances on one PostgreSQL, what a hub counts is also put in its outbox, sent
+//! to the other instances and merged into their hubs (`live_feed`): a page connected to any
+//! instance follows them all.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::types::LiveMessage;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 const CAPACITY: usize = 4096;
@@ -33,6 +38,8 @@ pub struct LiveHub {
     /// Events up to this count were counted while no live stream watched: their snapshots were
     /// not kept (the ingest path does not pay for what nobody reads).
     unknown_upto: Arc<AtomicU64>,
+    /// With several instances: what this one published, for the others (`live_feed`).
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl Default for LiveHub {
@@ -42,16 +49,100 @@ impl Default for LiveHub {
             counts: watch::Sender::new(LiveCounts::default()),
             touches: Arc::default(),
             unknown_upto: Arc::default(),
+            outbox: None,
         }
     }
 }
 
+/// A change to tell the other instances' hubs: events counted (and the snapshots they touched,
+/// unless there were too many to name), alert changes, and whether a session was ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    #[serde(default)]
+    pub events: u64,
+    #[serde(default)]
+    pub alerts: u64,
+    #[serde(default)]
+    pub snapshots: Vec<String>,
+    /// The snapshots are not all named (more than [`TOUCHED_PER_UPDATE`], or some were lost).
+    #[serde(default)]
+    pub unknown: bool,
+    #[serde(default)]
+    pub sessions_ended: bool,
+}
+
+impl Change {
+    pub fn is_empty(&self) -> bool {
+        *self == Change::default()
+    }
+
+    /// Messages from the other instances were lost (the connection dropped): something may have
+    /// happened, nobody knows what, so the pages reload everything.
+    pub fn lost() -> Self {
+        Self {
+            events: 1,
+            unknown: true,
+            ..Self::default()
+        }
+    }
+
+    fn touch(&mut self, snapshot: &str) {
+        if self.unknown || self.snapshots.iter().any(|s| s == snapshot) {
+            return;
+        }
+        if self.snapshots.len() == TOUCHED_PER_UPDATE {
+            self.unknown = true;
+            self.snapshots.clear();
+        } else {
+            self.snapshots.push(snapshot.to_owned());
+        }
+    }
+}
+
+/// What this instance published since the last message to the others, and a wake-up for the task
+/// that sends it.
+#[derive(Default)]
+pub struct Outbox {
+    pending: Mutex<Change>,
+    pub ready: tokio::sync::Notify,
+}
+
+impl Outbox {
+    fn add(&self, change: impl FnOnce(&mut Change)) {
+        change(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        self.ready.notify_one();
+    }
+
+    /// What is pending, leaving nothing.
+    pub fn take(&self) -> Change {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 impl LiveHub {
+    /// A hub that also tells the other instances what it publishes, through `outbox`.
+    pub fn relayed(outbox: Arc<Outbox>) -> Self {
+        Self {
+            outbox: Some(outbox),
+            ..Self::default()
+        }
+    }
+
+    fn relay(&self, change: impl FnOnce(&mut Change)) {
+        if let Some(outbox) = &self.outbox {
+            outbox.add(change);
+        }
+    }
+
     /// Counts it and publishes it to whoever listens; with no subscriber it is simply dropped.
     pub fn publish(&self, message: LiveMessage) {
         self.counts.send_modify(|counts| match &message {
             LiveMessage::Event(_) => counts.events += 1,
             LiveMessage::Alert(_) => counts.alerts += 1,
+        });
+        self.relay(|change| match &message {
+            LiveMessage::Event(_) => change.events += 1,
+            LiveMessage::Alert(_) => change.alerts += 1,
         });
         let _ = self.sender.send(message);
     }
@@ -59,12 +150,43 @@ impl LiveHub {
     /// Counts `n` events without publishing them (nobody subscribes to the messages).
     pub fn count_events(&self, n: u64) {
         self.counts.send_modify(|counts| counts.events += n);
+        self.relay(|change| change.events += n);
+    }
+
+    /// A session was ended here: the other instances read the revocations at once.
+    pub fn session_ended(&self) {
+        self.relay(|change| change.sessions_ended = true);
+    }
+
+    /// What another instance published: counted here as if published here (the pages connected
+    /// to this instance reload what it touched), and not sent on again.
+    pub fn merge(&self, change: &Change) {
+        if change.unknown {
+            let counted = self.counts.borrow().events;
+            self.unknown_upto
+                .fetch_max(counted + change.events, Ordering::Relaxed);
+        } else {
+            self.keep_touches(change.snapshots.iter().map(|s| Some(s.as_str())));
+        }
+        self.counts.send_modify(|counts| {
+            counts.events += change.events;
+            counts.alerts += change.alerts;
+        });
     }
 
     /// Remembers the snapshots of the next events to be counted (`None`: an event without one),
     /// in the order they will be counted. Called before they are counted, so a reader that has
     /// seen the count finds their touches.
-    pub fn touch<'a>(&self, snapshots: impl IntoIterator<Item = Option<&'a str>>) {
+    pub fn touch<'a>(&self, snapshots: impl IntoIterator<Item = Option<&'a str>> + Clone) {
+        self.relay(|change| {
+            for snapshot in snapshots.clone().into_iter().flatten() {
+                change.touch(snapshot);
+            }
+        });
+        self.keep_touches(snapshots);
+    }
+
+    fn keep_touches<'a>(&self, snapshots: impl IntoIterator<Item = Option<&'a str>>) {
         let counted = self.counts.borrow().events;
         if self.counts.receiver_count() == 0 {
             let events = snapshots.into_iter().count() as u64;

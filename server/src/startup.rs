@@ -22,7 +22,8 @@ use crate::ingest::client_ip::ClientIpResolver;
 use crate::ingest::rate_limit::RateLimit;
 use crate::ingest::{Ingest, Limits};
 use crate::leadership::{Instance, Leadership};
-use crate::live::LiveHub;
+use crate::live::{LiveHub, Outbox};
+use crate::live_feed::LiveFeed;
 use crate::log_file::AuditLogs;
 use crate::monitor::alerts::Evaluator;
 use crate::monitor::{Thresholds, retention};
@@ -88,7 +89,14 @@ impl Application {
         })
         .await;
         let writer_stop = CancellationToken::new();
-        let hub = LiveHub::default();
+        let sole = config.storage.database_url.is_sqlite();
+        // With several instances, what this one's hub counts is told to the others.
+        let outbox = Arc::new(Outbox::default());
+        let hub = if sole {
+            LiveHub::default()
+        } else {
+            LiveHub::relayed(outbox.clone())
+        };
         let (writer, writer_task) = Writer::start(
             writer_db,
             durability,
@@ -131,7 +139,6 @@ impl Application {
 
         let background_stop = CancellationToken::new();
         let instance = Instance::new(config.storage.lease);
-        let sole = config.storage.database_url.is_sqlite();
         let leadership = if sole {
             Leadership::sole(instance.clone(), logs.monitor.clone())
         } else {
@@ -227,6 +234,19 @@ impl Application {
                 .clone()
                 .spawn_sync(db.clone(), background_stop.clone()),
         );
+        if !sole {
+            background.push(
+                LiveFeed {
+                    url: config.storage.database_url.clone(),
+                    db: db.clone(),
+                    hub: hub.clone(),
+                    outbox,
+                    instance: instance.clone(),
+                    sessions: sessions.clone(),
+                }
+                .spawn(background_stop.clone()),
+            );
+        }
 
         let state = AppState {
             config: Arc::new(config),

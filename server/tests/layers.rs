@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "completeness",
             "drift",
             "leadership",
+            "live_feed",
             "schedule",
         ],
     ),

@@ -142,6 +142,8 @@ pub async fn logout(state: &AppState, headers: &HeaderMap) -> HeaderValue {
         // cookie until it expires.
         tracing::error!(%error, "recording a logout in the database");
     }
+    // The other instances read it now rather than at their next sync.
+    state.hub.session_ended();
     state.sessions.cookie("", 0)
 }
 

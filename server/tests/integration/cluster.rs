@@ -552,3 +552,153 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
     db.close().await.unwrap();
     pg.drop_database().await;
 }
+
+/// Logs in on `instance` through the dashboard: the session cookie (`name=value`).
+async fn session_cookie(client: &reqwest::Client, instance: &Instance) -> String {
+    let accepted = client
+        .post(instance.url("/dashboard/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    accepted.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The dashboard's live stream on `instance`, as the page opens it (a websocket, over raw TCP).
+async fn open_live(instance: &Instance, cookie: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = instance.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET /dashboard/api/live HTTP/1.1\r\nhost: test\r\nconnection: upgrade\r\n\
+         upgrade: websocket\r\nsec-websocket-version: 13\r\n\
+         sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\ncookie: {cookie}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // The answer's head, up to its blank line.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// The next websocket message's text (`None` once the server closed the stream).
+async fn next_message(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).await.ok()?;
+    let opcode = head[0] & 0x0f;
+    let length = match head[1] & 0x7f {
+        126 => {
+            let mut n = [0u8; 2];
+            stream.read_exact(&mut n).await.ok()?;
+            u16::from_be_bytes(n) as usize
+        }
+        127 => {
+            let mut n = [0u8; 8];
+            stream.read_exact(&mut n).await.ok()?;
+            u64::from_be_bytes(n) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; length];
+    stream.read_exact(&mut payload).await.ok()?;
+    // 0x8: the server closes.
+    (opcode != 0x8).then(|| String::from_utf8_lossy(&payload).into_owned())
+}
+
+/// Reads the stream until an update names `snapshot`; the time it took.
+async fn until_touched(stream: &mut tokio::net::TcpStream, snapshot: &str) -> Duration {
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let message = next_message(stream).await.expect("the stream stays open");
+            if message.contains(snapshot) {
+                return started.elapsed();
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no update naming {snapshot} within 10 s"))
+}
+
+#[tokio::test]
+async fn a_page_on_one_instance_follows_the_others_and_their_logouts() {
+    let pg = PgDatabase::create().await;
+    let a = Instance::start(&pg.url(), &[]);
+    let b = Instance::start(&pg.url(), &[]);
+    let client = server::outbound::builder().build().unwrap();
+
+    // A page connected to a sees each delivery b stores, with the snapshot it touched.
+    let cookie = session_cookie(&client, &a).await;
+    let mut on_a = open_live(&a, &cookie).await;
+    let mut delays = Vec::new();
+    for n in 0..20 {
+        let snapshot = format!("s_seen_from_a_{n}");
+        let sent = Instant::now();
+        let answer = client
+            .post(b.url(&format!("{API}/")))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .header("content-type", "application/json")
+            .header("snapshot-id", &snapshot)
+            .body(sample(Shape::LinkedinPosts))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        until_touched(&mut on_a, &snapshot).await;
+        delays.push(sent.elapsed());
+    }
+    delays.sort_unstable();
+    eprintln!(
+        "a delivery to b reached a's live stream in p50 {:?}, p95 {:?} (20 deliveries)",
+        delays[9], delays[18]
+    );
+
+    // The same session on b's stream: a logout on a ends it there too.
+    let mut on_b = open_live(&b, &cookie).await;
+    assert!(next_message(&mut on_b).await.is_some(), "b's stream is up");
+    let logged_out = Instant::now();
+    let answer = client
+        .post(a.url("/api/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let closed = tokio::time::timeout(Duration::from_secs(12), async {
+        while next_message(&mut on_b).await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "b's stream outlived the logout on a");
+    eprintln!(
+        "a logout on a closed b's live stream after {:?}",
+        logged_out.elapsed()
+    );
+    let refused = client
+        .get(b.url(&format!("{API}/health/")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    drop((a, b));
+    pg.drop_database().await;
+}
