@@ -70,7 +70,13 @@ pub async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> Re
         .into_response();
     }
     let health = views::health(&state.db, &state.service()).await;
+    let cluster_requests = views::requests_by_outcome(&state.db, exposition::CLUSTER_WINDOW_MIN)
+        .await
+        .unwrap_or_default();
     let gauges = exposition::Gauges {
+        instance: state.instance.id.to_string(),
+        leader: state.leadership.holds(),
+        cluster_requests,
         health: health_engine::level(&health.status).gauge(),
         alerts_warning: views::open_alerts(&state.db, "warning").await.unwrap_or(0) as i64,
         alerts_critical: views::open_alerts(&state.db, "critical").await.unwrap_or(0) as i64,

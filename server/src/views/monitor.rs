@@ -9,6 +9,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use super::error::{ViewError, ViewResult};
 use crate::monitor::{Thresholds, analytics, health, metrics, now_ms, window};
 use crate::store::entities::alerts;
+use crate::store::outcome::Outcome;
+use crate::store::rollups;
 
 /// What health reads besides the database.
 pub struct Service<'a> {
@@ -50,6 +52,29 @@ pub async fn analytics(
 /// The service's health (`monitor::health`).
 pub async fn health(db: &DatabaseConnection, service: &Service<'_>) -> HealthView {
     health::check(db, service.thresholds, service.data_dir, service.uptime_s).await
+}
+
+/// Requests by outcome over the last `minutes`, by every instance (from the rollups), every
+/// outcome named (0 when none).
+pub async fn requests_by_outcome(
+    db: &DatabaseConnection,
+    minutes: i64,
+) -> ViewResult<Vec<(Outcome, i64)>> {
+    let now = now_ms();
+    let rows = rollups::read_window(db, now - minutes * 60_000, now + 1)
+        .await
+        .map_err(|e| ViewError::internal("reading the request counts", e))?;
+    Ok(Outcome::ALL
+        .into_iter()
+        .map(|outcome| {
+            let requests = rows
+                .iter()
+                .filter(|row| row.key.outcome == outcome.as_str())
+                .map(|row| row.requests)
+                .sum();
+            (outcome, requests)
+        })
+        .collect())
 }
 
 /// How many alerts of `severity` are open.

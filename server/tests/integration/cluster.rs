@@ -290,6 +290,46 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
             assert_eq!(refused.status(), 401);
         }
     }
+    // Prometheus: each instance counts its own, under its own label; the service-wide gauge,
+    // read from the shared rollups, is the same from either.
+    for instance in [&a, &b] {
+        let scraped = wait_for(
+            "the refusals in the rollups",
+            Duration::from_secs(20),
+            || {
+                let client = client.clone();
+                let url = instance.url("/metrics");
+                async move {
+                    let text = client
+                        .get(url)
+                        .bearer_auth(ADMIN_TOKEN)
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    text.contains(
+                    "trackfutura_cluster_requests{outcome=\"rejected_auth\",window=\"5m\"} 12\n",
+                )
+                .then_some(text)
+                }
+            },
+        )
+        .await;
+        let own = format!(
+            "trackfutura_requests_total{{instance=\"{}\",outcome=\"rejected_auth\"}} 6\n",
+            instance.id
+        );
+        assert!(scraped.contains(&own), "{own} in {scraped}");
+        assert_eq!(scraped.matches("trackfutura_requests_total{").count(), 10);
+        let leads = u8::from(instance.id == first);
+        assert!(scraped.contains(&format!(
+            "trackfutura_leader{{instance=\"{}\"}} {leads}\n",
+            instance.id
+        )));
+    }
+
     let spike_alerts = "SELECT count(*) FROM alerts WHERE rule = 'security_spike'";
     wait_for(
         "the security spike alert",

@@ -161,7 +161,10 @@ async fn connections_beyond_the_cap_are_refused_with_503_and_served_again_below_
         .await
         .unwrap();
     assert!(
-        metrics.contains("trackfutura_http_connections_refused_total 1"),
+        metrics.contains(&format!(
+            "trackfutura_http_connections_refused_total{{instance=\"{}\"}} 1",
+            app.state.instance.id
+        )),
         "{metrics}"
     );
     drop(held);

@@ -1105,6 +1105,8 @@ async fn prometheus_output_parses() {
     let app = spawn().start().await;
     app.traffic(4, 0).await;
     app.anonymous(2).await;
+    // The service-wide figures are read from the stored rollups.
+    app.settle().await;
     let text = app
         .admin_get("/metrics")
         .send()
@@ -1113,6 +1115,18 @@ async fn prometheus_output_parses() {
         .text()
         .await
         .unwrap();
+    let instance = app.state.instance.id.to_string();
+    for series in [
+        "trackfutura_requests_total{instance=",
+        "trackfutura_request_duration_seconds_count{instance=",
+        "trackfutura_uptime_seconds{instance=",
+        "trackfutura_leader{instance=",
+    ] {
+        assert!(
+            text.contains(&format!("{series}\"{instance}\"")),
+            "{series}: {text}"
+        );
+    }
     let mut samples: Vec<(String, f64)> = Vec::new();
     for line in text.lines() {
         if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
@@ -1134,8 +1148,12 @@ async fn prometheus_output_parses() {
                 "{line}"
             );
         }
+        // What this process counts itself carries its instance label; read without it.
+        let name = name
+            .replace(&format!("instance=\"{instance}\","), "")
+            .replace(&format!("{{instance=\"{instance}\"}}"), "");
         samples.push((
-            name.to_owned(),
+            name,
             value.parse().unwrap_or_else(|_| panic!("value of {line}")),
         ));
     }
@@ -1166,6 +1184,16 @@ async fn prometheus_output_parses() {
     assert_eq!(
         get("trackfutura_alerts_open{severity=\"critical\"}"),
         Some(0.0)
+    );
+    // The only instance on SQLite leads.
+    assert_eq!(get("trackfutura_leader"), Some(1.0));
+    assert_eq!(
+        get("trackfutura_cluster_requests{outcome=\"accepted\",window=\"5m\"}"),
+        Some(4.0)
+    );
+    assert_eq!(
+        get("trackfutura_cluster_requests{outcome=\"rejected_auth\",window=\"5m\"}"),
+        Some(2.0)
     );
     app.stop().await;
 }
