@@ -144,6 +144,9 @@ impl Application {
         } else {
             Leadership::leased(instance.clone(), db.clone(), logs.monitor.clone())
         };
+        // Known before the first request: an instance that loses the database right after
+        // starting still knows whether it leads (and so whether it alerts on the outage).
+        leadership.confirm().await;
         let rounds = |every| Rounds::every(every, background_stop.clone(), leadership.clone());
         let thresholds = Thresholds {
             error_rate: config.monitor.error_threshold,

@@ -126,7 +126,7 @@ async fn receive_notification(
         .writer
         .run(move |txn| Box::pin(ingestion::apply_notification(txn, notification)))
         .await
-        .map_err(|e| Rejection::internal("storing a notification", e))?;
+        .map_err(|e| Rejection::storing("storing a notification", e))?;
     match outcome {
         NotifyOutcome::Duplicate => {
             detail.outcome = Some(Outcome::Duplicate);

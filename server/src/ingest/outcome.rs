@@ -3,7 +3,11 @@
 
 use serde::Serialize;
 
+use crate::store::StoreError;
 use crate::store::outcome::Outcome;
+
+/// The `Retry-After` of a 503 while the database cannot be reached.
+const RETRY_AFTER_UNREACHABLE_S: u64 = 5;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -95,6 +99,25 @@ impl Rejection {
             "method_not_allowed",
             format!("{method} is not accepted here: send deliveries and notifications with POST"),
         ))
+    }
+
+    /// Storing failed: 503 with a retry hint when the database cannot be reached (the sender
+    /// retries and nothing is lost), 500 otherwise. Never a 2xx for what was not stored.
+    pub fn storing(context: &str, error: impl Into<StoreError>) -> Self {
+        match error.into() {
+            StoreError::Unreachable(error) => {
+                tracing::error!(%error, "{context}");
+                let mut rejection = Self::new(
+                    Outcome::Error,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached: the delivery was not stored, please retry",
+                );
+                rejection.retry_after_secs = Some(RETRY_AFTER_UNREACHABLE_S);
+                rejection
+            }
+            other => Self::internal(context, other),
+        }
     }
 
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {

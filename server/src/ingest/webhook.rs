@@ -90,14 +90,14 @@ async fn receive_delivery(
     {
         let seen = ingestion::replay_key_delivery(&ingest.db, key)
             .await
-            .map_err(|e| Rejection::internal("replay check", e))?;
+            .map_err(|e| Rejection::storing("replay check", e))?;
         if let Some(delivery_id) = seen {
             // The original may be committed but not yet flushed: "duplicate" promises it is stored.
             ingest
                 .writer
                 .settled()
                 .await
-                .map_err(|e| Rejection::internal("waiting for the original delivery", e))?;
+                .map_err(|e| Rejection::storing("waiting for the original delivery", e))?;
             return Ok(duplicate(detail, ids.snapshot_id.as_deref(), delivery_id));
         }
     }
@@ -308,7 +308,7 @@ async fn store_inline(
             raw: keep_body.then(|| raw.to_vec()),
         })
         .await
-        .map_err(|e| Rejection::internal("storing a delivery", e))?;
+        .map_err(|e| Rejection::storing("storing a delivery", e))?;
     match outcome {
         DeliveryOutcome::Duplicate { delivery_id } => {
             Ok(duplicate(detail, snapshot_id.as_deref(), delivery_id))
@@ -364,7 +364,7 @@ where
             Box::pin(async move { ingestion::begin_receiving(txn, &ids, &opening).await })
         })
         .await
-        .map_err(|e| Rejection::internal("opening a delivery", e))?;
+        .map_err(|e| Rejection::storing("opening a delivery", e))?;
     detail.delivery_id = Some(delivery_id);
 
     let received = receive_chunks(
@@ -414,7 +414,7 @@ where
             )
         })
         .await
-        .map_err(|e| Rejection::internal("queueing a delivery", e))?;
+        .map_err(|e| Rejection::storing("queueing a delivery", e))?;
     match outcome {
         ReceivedOutcome::Duplicate { delivery_id } => {
             Ok(duplicate(detail, snapshot_id.as_deref(), delivery_id))
@@ -635,7 +635,7 @@ async fn write_chunk(
         .writer
         .run(move |txn| Box::pin(ingestion::insert_chunk(txn, delivery_id, seq, data)))
         .await
-        .map_err(|e| Rejection::internal("storing a body chunk", e))
+        .map_err(|e| Rejection::storing("storing a body chunk", e))
 }
 
 fn duplicate(

@@ -47,13 +47,20 @@ const QUEUE: usize = 16_384;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached (`db::is_unreachable`): worth a retry once it is back.
+    #[error("the database cannot be reached: {0}")]
+    Unreachable(String),
     #[error("the writer has stopped")]
     Stopped,
 }
 
 impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> Self {
-        Self::Database(error.to_string())
+        if crate::db::is_unreachable(&error) {
+            Self::Unreachable(error.to_string())
+        } else {
+            Self::Database(error.to_string())
+        }
     }
 }
 
@@ -564,7 +571,9 @@ async fn begin_with_retry(db: &DatabaseConnection) -> Result<DatabaseTransaction
     loop {
         match db.begin().await {
             Ok(txn) => return Ok(txn),
-            Err(error) if attempt < 5 => {
+            // A database that cannot be reached is not busy: the callers hear it at once (a
+            // 503 the sender retries) rather than after the retries.
+            Err(error) if attempt < 5 && !crate::db::is_unreachable(&error) => {
                 tracing::warn!(%error, attempt, "retrying write transaction");
                 tokio::time::sleep(delay).await;
                 delay *= 2;

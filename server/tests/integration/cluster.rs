@@ -28,8 +28,46 @@ struct Instance {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// An instance started and not yet listening (its database may not be there yet).
+struct Starting {
+    process: Reaped,
+    dir: TempDir,
+    lines: Arc<Mutex<Vec<String>>>,
+    listening: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Starting {
+    fn printed(&self, message: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|json| json["message"] == message)
+            .count()
+    }
+
+    fn listening(self) -> Instance {
+        let listening = self
+            .listening
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no instance listening: {:?}", self.lines.lock().unwrap()));
+        Instance {
+            process: self.process,
+            base: format!("http://{}", listening["address"].as_str().unwrap()),
+            id: listening["instance"].as_str().unwrap().to_owned(),
+            dir: self.dir,
+            lines: self.lines,
+        }
+    }
+}
+
 impl Instance {
     fn start(database: &str, vars: &[(&str, &str)]) -> Self {
+        Self::spawn(database, vars).listening()
+    }
+
+    fn spawn(database: &str, vars: &[(&str, &str)]) -> Starting {
         let dir = tempfile::tempdir().unwrap();
         let mut command = server(dir.path());
         command
@@ -59,15 +97,11 @@ impl Instance {
                 kept.lock().unwrap().push(line);
             }
         });
-        let listening = listening_out
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no instance listening: {:?}", lines.lock().unwrap()));
-        Self {
+        Starting {
             process,
-            base: format!("http://{}", listening["address"].as_str().unwrap()),
-            id: listening["instance"].as_str().unwrap().to_owned(),
             dir,
             lines,
+            listening: listening_out,
         }
     }
 
@@ -740,5 +774,191 @@ async fn a_page_on_one_instance_follows_the_others_and_their_logouts() {
     assert_eq!(refused.status(), 401);
 
     drop((a, b));
+    pg.drop_database().await;
+}
+
+/// A TCP proxy in front of the local PostgreSQL that the test can cut (every connection through
+/// it dropped, new ones closed at once, as when the database host goes away) and restore.
+struct Cuttable {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Cuttable {
+    /// On a thread and runtime of its own: the test's thread blocks while an instance starts.
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, watching) = tokio::sync::watch::channel(true);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((mut client, _)) = listener.accept().await else {
+                        return;
+                    };
+                    if !*watching.borrow() {
+                        continue; // dropped: closed at once
+                    }
+                    let mut cut = watching.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                        else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.wait_for(|up| !*up) => {}
+                        }
+                    });
+                }
+            })
+        });
+        Self { port, up }
+    }
+
+    fn url(&self, pg: &PgDatabase) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{}", self.port, pg.name)
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+#[tokio::test]
+async fn postgresql_going_away_is_waited_for_answered_503_and_recovered_from() {
+    let pg = PgDatabase::create().await;
+    let db = Database::connect(pg.url()).await.unwrap();
+    let proxy = Cuttable::start();
+    let quick = [
+        ("DATABASE_CONNECT_TIMEOUT", "1"),
+        ("DATABASE_ACQUIRE_TIMEOUT", "2"),
+    ];
+
+    // Not there at start: waited for, each attempt logged, no exit.
+    proxy.cut();
+    let mut starting = Instance::spawn(&proxy.url(&pg), &quick);
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let retries = starting.printed("connecting: the database cannot be reached; retrying");
+    assert!(retries >= 2, "{retries} attempts logged");
+    assert!(
+        starting.process.0.try_wait().unwrap().is_none(),
+        "it exited"
+    );
+    proxy.restore();
+    let instance = starting.listening();
+    let client = server::outbound::builder().build().unwrap();
+    let deliver = |n: u32| {
+        client
+            .post(instance.url(&format!("{API}/")))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .header("content-type", "application/json")
+            .header("snapshot-id", format!("s_outage_{n}"))
+            .body(sample(Shape::LinkedinPosts))
+            .send()
+    };
+    assert_eq!(deliver(0).await.unwrap().status(), 200);
+    // The only instance leads (so it is the one to alert on the outage).
+    wait_for("the leadership", Duration::from_secs(5), || async {
+        (instance.monitor_log("leadership_taken").len() == 1).then_some(())
+    })
+    .await;
+
+    // Gone while serving: deliveries are refused with 503 (never a 2xx for what is not stored),
+    // health says so, and the leader raises one alert.
+    proxy.cut();
+    let refused = deliver(1).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "database_unavailable", "{body}");
+    let health = client
+        .get(instance.url("/api/health/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 503);
+    let outage_opened = || {
+        instance
+            .monitor_log("alert_opened")
+            .into_iter()
+            .filter(|e| e["rule"] == "database_unreachable")
+            .count()
+    };
+    wait_for("the outage alert", Duration::from_secs(20), || async {
+        (outage_opened() > 0).then_some(())
+    })
+    .await;
+    // More evaluation rounds while it lasts: still one alert.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(outage_opened(), 1);
+
+    // Back: the same process serves again, and the outage is stored as one resolved alert.
+    proxy.restore();
+    let resumed = Instant::now();
+    wait_for(
+        "deliveries stored again",
+        Duration::from_secs(30),
+        || async { (deliver(2).await.unwrap().status() == 200).then_some(()) },
+    )
+    .await;
+    eprintln!(
+        "storing again {:?} after the database came back",
+        resumed.elapsed()
+    );
+    let health = client
+        .get(instance.url("/api/health/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    wait_for("the outage resolved", Duration::from_secs(20), || async {
+        (number(
+            &db,
+            "SELECT count(*) FROM alerts WHERE rule = 'database_unreachable' AND status = 'resolved'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM alerts WHERE rule = 'database_unreachable'"
+        )
+        .await,
+        1
+    );
+    // What was refused was not stored; what was acknowledged was.
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM deliveries WHERE snapshot_id = 's_outage_1'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT count(*) FROM deliveries WHERE snapshot_id IN ('s_outage_0', 's_outage_2')"
+        )
+        .await,
+        2
+    );
+
+    drop(instance);
+    db.close().await.unwrap();
     pg.drop_database().await;
 }
