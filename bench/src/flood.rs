@@ -21,7 +21,7 @@ pub async fn run(binary: &str, options: Options) -> anyhow::Result<()> {
         seconds,
     } = options;
     let per_connection = 2000;
-    let server = crate::signed_server(binary)?;
+    let server = crate::signed_server(binary, None)?;
     let port = server.port;
     println!(
         "flood: {connections} authenticated connections (signed ~1 KB deliveries) for {seconds} s calm, \

@@ -60,6 +60,14 @@ enum Command {
         /// Dashboards connected to the live stream during the run (each receives every event).
         #[arg(long, default_value_t = 0)]
         dashboards: usize,
+        /// On a PostgreSQL server instead of SQLite: a database created for the run and dropped
+        /// after (e.g. postgres://postgres@127.0.0.1:5432).
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Server processes on that one database (PostgreSQL only); the connections are spread
+        /// over them in turn, as a load balancer would.
+        #[arg(long, default_value_t = 1)]
+        instances: usize,
     },
     /// The monitor API over a large event table: metrics, health and events timings, CSV export.
     Monitor {
@@ -154,6 +162,8 @@ async fn main() -> anyhow::Result<()> {
             per_connection,
             floor,
             dashboards,
+            postgres,
+            instances,
         } => {
             let binary = if floor {
                 let path = std::path::Path::new(&cli.server).with_file_name("http-floor");
@@ -161,6 +171,14 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 cli.server.clone()
             };
+            let database = postgres
+                .as_deref()
+                .map(server::PgDatabase::create)
+                .transpose()?;
+            anyhow::ensure!(
+                instances == 1 || database.is_some(),
+                "--instances needs --postgres (an SQLite file has one process)"
+            );
             ingest(
                 &binary,
                 connections,
@@ -169,6 +187,8 @@ async fn main() -> anyhow::Result<()> {
                 per_connection,
                 floor,
                 dashboards,
+                database.as_ref().map(|d| d.url.as_str()),
+                instances,
             )
             .await
         }
@@ -232,6 +252,8 @@ async fn ingest(
     per_connection: usize,
     floor: bool,
     dashboards: usize,
+    database: Option<&str>,
+    instances: usize,
 ) -> anyhow::Result<()> {
     let prepared = Instant::now();
     let requests: Vec<Vec<Vec<u8>>> = (0..connections)
@@ -244,34 +266,62 @@ async fn ingest(
         generate::small_delivery(0, 0).len(),
         prepared.elapsed().as_secs_f64()
     );
-    let server = signed_server(binary)?;
-    let port = server.port;
-    let pushed = dashboards::connect(port, dashboards).await?;
+    // One after the other: the first migrates the database.
+    let servers = (0..instances)
+        .map(|_| signed_server(binary, database))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let server = &servers[0];
+    let pushed = dashboards::connect(server.port, dashboards).await?;
     println!(
-        "ingest{}: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up, {dashboards} dashboards connected",
+        "ingest{}: {connections} connections, signed ~1 KB deliveries, {seconds} s after {warmup} s warm-up, {dashboards} dashboards connected, {}",
         if floor {
             " (HTTP floor, nothing stored)"
         } else {
             ""
+        },
+        match database {
+            Some(url) => format!("{instances} instance(s) on PostgreSQL ({url})"),
+            None => "SQLite".to_owned(),
         }
     );
     let warm_until = Instant::now() + Duration::from_secs(warmup);
     let stop_at = warm_until + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for own in requests {
+    for (worker, own) in requests.into_iter().enumerate() {
         tasks.push(tokio::spawn(client::send_requests(
-            port, own, warm_until, stop_at,
+            servers[worker % servers.len()].port,
+            own,
+            warm_until,
+            stop_at,
         )));
     }
-    // CPU per thread over the measured seconds only (after warm-up, before the end).
+    // CPU per thread over the measured seconds only (after warm-up, before the end), summed over
+    // the instances.
+    let cpu = || -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+        let mut sum = std::collections::BTreeMap::new();
+        for server in &servers {
+            for (thread, ticks) in server.cpu_ticks_by_thread()? {
+                *sum.entry(thread).or_insert(0) += ticks;
+            }
+        }
+        Ok(sum)
+    };
+    let switches = || -> anyhow::Result<(u64, u64)> {
+        let mut sum = (0, 0);
+        for server in &servers {
+            let (voluntary, involuntary) = server.context_switches()?;
+            sum = (sum.0 + voluntary, sum.1 + involuntary);
+        }
+        Ok(sum)
+    };
     tokio::time::sleep_until(warm_until.into()).await;
-    let cpu_before = server.cpu_ticks_by_thread()?;
+    let cpu_before = cpu()?;
     let client_before = own_cpu_ticks()?;
-    let switches_before = server.context_switches()?;
+    let switches_before = switches()?;
     tokio::time::sleep_until((stop_at - Duration::from_millis(200)).into()).await;
-    let cpu_after = server.cpu_ticks_by_thread()?;
+    let cpu_after = cpu()?;
     let client_after = own_cpu_ticks()?;
-    let switches_after = server.context_switches()?;
+    let switches_after = switches()?;
     let mut latencies = Vec::new();
     let mut failures = 0;
     for task in tasks {
@@ -314,22 +364,26 @@ async fn ingest(
             bytes as f64 / n as f64 / dashboards as f64
         );
     }
-    println!("server peak RSS: {} MB", server.peak_rss_kb()? / 1024);
+    for server in &servers {
+        println!("server peak RSS: {} MB", server.peak_rss_kb()? / 1024);
+    }
     Ok(())
 }
 
-/// The server as `ingest` and `flood` run it: signatures required, no rate limit in the way.
-fn signed_server(binary: &str) -> anyhow::Result<server::Server> {
-    server::Server::start(
-        binary,
-        &[
-            ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
-            ("WEBHOOK_SIGNING_SECRET", SECRET),
-            ("WEBHOOK_REQUIRE_SIGNATURE", "true"),
-            // Loopback clients; the flood is refused for its token, not for its rate.
-            ("WEBHOOK_RATE_LIMIT", "100000000"),
-        ],
-    )
+/// The server as `ingest` and `flood` run it: signatures required, no rate limit in the way; on
+/// `database` if given (PostgreSQL), else its own SQLite file.
+fn signed_server(binary: &str, database: Option<&str>) -> anyhow::Result<server::Server> {
+    let mut vars = vec![
+        ("BRIGHTDATA_WEBHOOK_TOKEN", TOKEN),
+        ("WEBHOOK_SIGNING_SECRET", SECRET),
+        ("WEBHOOK_REQUIRE_SIGNATURE", "true"),
+        // Loopback clients; the flood is refused for its token, not for its rate.
+        ("WEBHOOK_RATE_LIMIT", "100000000"),
+    ];
+    if let Some(url) = database {
+        vars.push(("DATABASE_URL", url));
+    }
+    server::Server::start(binary, &vars)
 }
 
 async fn large(
