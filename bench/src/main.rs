@@ -181,14 +181,16 @@ async fn main() -> anyhow::Result<()> {
             );
             ingest(
                 &binary,
-                connections,
-                seconds,
-                warmup,
-                per_connection,
-                floor,
-                dashboards,
-                database.as_ref().map(|d| d.url.as_str()),
-                instances,
+                IngestRun {
+                    connections,
+                    seconds,
+                    warmup,
+                    per_connection,
+                    floor,
+                    dashboards,
+                    database: database.as_ref().map(|d| d.url.as_str()),
+                    instances,
+                },
             )
             .await
         }
@@ -244,17 +246,29 @@ async fn main() -> anyhow::Result<()> {
 const SECRET: &str = "bench-signing-secret";
 const TOKEN: &str = "bench-webhook-token-0123456789";
 
-async fn ingest(
-    binary: &str,
+/// What `ingest` runs (see its command's options).
+struct IngestRun<'a> {
     connections: usize,
     seconds: u64,
     warmup: u64,
     per_connection: usize,
     floor: bool,
     dashboards: usize,
-    database: Option<&str>,
+    database: Option<&'a str>,
     instances: usize,
-) -> anyhow::Result<()> {
+}
+
+async fn ingest(binary: &str, run: IngestRun<'_>) -> anyhow::Result<()> {
+    let IngestRun {
+        connections,
+        seconds,
+        warmup,
+        per_connection,
+        floor,
+        dashboards,
+        database,
+        instances,
+    } = run;
     let prepared = Instant::now();
     let requests: Vec<Vec<Vec<u8>>> = (0..connections)
         .map(|worker| client::prepare_signed_requests(worker, per_connection, TOKEN, SECRET))
