@@ -1,8 +1,9 @@
 //! Extracts the posts of deliveries that were stored raw and answered 202 (large or streamed
 //! bodies). It reads the chunks back in order, decodes them like the inline path, and upserts posts in
-//! batches; input errors of an interrupted run are reset first, so a restart redoes the work exactly
-//! once. Woken when a delivery is queued, and every few seconds in case it missed one (or another
-//! instance queued it).
+//! batches, each committed with the extraction's progress: an interrupted extraction (a restart,
+//! an instance that died) goes on after its last committed batch, so every record is stored and
+//! counted exactly once. Woken when a delivery is queued, and every few seconds in case it missed
+//! one (or another instance queued it).
 //!
 //! With several instances on one PostgreSQL, a delivery is extracted by the instance holding its
 //! lease (`ingestion::claim_queued`). Every write of the extraction renews the lease in its own
@@ -53,13 +54,13 @@ pub struct Processor {
     pub field_coverage: bool,
     /// Who holds the leases of the deliveries this processor extracts, and for how long.
     pub instance: Instance,
-    /// The only instance on its database (SQLite): what was being extracted when it stopped is
-    /// queued again at start, rather than waited for until its lease runs out.
+    /// The only instance on its database (SQLite): what it was extracting when it stopped goes
+    /// on at start, rather than after its lease ran out.
     pub sole: bool,
 }
 
-/// This instance's lease on a delivery ran out and another instance took the delivery over: what
-/// this one did for it is dropped, the other extracts it from the start.
+/// This instance's lease on a delivery ran out and another instance took the delivery over: this
+/// one writes nothing more for it, the other goes on from the last batch committed.
 #[derive(Debug, thiserror::Error)]
 #[error("another instance took the delivery over (this one's lease ran out)")]
 pub struct LeaseLost;

@@ -247,7 +247,7 @@ pub async fn finish_receiving(
 
 /// An instance's hold on the extraction of a delivery: the holder renews it while it works; once
 /// it runs out unrenewed (the instance died, or lost the database), another instance may take the
-/// delivery over and extract it from the start.
+/// delivery over and go on from its committed progress.
 #[derive(Debug, Clone)]
 pub struct Lease {
     pub holder: String,
@@ -479,8 +479,9 @@ pub async fn complete_processing(
     Ok(())
 }
 
-/// Before (re)extracting a delivery: its input errors from an interrupted earlier run go, so the
-/// run adds them exactly once (posts are upserts and need no cleanup).
+/// Before extracting a delivery from its start (a first run, or a replay): input errors an
+/// earlier extraction of it stored go, so this run adds them exactly once (posts are upserts and
+/// need no cleanup). A run that goes on from committed progress keeps them.
 pub async fn reset_extraction(txn: &DatabaseTransaction, delivery_id: i64) -> Result<(), DbErr> {
     input_errors::Entity::delete_many()
         .filter(input_errors::Column::DeliveryId.eq(delivery_id))
