@@ -165,10 +165,17 @@ async fn an_export_streams_at_constant_memory_whatever_its_size() {
             "ndjson" => assert_eq!(m.lines, POSTS as u64),
             _ => assert!(m.bytes > 16 * MIB, "{}", m.bytes),
         }
-        // The second half of the stream (~48 MB of records) adds nothing beyond allocator slack
-        // (seen: up to 20 MB for Parquet, whose row groups are ~6 MB apart on the wire).
+        // The second half of the stream (~48 MB of records) adds nothing beyond allocator slack.
+        // Parquet's memory moves a row group at a time (built whole, up to `ROW_GROUP_BYTES`,
+        // ~6 MB apart on the wire): seen alone, up to 20 MB after halfway; with the rest of the
+        // suite running beside it once 32 MB (183 MB halfway, 215 MB at the end, its usual
+        // plateau reached later). It may take one more group's room.
+        let slack = match format {
+            "parquet" => 32 * MIB + server::views::posts_parquet::ROW_GROUP_BYTES as u64,
+            _ => 32 * MIB,
+        };
         assert!(
-            m.peak <= m.halfway_peak + 32 * MIB,
+            m.peak <= m.halfway_peak + slack,
             "{format}: the peak went from {} MB halfway to {} MB",
             m.halfway_peak / MIB,
             m.peak / MIB
