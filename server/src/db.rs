@@ -20,12 +20,17 @@ pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<DatabaseCon
     connect_with(url, pool, pool.size, false).await
 }
 
-/// `connect` (or `connect_writer`, through `attempt`) until it succeeds: a database that is not
-/// there yet at start (a platform starting both at once, a failover) is waited for, each failure
-/// logged with the next delay (1 s, doubling to 30 s), rather than the process exiting and its
-/// supervisor restarting it in a loop. Only a database that exists can be migrated, so the service
-/// listens once it connected.
-pub async fn connect_patiently<T, F, Fut>(url: &DatabaseUrl, what: &str, attempt: F) -> T
+/// `connect` (or `connect_writer`, through `attempt`) until it succeeds or fails for another
+/// reason than reach: a database that is not there yet at start (a platform starting both at
+/// once, a failover) is waited for, each failure logged with the next delay (1 s, doubling to
+/// 30 s), rather than the process exiting and its supervisor restarting it in a loop. A refused
+/// password, a missing database or an SQLite file that cannot be opened is not waited for: it
+/// fails at once, with its reason.
+pub async fn connect_patiently<T, F, Fut>(
+    url: &DatabaseUrl,
+    what: &str,
+    attempt: F,
+) -> Result<T, DbErr>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, DbErr>>,
@@ -37,9 +42,9 @@ where
                 if attempts > 1 {
                     tracing::info!(attempts, database = %url.redacted(), "{what}: connected");
                 }
-                return connected;
+                return Ok(connected);
             }
-            Err(error) => {
+            Err(error) if is_unreachable(&error) => {
                 tracing::warn!(
                     attempts,
                     database = %url.redacted(),
@@ -50,6 +55,7 @@ where
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
+            Err(error) => return Err(error),
         }
     }
     unreachable!("the attempts never run out")

@@ -67,7 +67,9 @@ impl Application {
 
         let database = config.storage.database_url.redacted();
         let (url, pool) = (&config.storage.database_url, &config.storage.pool);
-        let db = db::connect_patiently(url, "connecting", || db::connect(url, pool)).await;
+        let db = db::connect_patiently(url, "connecting", || db::connect(url, pool))
+            .await
+            .with_context(|| format!("connecting to the database {database}"))?;
         db::migrate(&db)
             .await
             .with_context(|| format!("migrating the database {database}"))?;
@@ -87,7 +89,8 @@ impl Application {
         let (writer_db, durability) = db::connect_patiently(url, "connecting the writer", || {
             db::connect_writer(url, pool)
         })
-        .await;
+        .await
+        .with_context(|| format!("connecting the writer to the database {database}"))?;
         let writer_stop = CancellationToken::new();
         let sole = config.storage.database_url.is_sqlite();
         // With several instances, what this one's hub counts is told to the others.

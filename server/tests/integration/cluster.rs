@@ -832,6 +832,34 @@ impl Cuttable {
     }
 }
 
+/// A database that answers but refuses (here: it does not exist) is not waited for: the start
+/// fails at once with the reason, where an unreachable one is retried.
+#[tokio::test]
+async fn a_database_that_refuses_fails_the_start_at_once() {
+    let missing = format!(
+        "postgres://postgres@127.0.0.1:5432/tf_missing_{}",
+        std::process::id()
+    );
+    let mut starting = Instance::spawn(&missing, &[]);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = starting.process.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running: {:?}",
+            starting.lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    assert_eq!(
+        starting.printed("connecting: the database cannot be reached; retrying"),
+        0
+    );
+}
+
 #[tokio::test]
 async fn postgresql_going_away_is_waited_for_answered_503_and_recovered_from() {
     let pg = PgDatabase::create().await;

@@ -54,24 +54,33 @@ async fn postgresql_over_tls_when_the_url_requires_it() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    // Every connection of this database, the writer's included, is encrypted.
-    let encrypted = app
-        .number(&format!(
-            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
-             WHERE a.datname = '{}' AND s.ssl",
-            pg.name
-        ))
-        .await;
-    let all = app
-        .number(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
-            pg.name
-        ))
-        .await;
-    assert!(
-        all >= 2 && encrypted == all,
-        "{encrypted} of {all} connections use TLS"
-    );
+    // Every connection of this database, the writer's and the live feed's included, is
+    // encrypted. Read until both counts agree: a connection still opening in the background (the
+    // live feed's) is listed before its handshake is done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let encrypted = app
+            .number(&format!(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.datname = '{}' AND s.ssl",
+                pg.name
+            ))
+            .await;
+        let all = app
+            .number(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
+                pg.name
+            ))
+            .await;
+        if all >= 3 && encrypted == all {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{encrypted} of {all} connections use TLS"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     app.stop().await;
     pg.drop_database().await;
 }
