@@ -8,18 +8,13 @@
 //   node end2end/measure/dashboard-load.mjs [--pages 20] [--seconds 20] [--rate 100]
 //        [--server target/release/server] [--site target/site]
 import { chromium } from "@playwright/test";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CHROMIUM_ARGS, freePort, parseArgs, psql, sleep } from "./common.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, word, i, all) => {
-    if (word.startsWith("--")) pairs.push([word.slice(2), all[i + 1]]);
-    return pairs;
-  }, []),
-);
+const args = parseArgs(process.argv.slice(2));
 const root = path.resolve(import.meta.dirname, "../..");
 const pages = Number(args.pages ?? 20);
 const seconds = Number(args.seconds ?? 20);
@@ -30,20 +25,9 @@ const ADMIN = "measure-admin-token-0123456789abcdef";
 const WEBHOOK = "measure-webhook-token-0123456789abcdef";
 const database = `tf_dashload_${process.pid}`;
 
-const psql = (sql, db = "postgres") =>
-  execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-Atqc", sql]).toString().trim();
 const commits = () =>
   Number(psql(`SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '${database}'`));
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 psql(`CREATE DATABASE ${database}`);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tf-dashload-"));
@@ -123,8 +107,7 @@ try {
 
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: CHROMIUM_ARGS,
   });
   const context = await browser.newContext();
   const login = await context.request.post(`${base}/api/auth/login`, { data: { token: ADMIN } });

@@ -6,18 +6,13 @@
 // Usage (after scripts/build-site):
 //   node end2end/measure/live-across.mjs [--deliveries 20] [--server target/release/server] [--site target/site]
 import { chromium } from "@playwright/test";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CHROMIUM_ARGS, freePort, parseArgs, psql, sleep } from "./common.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, word, i, all) => {
-    if (word.startsWith("--")) pairs.push([word.slice(2), all[i + 1]]);
-    return pairs;
-  }, []),
-);
+const args = parseArgs(process.argv.slice(2));
 const root = path.resolve(import.meta.dirname, "../..");
 const deliveries = Number(args.deliveries ?? 20);
 const serverBin = path.resolve(root, args.server ?? "target/release/server");
@@ -26,17 +21,6 @@ const ADMIN = "measure-admin-token-0123456789abcdef";
 const WEBHOOK = "measure-webhook-token-0123456789abcdef";
 const database = `tf_live_across_${process.pid}`;
 
-const psql = (sql) =>
-  execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-Atqc", sql]).toString().trim();
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 
 /** An instance on the shared database; resolves once it answers its health check. */
@@ -82,8 +66,7 @@ try {
 
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: CHROMIUM_ARGS,
   });
   const context = await browser.newContext();
   const login = await context.request.post(`${a.base}/api/auth/login`, { data: { token: ADMIN } });

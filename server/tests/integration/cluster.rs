@@ -12,7 +12,9 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{ADMIN_TOKEN, PgDatabase, Shape, WEBHOOK_TOKEN, gzip, sample};
+use crate::helpers::{
+    ADMIN_TOKEN, PgDatabase, Shape, WEBHOOK_TOKEN, gzip, open_live_at, sample, session_cookie_at,
+};
 use crate::process::{Reaped, server};
 
 const API: &str = "/api/brightdata/webhook";
@@ -28,6 +30,17 @@ struct Instance {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// The JSON lines among `lines` whose message is `message`.
+fn printed(lines: &Mutex<Vec<String>>, message: &str) -> Vec<Value> {
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|json| json["message"] == message)
+        .collect()
+}
+
 /// An instance started and not yet listening (its database may not be there yet).
 struct Starting {
     process: Reaped,
@@ -38,13 +51,7 @@ struct Starting {
 
 impl Starting {
     fn printed(&self, message: &str) -> usize {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|json| json["message"] == message)
-            .count()
+        printed(&self.lines, message).len()
     }
 
     fn listening(self) -> Instance {
@@ -111,13 +118,7 @@ impl Instance {
 
     /// The lines it printed whose message is `message`.
     fn printed(&self, message: &str) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|json| json["message"] == message)
-            .collect()
+        printed(&self.lines, message)
     }
 
     /// The events of its `webhook_monitor.log` named `event`.
@@ -624,51 +625,6 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
     pg.drop_database().await;
 }
 
-/// Logs in on `instance` through the dashboard: the session cookie (`name=value`).
-async fn session_cookie(client: &reqwest::Client, instance: &Instance) -> String {
-    let accepted = client
-        .post(instance.url("/dashboard/api/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200);
-    accepted.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// The dashboard's live stream on `instance`, as the page opens it (a websocket, over raw TCP).
-async fn open_live(instance: &Instance, cookie: &str) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = instance.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "GET /dashboard/api/live HTTP/1.1\r\nhost: test\r\nconnection: upgrade\r\n\
-         upgrade: websocket\r\nsec-websocket-version: 13\r\n\
-         sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\ncookie: {cookie}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    // The answer's head, up to its blank line.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
 /// The next websocket message's text (`None` once the server closed the stream).
 async fn next_message(stream: &mut tokio::net::TcpStream) -> Option<String> {
     use tokio::io::AsyncReadExt;
@@ -717,8 +673,8 @@ async fn a_page_on_one_instance_follows_the_others_and_their_logouts() {
     let client = server::outbound::builder().build().unwrap();
 
     // A page connected to a sees each delivery b stores, with the snapshot it touched.
-    let cookie = session_cookie(&client, &a).await;
-    let mut on_a = open_live(&a, &cookie).await;
+    let cookie = session_cookie_at(&client, &a.base).await;
+    let mut on_a = open_live_at(&a.base, &cookie).await;
     let mut delays = Vec::new();
     for n in 0..20 {
         let snapshot = format!("s_seen_from_a_{n}");
@@ -743,7 +699,7 @@ async fn a_page_on_one_instance_follows_the_others_and_their_logouts() {
     );
 
     // The same session on b's stream: a logout on a ends it there too.
-    let mut on_b = open_live(&b, &cookie).await;
+    let mut on_b = open_live_at(&b.base, &cookie).await;
     assert!(next_message(&mut on_b).await.is_some(), "b's stream is up");
     let logged_out = Instant::now();
     let answer = client
