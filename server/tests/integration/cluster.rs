@@ -13,7 +13,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::helpers::{
-    ADMIN_TOKEN, PgDatabase, Shape, WEBHOOK_TOKEN, gzip, open_live_at, sample, session_cookie_at,
+    ADMIN_TOKEN, PgDatabase, Shape, WEBHOOK_TOKEN, gzip, number_in, open_live_at, sample,
+    session_cookie_at,
 };
 use crate::process::{Reaped, server};
 
@@ -151,25 +152,6 @@ impl Instance {
     }
 }
 
-async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .expect("one row");
-    // PostgreSQL answers INT4 for aggregates over INTEGER columns, INT8 for counts.
-    row.try_get_by_index::<Option<i64>>(0)
-        .or_else(|_| {
-            row.try_get_by_index::<Option<i32>>(0)
-                .map(|v| v.map(i64::from))
-        })
-        .unwrap()
-        .unwrap_or(0)
-}
-
 async fn text(db: &DatabaseConnection, sql: &str) -> Option<String> {
     let row = db
         .query_one_raw(Statement::from_string(
@@ -288,7 +270,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         "one stores, the other is told it is a replay: {answers:?}"
     );
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM deliveries WHERE snapshot_id = 's_both'"
         )
@@ -296,7 +278,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         1
     );
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM posts WHERE snapshot_id = 's_both'"
         )
@@ -304,7 +286,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         Shape::InstagramDeadPages.posts() as i64
     );
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM input_errors WHERE snapshot_id = 's_both'"
         )
@@ -369,12 +351,12 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
     wait_for(
         "the security spike alert",
         Duration::from_secs(20),
-        || async { (number(&db, spike_alerts).await > 0).then_some(()) },
+        || async { (number_in(&db, spike_alerts).await > 0).then_some(()) },
     )
     .await;
     // Several more evaluation rounds (one a second) on both.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(number(&db, spike_alerts).await, 1);
+    assert_eq!(number_in(&db, spike_alerts).await, 1);
     let opened = |instance: &Instance| {
         instance
             .monitor_log("alert_opened")
@@ -391,7 +373,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
     } else {
         (&mut a, &mut b)
     };
-    let seen_before = number(
+    let seen_before = number_in(
         &db,
         "SELECT last_seen_ms FROM alerts WHERE rule = 'security_spike'",
     )
@@ -414,7 +396,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         "the new leader evaluating the open alert",
         Duration::from_secs(20),
         || async {
-            let seen = number(
+            let seen = number_in(
                 &db,
                 "SELECT last_seen_ms FROM alerts WHERE rule = 'security_spike'",
             )
@@ -423,7 +405,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         },
     )
     .await;
-    assert_eq!(number(&db, spike_alerts).await, 1);
+    assert_eq!(number_in(&db, spike_alerts).await, 1);
 
     // A leader that stops gracefully gives the lead up at once.
     survivor.stop();
@@ -503,7 +485,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
         "an extraction under way",
         Duration::from_secs(30),
         || async {
-            let progress = number(&db, &state("extracted_records")).await;
+            let progress = number_in(&db, &state("extracted_records")).await;
             let holder = text(&db, &state("lease_holder")).await;
             (progress > 0).then_some(holder).flatten()
         },
@@ -515,7 +497,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
         (&mut b, &mut a)
     };
     dying.kill();
-    let stored_by_the_dead = number(
+    let stored_by_the_dead = number_in(
         &db,
         "SELECT count(*) FROM posts WHERE snapshot_id = 's_large'",
     )
@@ -548,11 +530,11 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
     );
     assert!(went_on[0]["records"].as_i64().unwrap() > 0);
     // Exact counts: nothing stored twice, nothing counted twice, nothing lost.
-    assert_eq!(number(&db, &state("posts")).await, POSTS as i64);
-    assert_eq!(number(&db, &state("input_errors")).await, reports as i64);
-    assert_eq!(number(&db, &state("duplicates")).await, 0);
+    assert_eq!(number_in(&db, &state("posts")).await, POSTS as i64);
+    assert_eq!(number_in(&db, &state("input_errors")).await, reports as i64);
+    assert_eq!(number_in(&db, &state("duplicates")).await, 0);
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM posts WHERE snapshot_id = 's_large'"
         )
@@ -560,7 +542,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
         POSTS as i64
     );
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT max(times_delivered) FROM posts WHERE snapshot_id = 's_large'"
         )
@@ -568,7 +550,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
         1
     );
     assert_eq!(
-        number(
+        number_in(
             &db,
             &format!("SELECT count(*) FROM input_errors WHERE delivery_id = {id}")
         )
@@ -576,7 +558,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
         reports as i64
     );
     assert_eq!(
-        number(&db, "SELECT posts FROM snapshots WHERE id = 's_large'").await,
+        number_in(&db, "SELECT posts FROM snapshots WHERE id = 's_large'").await,
         POSTS as i64
     );
 
@@ -594,7 +576,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
         .collect::<Vec<_>>()
         .join(",");
     wait_for("every delivery stored", Duration::from_secs(60), || async {
-        (number(
+        (number_in(
             &db,
             &format!("SELECT count(*) FROM deliveries WHERE id IN ({all}) AND state = 'stored'"),
         )
@@ -612,7 +594,7 @@ async fn a_queued_delivery_is_extracted_once_and_taken_over_when_its_instance_di
     extracted.sort_unstable();
     assert_eq!(extracted, ids, "each extracted once");
     assert_eq!(
-        number(
+        number_in(
             &db,
             &format!("SELECT CAST(sum(duplicates) AS BIGINT) FROM deliveries WHERE id IN ({all})")
         )
@@ -904,7 +886,7 @@ async fn postgresql_going_away_is_waited_for_answered_503_and_recovered_from() {
         .unwrap();
     assert_eq!(health.status(), 200);
     wait_for("the outage resolved", Duration::from_secs(20), || async {
-        (number(
+        (number_in(
             &db,
             "SELECT count(*) FROM alerts WHERE rule = 'database_unreachable' AND status = 'resolved'",
         )
@@ -914,7 +896,7 @@ async fn postgresql_going_away_is_waited_for_answered_503_and_recovered_from() {
     })
     .await;
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM alerts WHERE rule = 'database_unreachable'"
         )
@@ -923,7 +905,7 @@ async fn postgresql_going_away_is_waited_for_answered_503_and_recovered_from() {
     );
     // What was refused was not stored; what was acknowledged was.
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM deliveries WHERE snapshot_id = 's_outage_1'"
         )
@@ -931,7 +913,7 @@ async fn postgresql_going_away_is_waited_for_answered_503_and_recovered_from() {
         0
     );
     assert_eq!(
-        number(
+        number_in(
             &db,
             "SELECT count(*) FROM deliveries WHERE snapshot_id IN ('s_outage_0', 's_outage_2')"
         )

@@ -67,22 +67,7 @@ impl TestApp {
 
     /// A single integer from SQL (`SELECT count(*) ...`); NULL reads as 0.
     pub async fn number(&self, sql: &str) -> i64 {
-        let backend = self.state.db.get_database_backend();
-        let row = self
-            .state
-            .db
-            .query_one_raw(Statement::from_string(backend, sql.to_owned()))
-            .await
-            .unwrap()
-            .expect("one row");
-        // PostgreSQL answers INT4 for aggregates over INTEGER columns, INT8 for counts.
-        row.try_get_by_index::<Option<i64>>(0)
-            .or_else(|_| {
-                row.try_get_by_index::<Option<i32>>(0)
-                    .map(|v| v.map(i64::from))
-            })
-            .unwrap()
-            .unwrap_or(0)
+        number_in(&self.state.db, sql).await
     }
 
     /// Waits until `sql` gives `expected` (events and queued deliveries are written in the background).
@@ -230,6 +215,26 @@ impl Spawn {
             server: Some(server),
         }
     }
+}
+
+/// A single integer from SQL on `db` (`SELECT count(*) ...`); NULL reads as 0.
+pub async fn number_in(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .expect("one row");
+    // PostgreSQL answers INT4 for aggregates over INTEGER columns, INT8 for counts.
+    row.try_get_by_index::<Option<i64>>(0)
+        .or_else(|_| {
+            row.try_get_by_index::<Option<i32>>(0)
+                .map(|v| v.map(i64::from))
+        })
+        .unwrap()
+        .unwrap_or(0)
 }
 
 /// A PostgreSQL database created for one test and dropped at the end. The server is
