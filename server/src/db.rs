@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    TransactionTrait,
+};
 
 use crate::config::{DatabaseUrl, PoolConfig};
 
@@ -176,9 +179,22 @@ pub fn is_unreachable(error: &DbErr) -> bool {
     }
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that one migrating instance holds at a time ("tfmigr").
+const MIGRATION_LOCK: i64 = 0x7466_6d69_6772;
+
+/// Applies every pending migration. On PostgreSQL all of them in one transaction that first takes
+/// an advisory lock: instances started together on an empty database raced each other's
+/// migrations, and all but one failed to start (seen with three started at once). The others
+/// wait for the lock, then find nothing left to apply.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
 /// The file path of a `sqlite:` URL, or `None` for an in-memory database.

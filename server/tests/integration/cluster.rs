@@ -201,24 +201,35 @@ async fn admin_json(client: &reqwest::Client, url: String) -> Value {
 }
 
 #[tokio::test]
-async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership() {
+async fn three_instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership() {
     let pg = PgDatabase::create().await;
     let db = Database::connect(pg.url()).await.unwrap();
     let spike = [("WEBHOOK_SECURITY_SPIKE_PER_MINUTE", "5")];
-    let mut a = Instance::start(&pg.url(), &spike);
-    let mut b = Instance::start(&pg.url(), &spike);
-    assert_ne!(a.id, b.id);
+    // Three at once, started together (each starts while the others are starting).
+    let starting: Vec<Starting> = (0..3).map(|_| Instance::spawn(&pg.url(), &spike)).collect();
+    let mut instances: Vec<Instance> = starting.into_iter().map(Starting::listening).collect();
+    let ids: std::collections::HashSet<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "each its own instance id");
     let client = server::outbound::builder().build().unwrap();
 
     // One of them leads, and only it says so.
     let first = wait_for("a leader", Duration::from_secs(10), || leader(&db)).await;
-    assert!(first == a.id || first == b.id, "{first}");
-    let (leading, other) = if first == a.id { (&a, &b) } else { (&b, &a) };
-    assert_eq!(leading.monitor_log("leadership_taken").len(), 1);
-    assert!(other.monitor_log("leadership_taken").is_empty());
+    let leading = instances
+        .iter()
+        .position(|i| i.id == first)
+        .unwrap_or_else(|| panic!("{first} is none of the instances"));
+    for (n, instance) in instances.iter().enumerate() {
+        let taken = instance.monitor_log("leadership_taken").len();
+        assert_eq!(taken, usize::from(n == leading), "instance {n}");
+    }
 
-    // A delivery to each appears in the one events list, asked of either.
-    for (instance, shape) in [(&a, Shape::LinkedinPosts), (&b, Shape::TiktokWithError)] {
+    // A delivery to each appears in the one events list, asked of any.
+    let shapes = [
+        Shape::LinkedinPosts,
+        Shape::TiktokWithError,
+        Shape::InstagramFull,
+    ];
+    for (instance, shape) in instances.iter().zip(shapes) {
         let answer = client
             .post(instance.url(&format!("{API}/")))
             .bearer_auth(WEBHOOK_TOKEN)
@@ -229,50 +240,53 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
             .unwrap();
         assert_eq!(answer.status(), 200);
     }
-    for instance in [&a, &b] {
-        let events = wait_for("both deliveries' events", Duration::from_secs(20), || {
+    for instance in &instances {
+        let events = wait_for("every delivery's event", Duration::from_secs(20), || {
             let client = client.clone();
             let url = instance.url(&format!("{API}/events/?outcome=accepted&limit=50"));
             async move {
                 let page = admin_json(&client, url).await;
                 let events = page["events"].as_array().unwrap().clone();
-                (events.len() == 2).then_some(events)
+                (events.len() == 3).then_some(events)
             }
         })
         .await;
-        assert_eq!(events.len(), 2);
+        assert_eq!(events.len(), 3);
     }
 
-    // The same file sent to both at the same moment is stored once.
+    // The same file sent to all three at the same moment is stored once.
     let send = |instance: &Instance| {
         client
             .post(instance.url(&format!("{API}/")))
             .bearer_auth(WEBHOOK_TOKEN)
             .header("content-type", "application/json")
-            .header("snapshot-id", "s_both")
-            .header("dca-filename", "s_both_0.json")
+            .header("snapshot-id", "s_all")
+            .header("dca-filename", "s_all_0.json")
             .body(sample(Shape::InstagramDeadPages))
             .send()
     };
-    let (to_a, to_b) = tokio::join!(send(&a), send(&b));
+    let (one, two, three) = tokio::join!(
+        send(&instances[0]),
+        send(&instances[1]),
+        send(&instances[2])
+    );
     let mut answers = Vec::new();
-    for answer in [to_a.unwrap(), to_b.unwrap()] {
+    for answer in [one.unwrap(), two.unwrap(), three.unwrap()] {
         assert_eq!(answer.status(), 200);
         answers.push(answer.json::<Value>().await.unwrap());
     }
-    let replays: Vec<bool> = answers
+    let stored = answers
         .iter()
-        .map(|a| a["duplicate"].as_bool().unwrap())
-        .collect();
+        .filter(|a| !a["duplicate"].as_bool().unwrap())
+        .count();
     assert_eq!(
-        replays.iter().filter(|r| !**r).count(),
-        1,
-        "one stores, the other is told it is a replay: {answers:?}"
+        stored, 1,
+        "one stores, the others are told it is a replay: {answers:?}"
     );
     assert_eq!(
         number_in(
             &db,
-            "SELECT count(*) FROM deliveries WHERE snapshot_id = 's_both'"
+            "SELECT count(*) FROM deliveries WHERE snapshot_id = 's_all'"
         )
         .await,
         1
@@ -280,7 +294,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
     assert_eq!(
         number_in(
             &db,
-            "SELECT count(*) FROM posts WHERE snapshot_id = 's_both'"
+            "SELECT count(*) FROM posts WHERE snapshot_id = 's_all'"
         )
         .await,
         Shape::InstagramDeadPages.posts() as i64
@@ -288,14 +302,14 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
     assert_eq!(
         number_in(
             &db,
-            "SELECT count(*) FROM input_errors WHERE snapshot_id = 's_both'"
+            "SELECT count(*) FROM input_errors WHERE snapshot_id = 's_all'"
         )
         .await,
         Shape::InstagramDeadPages.input_errors() as i64
     );
 
-    // Refusals on both instances: one alert for the one condition, opened by the leader alone.
-    for instance in [&a, &b] {
+    // Refusals on every instance: one alert for the one condition, opened by the leader alone.
+    for instance in &instances {
         for _ in 0..6 {
             let refused = client
                 .post(instance.url(&format!("{API}/")))
@@ -308,8 +322,8 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         }
     }
     // Prometheus: each instance counts its own, under its own label; the service-wide gauge,
-    // read from the shared rollups, is the same from either.
-    for instance in [&a, &b] {
+    // read from the shared rollups, is the same from any.
+    for instance in &instances {
         let scraped = wait_for(
             "the refusals in the rollups",
             Duration::from_secs(20),
@@ -327,7 +341,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
                         .await
                         .unwrap();
                     text.contains(
-                    "trackfutura_cluster_requests{outcome=\"rejected_auth\",window=\"5m\"} 12\n",
+                    "trackfutura_cluster_requests{outcome=\"rejected_auth\",window=\"5m\"} 18\n",
                 )
                 .then_some(text)
                 }
@@ -354,7 +368,7 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
         || async { (number_in(&db, spike_alerts).await > 0).then_some(()) },
     )
     .await;
-    // Several more evaluation rounds (one a second) on both.
+    // Several more evaluation rounds (one a second) on every instance.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(number_in(&db, spike_alerts).await, 1);
     let opened = |instance: &Instance| {
@@ -364,34 +378,38 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
             .filter(|e| e["rule"] == "security_spike")
             .count()
     };
-    assert_eq!(opened(leading), 1);
-    assert_eq!(opened(other), 0);
+    for (n, instance) in instances.iter().enumerate() {
+        assert_eq!(opened(instance), usize::from(n == leading), "instance {n}");
+    }
 
-    // The leader dies: the other takes over once its lease ran out, and goes on evaluating.
-    let (survivor, dead) = if first == a.id {
-        (&mut b, &mut a)
-    } else {
-        (&mut a, &mut b)
-    };
+    // The leader dies: one of the two others takes over once its lease ran out, and goes on
+    // evaluating.
     let seen_before = number_in(
         &db,
         "SELECT last_seen_ms FROM alerts WHERE rule = 'security_spike'",
     )
     .await;
     let killed = Instant::now();
+    let mut dead = instances.remove(leading);
     dead.kill();
     let next = wait_for(
         "another leader",
         Duration::from_secs(4 * LEASE_S),
-        || async { leader(&db).await.filter(|holder| *holder == survivor.id) },
+        || async { leader(&db).await.filter(|holder| *holder != dead.id) },
     )
     .await;
-    assert_eq!(next, survivor.id);
     eprintln!(
         "leadership handed over {:?} after the kill",
         killed.elapsed()
     );
-    assert_eq!(survivor.monitor_log("leadership_taken").len(), 1);
+    let successor = instances
+        .iter()
+        .position(|i| i.id == next)
+        .unwrap_or_else(|| panic!("{next} is none of the survivors"));
+    for (n, instance) in instances.iter().enumerate() {
+        let taken = instance.monitor_log("leadership_taken").len();
+        assert_eq!(taken, usize::from(n == successor), "survivor {n}");
+    }
     wait_for(
         "the new leader evaluating the open alert",
         Duration::from_secs(20),
@@ -407,15 +425,19 @@ async fn instances_on_one_postgresql_share_deliveries_alerts_and_the_leadership(
     .await;
     assert_eq!(number_in(&db, spike_alerts).await, 1);
 
-    // A leader that stops gracefully gives the lead up at once.
-    survivor.stop();
-    let now = chrono::Utc::now().timestamp_millis();
-    assert_eq!(leader(&db).await, None, "released at {now}");
-    let c = Instance::start(&pg.url(), &[]);
+    // A leader that stops gracefully gives the lead up at once, and the last one takes it.
+    let mut successor = instances.remove(successor);
+    let last = instances.pop().unwrap();
+    successor.stop();
+    let handed = Instant::now();
     let third = wait_for("a new leader", Duration::from_secs(LEASE_S), || leader(&db)).await;
-    assert_eq!(third, c.id);
+    assert_eq!(third, last.id);
+    eprintln!(
+        "leadership given up by a graceful stop was taken {:?} later",
+        handed.elapsed()
+    );
 
-    drop(c);
+    drop(last);
     db.close().await.unwrap();
     pg.drop_database().await;
 }
@@ -648,21 +670,26 @@ async fn until_touched(stream: &mut tokio::net::TcpStream, snapshot: &str) -> Du
 }
 
 #[tokio::test]
-async fn a_page_on_one_instance_follows_the_others_and_their_logouts() {
+async fn a_page_on_any_instance_follows_the_others_and_their_logouts() {
     let pg = PgDatabase::create().await;
-    let a = Instance::start(&pg.url(), &[]);
-    let b = Instance::start(&pg.url(), &[]);
+    let starting: Vec<Starting> = (0..3).map(|_| Instance::spawn(&pg.url(), &[])).collect();
+    let instances: Vec<Instance> = starting.into_iter().map(Starting::listening).collect();
     let client = server::outbound::builder().build().unwrap();
 
-    // A page connected to a sees each delivery b stores, with the snapshot it touched.
-    let cookie = session_cookie_at(&client, &a.base).await;
-    let mut on_a = open_live_at(&a.base, &cookie).await;
+    // A page on each instance, one session: each sees every delivery the others store, with the
+    // snapshot it touched. Deliveries go to each instance in turn.
+    let cookie = session_cookie_at(&client, &instances[0].base).await;
+    let mut pages = Vec::new();
+    for instance in &instances {
+        pages.push(open_live_at(&instance.base, &cookie).await);
+    }
     let mut delays = Vec::new();
-    for n in 0..20 {
-        let snapshot = format!("s_seen_from_a_{n}");
+    for n in 0..21 {
+        let to = n % instances.len();
+        let snapshot = format!("s_seen_everywhere_{n}");
         let sent = Instant::now();
         let answer = client
-            .post(b.url(&format!("{API}/")))
+            .post(instances[to].url(&format!("{API}/")))
             .bearer_auth(WEBHOOK_TOKEN)
             .header("content-type", "application/json")
             .header("snapshot-id", &snapshot)
@@ -671,44 +698,51 @@ async fn a_page_on_one_instance_follows_the_others_and_their_logouts() {
             .await
             .unwrap();
         assert_eq!(answer.status(), 200);
-        until_touched(&mut on_a, &snapshot).await;
-        delays.push(sent.elapsed());
+        for (on, page) in pages.iter_mut().enumerate() {
+            until_touched(page, &snapshot).await;
+            if on != to {
+                delays.push(sent.elapsed());
+            }
+        }
     }
     delays.sort_unstable();
+    let at = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize];
     eprintln!(
-        "a delivery to b reached a's live stream in p50 {:?}, p95 {:?} (20 deliveries)",
-        delays[9], delays[18]
+        "a delivery to one instance reached another's live stream in p50 {:?}, p95 {:?} ({} pages)",
+        at(0.5),
+        at(0.95),
+        delays.len()
     );
 
-    // The same session on b's stream: a logout on a ends it there too.
-    let mut on_b = open_live_at(&b.base, &cookie).await;
-    assert!(next_message(&mut on_b).await.is_some(), "b's stream is up");
+    // A logout on the first instance ends the session's streams on the others too.
     let logged_out = Instant::now();
     let answer = client
-        .post(a.url("/api/auth/logout"))
+        .post(instances[0].url("/api/auth/logout"))
         .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    let closed = tokio::time::timeout(Duration::from_secs(12), async {
-        while next_message(&mut on_b).await.is_some() {}
-    })
-    .await;
-    assert!(closed.is_ok(), "b's stream outlived the logout on a");
+    for (n, page) in pages.iter_mut().enumerate().skip(1) {
+        let closed = tokio::time::timeout(Duration::from_secs(12), async {
+            while next_message(page).await.is_some() {}
+        })
+        .await;
+        assert!(closed.is_ok(), "instance {n}'s stream outlived the logout");
+        let refused = client
+            .get(instances[n].url(&format!("{API}/health/")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
     eprintln!(
-        "a logout on a closed b's live stream after {:?}",
+        "a logout on one instance closed the others' live streams within {:?}",
         logged_out.elapsed()
     );
-    let refused = client
-        .get(b.url(&format!("{API}/health/")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
 
-    drop((a, b));
+    drop(instances);
     pg.drop_database().await;
 }
 
