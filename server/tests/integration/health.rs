@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn, spawn_app};
 
 #[tokio::test]
 async fn health_reports_healthy_with_a_connected_database() {
@@ -40,7 +40,7 @@ async fn unknown_api_paths_get_a_json_404() {
 
 #[tokio::test]
 async fn the_database_file_is_created_under_the_data_dir() {
-    let app = spawn_app().await;
+    let app = spawn().sqlite().start().await;
     assert!(app.data_dir().join("track-futura.db").exists());
     app.stop().await;
 }

@@ -1,9 +1,15 @@
 //! `spawn_app()`: starts the real service on an ephemeral port with its own data and log directories
-//! and a fresh SQLite file (or a throw-away PostgreSQL database), and hands back a typed client.
+//! and a fresh database, and hands back a typed client.
+//!
+//! **One suite, both databases.** `scripts/test` runs this suite twice: on SQLite, then with
+//! `TEST_DATABASE=postgres`, where every app that does not name its database gets a PostgreSQL
+//! database of its own, created when it starts and dropped with it (`PgDatabase`). A test that is
+//! about SQLite itself (its file, its log) says so with `Spawn::sqlite`; tests of several instances
+//! on one PostgreSQL name theirs, and live in `cluster` and `postgres`, which the second run skips.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use delivery::samples::Shape;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder, Statement};
@@ -23,7 +29,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub state: AppState,
-    dir: Option<TempDir>,
+    dir: Option<Stopped>,
+    database_url: Option<String>,
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -41,7 +48,12 @@ impl TestApp {
         self.dir().join("logs")
     }
 
-    fn dir(&self) -> &std::path::Path {
+    /// `DATABASE_URL` as the app was given it (`None`: SQLite in its data directory).
+    pub fn database_url(&self) -> Option<String> {
+        self.database_url.clone()
+    }
+
+    fn dir(&self) -> &Path {
         self.dir.as_ref().expect("directory kept until stop").path()
     }
 
@@ -127,8 +139,9 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and waits for it (log files flushed, database closed). Returns
-    /// the directory holding its data and logs, to inspect or to start again from.
-    pub async fn stop(mut self) -> TempDir {
+    /// the directory holding its data and logs (and its PostgreSQL database, if it has one of its
+    /// own), to inspect or to start again from.
+    pub async fn stop(mut self) -> Stopped {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
@@ -143,18 +156,44 @@ impl Drop for TestApp {
     }
 }
 
+/// What a stopped app leaves: its directory (data and logs) and, when the suite runs on
+/// PostgreSQL, its database, dropped with this value.
+pub struct Stopped {
+    dir: TempDir,
+    pg: Option<PgDatabase>,
+}
+
+impl Stopped {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Which database the suite runs on (`TEST_DATABASE`: `sqlite`, the default, or `postgres`).
+pub fn suite_on_postgresql() -> bool {
+    match std::env::var("TEST_DATABASE").as_deref() {
+        Err(_) | Ok("sqlite") => false,
+        Ok("postgres") => true,
+        Ok(other) => panic!("TEST_DATABASE={other}: expected sqlite or postgres"),
+    }
+}
+
 /// Builder for the environment the app starts with.
 pub struct Spawn {
     vars: HashMap<String, String>,
-    dir: TempDir,
+    dir: Stopped,
+    sqlite: bool,
 }
 
 pub fn spawn() -> Spawn {
-    spawn_in(tempfile::tempdir().unwrap())
+    spawn_in(Stopped {
+        dir: tempfile::tempdir().unwrap(),
+        pg: None,
+    })
 }
 
-/// Starts from an existing directory (e.g. one an earlier `stop()` returned).
-pub fn spawn_in(dir: TempDir) -> Spawn {
+/// Starts from what an earlier `stop()` left: the same directory and database.
+pub fn spawn_in(dir: Stopped) -> Spawn {
     let mut vars = HashMap::new();
     for (k, v) in [
         ("HOST", "127.0.0.1".to_owned()),
@@ -168,7 +207,11 @@ pub fn spawn_in(dir: TempDir) -> Spawn {
     ] {
         vars.insert(k.to_owned(), v);
     }
-    Spawn { vars, dir }
+    Spawn {
+        vars,
+        dir,
+        sqlite: false,
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -190,12 +233,26 @@ impl Spawn {
         self.var("DATABASE_URL", url)
     }
 
+    /// On SQLite whatever the suite runs on: for a test of SQLite itself (its file, its log).
+    pub fn sqlite(mut self) -> Self {
+        self.sqlite = true;
+        self
+    }
+
     pub fn config(&self) -> Config {
         Config::from_lookup(|name| self.vars.get(name).map(OsString::from))
             .expect("test configuration is valid")
     }
 
-    pub async fn start(self) -> TestApp {
+    pub async fn start(mut self) -> TestApp {
+        if suite_on_postgresql() && !self.sqlite && !self.vars.contains_key("DATABASE_URL") {
+            let pg = match self.dir.pg.take() {
+                Some(pg) => pg,
+                None => PgDatabase::create().await,
+            };
+            self.vars.insert("DATABASE_URL".into(), pg.url());
+            self.dir.pg = Some(pg);
+        }
         let app = Application::build(self.config())
             .await
             .expect("application builds");
@@ -211,6 +268,7 @@ impl Spawn {
                 .unwrap(),
             state,
             dir: Some(self.dir),
+            database_url: self.vars.get("DATABASE_URL").cloned(),
             shutdown,
             server: Some(server),
         }
@@ -237,11 +295,13 @@ pub async fn number_in(db: &impl ConnectionTrait, sql: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// A PostgreSQL database created for one test and dropped at the end. The server is
+/// A PostgreSQL database created for one test and dropped at the end (`drop_database`, or when
+/// the value is dropped: a test that fails leaves nothing behind). The server is
 /// `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`).
 pub struct PgDatabase {
     server: String,
     pub name: String,
+    dropped: bool,
 }
 
 impl PgDatabase {
@@ -257,26 +317,54 @@ impl PgDatabase {
             .await
             .unwrap();
         admin.close().await.unwrap();
-        Self { server, name }
+        Self {
+            server,
+            name,
+            dropped: false,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("{}/{}", self.server, self.name)
     }
 
-    pub async fn drop_database(self) {
-        let admin = Database::connect(format!("{}/postgres", self.server))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
+    pub async fn drop_database(mut self) {
+        drop_now(&self.server, &self.name).await;
+        self.dropped = true;
     }
+}
+
+impl Drop for PgDatabase {
+    /// Drops the database on a thread of its own: `Drop` cannot wait on the test's runtime, and
+    /// this also runs while a failed test unwinds.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let dropping = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(drop_now(&server, &name))
+        });
+        if dropping.join().is_err() {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// `DROP DATABASE ... WITH (FORCE)`: ends the connections still open to it first.
+async fn drop_now(server: &str, name: &str) {
+    let admin = Database::connect(format!("{server}/postgres"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
 }
 
 fn rand_suffix() -> String {

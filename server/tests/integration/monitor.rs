@@ -468,14 +468,15 @@ async fn health_names_its_reasons() {
     }
     app.traffic(2, 8).await;
     let h = app.admin_json(&format!("{API}/health/")).await;
-    assert_eq!(h["status"], "unhealthy", "{h}");
-    assert_eq!(h["reasons"][0]["check"], "error_rate");
-    assert!(
-        h["reasons"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("80.0%")
-    );
+    // Unhealthy for the error rate; critical once an evaluation round (whenever it comes) has
+    // opened the alert for it, which is then named first.
+    let alerted = h["open_critical_alerts"].as_i64().unwrap() > 0;
+    let expected = if alerted { "critical" } else { "unhealthy" };
+    assert_eq!(h["status"], expected, "{h}");
+    let first = &h["reasons"][usize::from(alerted)];
+    assert_eq!(first["check"], "error_rate", "{h}");
+    assert_eq!(first["status"], "unhealthy", "{h}");
+    assert!(first["message"].as_str().unwrap().contains("80.0%"));
     assert!(h["last_accepted_ms"].as_i64().is_some());
     app.stop().await;
 }
@@ -1339,71 +1340,6 @@ async fn snapshots_analytics_and_the_openapi_document() {
         );
     }
     app.stop().await;
-}
-
-#[tokio::test]
-async fn the_monitor_on_postgresql() {
-    let pg = crate::helpers::PgDatabase::create().await;
-    let app = spawn()
-        .database(&pg.url())
-        .var("WEBHOOK_MAX_EVENTS", "6")
-        .var("WEBHOOK_RETENTION_INTERVAL", "1")
-        .var("WEBHOOK_ALERT_INTERVAL", "1")
-        .var("WEBHOOK_ALERT_MIN_SAMPLE", "10")
-        .start()
-        .await;
-    let r = app
-        .webhook()
-        .header("snapshot-id", "s_pg")
-        .body(sample(Shape::LinkedinPosts))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    for _ in 0..6 {
-        assert_eq!(app.webhook().body("[]").send().await.unwrap().status(), 200);
-    }
-    for _ in 0..3 {
-        let r = app.webhook().body("[{").send().await.unwrap();
-        assert_eq!(r.status(), 400);
-    }
-    // Rollups count everything, even once retention has trimmed the events to six.
-    let m = app
-        .until(&format!("{API}/metrics/?window=5m"), |m| {
-            m["requests"] == 10
-        })
-        .await;
-    assert!((m["error_rate"].as_f64().unwrap() - 0.3).abs() < 1e-9);
-    assert_eq!(m["records"], 3);
-    app.eventually("SELECT count(*) FROM events", 6).await;
-    let alerts = app
-        .until(&format!("{API}/alerts/"), |b| {
-            !b["alerts"].as_array().unwrap().is_empty()
-        })
-        .await;
-    assert_eq!(alerts["alerts"][0]["rule"], "error_rate");
-    let a = app.admin_json(&format!("{API}/analytics/?range=24h")).await;
-    assert_eq!(a["bucket"], "hour");
-    assert!(a["top_client_ips"][0]["requests"].as_i64().unwrap() >= 1);
-    let csv = app
-        .admin_get(&format!("{API}/export-events/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(csv.lines().count(), 7, "header and six events");
-    let h = app.admin_json(&format!("{API}/health/")).await;
-    assert!(
-        h["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["check"] == "database" && r["status"] == "healthy")
-    );
-    app.stop().await;
-    pg.drop_database().await;
 }
 
 /// Two instances sharing PostgreSQL, both adding to the same new rollup rows at once: every request

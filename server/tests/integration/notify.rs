@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{PgDatabase, TestApp, json as read, spawn};
+use crate::helpers::{TestApp, json as read, spawn};
 
 async fn status(app: &TestApp, snapshot: &str) -> String {
     use sea_orm::EntityTrait;
@@ -88,19 +88,10 @@ async fn lifecycle(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn lifecycle_on_sqlite() {
+async fn a_snapshot_lifecycle() {
     let app = spawn().start().await;
     lifecycle(&app).await;
     app.stop().await;
-}
-
-#[tokio::test]
-async fn lifecycle_on_postgresql() {
-    let pg = PgDatabase::create().await;
-    let app = spawn().database(&pg.url()).start().await;
-    lifecycle(&app).await;
-    app.stop().await;
-    pg.drop_database().await;
 }
 
 #[tokio::test]

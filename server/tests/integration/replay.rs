@@ -142,7 +142,7 @@ async fn same_posts_in_concurrent_deliveries(apps: &[&TestApp]) {
 }
 
 #[tokio::test]
-async fn the_same_posts_in_concurrent_deliveries_are_new_once_on_sqlite() {
+async fn the_same_posts_in_concurrent_deliveries_are_new_once() {
     let app = spawn().start().await;
     same_posts_in_concurrent_deliveries(&[&app]).await;
     app.stop().await;
@@ -160,21 +160,11 @@ async fn the_same_posts_in_concurrent_deliveries_are_new_once_on_two_postgresql_
 }
 
 #[tokio::test]
-async fn replays_and_concurrent_duplicates_on_sqlite() {
+async fn replays_and_concurrent_duplicates() {
     let app = spawn().start().await;
     same_file_twice(&app).await;
     concurrent_duplicates(&app).await;
     app.stop().await;
-}
-
-#[tokio::test]
-async fn replays_and_concurrent_duplicates_on_postgresql() {
-    let pg = PgDatabase::create().await;
-    let app = spawn().database(&pg.url()).start().await;
-    same_file_twice(&app).await;
-    concurrent_duplicates(&app).await;
-    app.stop().await;
-    pg.drop_database().await;
 }
 
 #[tokio::test]

@@ -126,19 +126,10 @@ async fn a_chunked_gzip_csv_delivery_is_queued_then_extracted() {
 }
 
 #[tokio::test]
-async fn chunked_deliveries_on_sqlite() {
+async fn chunked_deliveries_are_queued_then_extracted() {
     let app = spawn().start().await;
     chunked_delivery_is_queued_then_extracted(&app).await;
     app.stop().await;
-}
-
-#[tokio::test]
-async fn chunked_deliveries_on_postgresql() {
-    let pg = PgDatabase::create().await;
-    let app = spawn().database(&pg.url()).start().await;
-    chunked_delivery_is_queued_then_extracted(&app).await;
-    app.stop().await;
-    pg.drop_database().await;
 }
 
 #[tokio::test]

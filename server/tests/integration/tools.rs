@@ -40,6 +40,16 @@ async fn run(root: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
     }
 }
 
+/// `run` beside `app`: on its directory, and on its database when that is a PostgreSQL one.
+async fn run_beside(app: &TestApp, env: &[(&str, &str)], args: &[&str]) -> Ran {
+    let url = app.database_url();
+    let mut env = env.to_vec();
+    if let Some(url) = &url {
+        env.push(("DATABASE_URL", url));
+    }
+    run(&root(app), &env, args).await
+}
+
 /// The directory `process::server` expects: the parent of the app's `data` and `logs`.
 fn root(app: &TestApp) -> PathBuf {
     app.data_dir().parent().unwrap().to_owned()
@@ -122,8 +132,8 @@ async fn check_setup_send_test_proves_a_signed_delivery_is_stored_and_the_snapsh
         TOKENS[1],
         ("WEBHOOK_SIGNING_SECRET", "setup-check-secret"),
     ];
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &env,
         &["check-setup", "--url", &app.address, "--send-test"],
     )
@@ -161,8 +171,8 @@ async fn check_setup_send_test_proves_a_signed_delivery_is_stored_and_the_snapsh
     );
 
     // Without the secret the server refuses the unsigned delivery: the tool says so and fails.
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &TOKENS,
         &["check-setup", "--url", &app.address, "--send-test"],
     )
@@ -175,8 +185,8 @@ async fn check_setup_send_test_proves_a_signed_delivery_is_stored_and_the_snapsh
 async fn check_setup_send_test_fails_with_the_reason() {
     let app = spawn().start().await;
     // A wrong webhook token.
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &[
             ("BRIGHTDATA_WEBHOOK_TOKEN", "wrong-token-0123456789"),
             TOKENS[1],
@@ -191,8 +201,8 @@ async fn check_setup_send_test_fails_with_the_reason() {
         ran.stderr
     );
     // A wrong admin token: the delivery answered 200, but the tool cannot prove it was stored.
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &[
             TOKENS[0],
             ("WEBHOOK_ADMIN_TOKEN", "wrong-admin-token-0123456789"),
@@ -208,8 +218,8 @@ async fn check_setup_send_test_fails_with_the_reason() {
     );
     // Nothing listening.
     let url = format!("http://127.0.0.1:{}", free_port());
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &TOKENS,
         &["check-setup", "--url", &url, "--send-test"],
     )
@@ -221,8 +231,8 @@ async fn check_setup_send_test_fails_with_the_reason() {
         ran.stderr
     );
     // Not a URL.
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &TOKENS,
         &["check-setup", "--url", "ftp://x", "--send-test"],
     )
@@ -642,8 +652,8 @@ async fn trigger_sends_every_parameter_and_records_the_snapshot_as_triggered() {
         ("BRIGHTDATA_API_URL", api.as_str()),
         ("BRIGHTDATA_API_TOKEN", API_KEY),
     ];
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &env,
         &[
             "trigger",
@@ -693,8 +703,8 @@ async fn trigger_sends_every_parameter_and_records_the_snapshot_as_triggered() {
         "{\"url\": \"https://www.tiktok.com/@a\", \"num_of_posts\": 5}\n",
     )
     .unwrap();
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &env,
         &[
             "trigger",
@@ -715,7 +725,7 @@ async fn trigger_sends_every_parameter_and_records_the_snapshot_as_triggered() {
         fake.seen.lock().unwrap()[1].2,
         json!([{"url": "https://www.tiktok.com/@a", "num_of_posts": 5}])
     );
-    let ran = run(&root(&app), &env, &["progress", "s_fake0123abcd"]).await;
+    let ran = run_beside(&app, &env, &["progress", "s_fake0123abcd"]).await;
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let answer: Value = serde_json::from_str(ran.stdout.trim()).unwrap();
     assert_eq!(answer["status"], "ready");
@@ -1078,7 +1088,7 @@ async fn export_events_writes_what_the_api_exports_while_the_server_runs() {
         if !filter.is_empty() {
             args.extend(["--outcome", filter]);
         }
-        let ran = run(&root(&app), &[], &args).await;
+        let ran = run_beside(&app, &[], &args).await;
         assert_eq!(ran.code, Some(0), "{}", ran.stderr);
         let expected_count = match filter {
             "" => 6,
@@ -1116,8 +1126,8 @@ async fn export_events_writes_what_the_api_exports_while_the_server_runs() {
     }
     // Bad filters are refused before anything is written.
     let file = out.join("bad.csv");
-    let ran = run(
-        &root(&app),
+    let ran = run_beside(
+        &app,
         &[],
         &[
             "export-events",
@@ -1185,7 +1195,7 @@ async fn export_posts_writes_each_format_as_the_api_exports_it() {
         if !snapshot.is_empty() {
             args.extend(["--snapshot", snapshot]);
         }
-        let ran = run(&root(&app), &[], &args).await;
+        let ran = run_beside(&app, &[], &args).await;
         assert_eq!(ran.code, Some(0), "{}", ran.stderr);
         assert!(
             ran.stdout.contains(&format!("{expected} posts written")),
@@ -1223,7 +1233,7 @@ async fn export_posts_writes_each_format_as_the_api_exports_it() {
     for args in [&["--format", "xlsx"][..], &["--from", "yesterday"][..]] {
         let mut all = vec!["export-posts", "-o", file.to_str().unwrap()];
         all.extend(args);
-        let ran = run(&root(&app), &[], &all).await;
+        let ran = run_beside(&app, &[], &all).await;
         assert_eq!(ran.code, Some(2), "{args:?}: {}", ran.stderr);
         assert!(!file.exists());
     }
