@@ -20,7 +20,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// survives a crash; the writer's own connection flushes differently, see `connect_writer`) and a
 /// busy timeout instead of immediate lock errors.
 pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, pool, pool.size, false).await
+    connect_with(url, pool, pool.size, false, POOL_STATEMENTS).await
 }
 
 /// `connect` (or `connect_writer`, through `attempt`) until it succeeds or fails for another
@@ -80,7 +80,8 @@ pub enum Durability {
 
 /// The writer's own connection (see `store::writer`): one, never shared, so its page cache stays
 /// warm (a pooled connection would often come back stale after another connection read) and no
-/// reader ever waits behind it for a pool slot.
+/// reader ever waits behind it for a pool slot. On PostgreSQL two: one batch commits on one while
+/// the next is written on the other.
 ///
 /// On a SQLite file it commits with `synchronous=NORMAL` (the log is written, not flushed) and the
 /// writer flushes the log itself before it acknowledges (`Durability::FlushLog`): measured, the
@@ -94,16 +95,27 @@ pub async fn connect_writer(
         .then(|| sqlite_file(url.as_str()))
         .flatten()
         .map(|file| PathBuf::from(format!("{}-wal", file.display())));
-    let db = connect_with(url, pool, 1, log.is_some()).await?;
+    let connections = if url.is_sqlite() { 1 } else { 2 };
+    let db = connect_with(url, pool, connections, log.is_some(), WRITER_STATEMENTS).await?;
     Ok((db, log.map_or(Durability::OnCommit, Durability::FlushLog)))
 }
 
+/// Prepared statements a pooled PostgreSQL connection keeps (sqlx's default).
+const POOL_STATEMENTS: usize = 100;
+
+/// Prepared statements each of the writer's PostgreSQL connections keeps: its multi-row inserts
+/// have a text per row count (`store::multirow`), up to 256 for each of a few tables, and each
+/// is prepared once instead of again whenever it fell out of a cache of 100.
+const WRITER_STATEMENTS: usize = 2048;
+
 /// `flushed_by_writer`: commits leave the log unflushed (see `connect_writer`).
+/// `statements`: prepared statements each PostgreSQL connection keeps.
 async fn connect_with(
     url: &DatabaseUrl,
     pool: &PoolConfig,
     connections: u32,
     flushed_by_writer: bool,
+    statements: usize,
 ) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.as_str());
     options
@@ -151,7 +163,10 @@ async fn connect_with(
                     .row_buffer_size(1024)
             });
     } else {
-        options.max_connections(connections).min_connections(1);
+        options
+            .max_connections(connections)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(move |opts| opts.statement_cache_capacity(statements));
     }
     Database::connect(options).await
 }

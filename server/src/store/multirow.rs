@@ -4,10 +4,18 @@
 //! Two reasons, both measured in profiles of `bench ingest`:
 //! - building a statement through `insert_many` took about a fifth of the writer thread's time
 //!   (each value wrapped, cloned and walked several times); here each value is cloned once;
-//! - every distinct SQL text is prepared anew by SQLite, and a batch's row counts vary, so most
-//!   statements missed the connection's statement cache (preparing was 6% of SQLite's thread).
-//!   Statements here hold a power of two of rows: a table has at most `MAX_ROWS.ilog2() + 1`
-//!   texts, which the cache keeps.
+//! - every distinct SQL text is prepared anew, and a batch's row counts vary.
+//!
+//! How many rows a statement holds differs by database (`statement_sizes`):
+//! - SQLite: a power of two, so a table has at most `MAX_ROWS.ilog2() + 1` texts, which the
+//!   connection's statement cache keeps (preparing was 6% of SQLite's thread before). Several
+//!   statements cost little: SQLite runs in-process.
+//! - PostgreSQL: all rows in one statement (up to `MAX_ROWS`). Each statement there is a round
+//!   trip that the single writer waits for; the power-of-two pieces made ~12 of a `bench ingest`
+//!   batch's ~21. The writer's connections keep enough prepared texts (`db::connect_writer`) for
+//!   every row count of every table, so each is prepared once. (Every row in one JSON parameter, one
+//!   text per table, was tried: `json_populate_recordset` cost PostgreSQL more than the round
+//!   trips it saved, and the rate halved.)
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 
@@ -15,14 +23,17 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 /// limit).
 pub const MAX_ROWS: usize = 256;
 
-/// The row counts `rows` rows are stored in: powers of two, largest first, each at most
-/// `MAX_ROWS`. 37 rows are 32 + 4 + 1.
-pub fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
+/// The row counts `rows` rows are stored in, largest first, each at most `MAX_ROWS`.
+/// SQLite: powers of two (37 rows are 32 + 4 + 1); PostgreSQL: as many as fit (37 rows are 37).
+pub fn statement_sizes(backend: DatabaseBackend, mut rows: usize) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         if rows == 0 {
             return None;
         }
-        let size = Ord::min(1 << rows.ilog2(), MAX_ROWS);
+        let size = match backend {
+            DatabaseBackend::Postgres => Ord::min(rows, MAX_ROWS),
+            _ => Ord::min(1 << rows.ilog2(), MAX_ROWS),
+        };
         rows -= size;
         Some(size)
     })
@@ -40,7 +51,7 @@ pub fn insert_statements<R>(
 ) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut start = 0;
-    for size in statement_sizes(rows.len()) {
+    for size in statement_sizes(backend, rows.len()) {
         let mut bound = Vec::with_capacity(size * columns.len());
         for row in &rows[start..start + size] {
             let before = bound.len();
@@ -111,16 +122,16 @@ mod tests {
     #[test]
     fn sizes_are_powers_of_two_that_add_up() {
         for rows in 0..2000 {
-            let sizes: Vec<usize> = statement_sizes(rows).collect();
+            let sizes: Vec<usize> = statement_sizes(DatabaseBackend::Sqlite, rows).collect();
             assert_eq!(sizes.iter().sum::<usize>(), rows, "{rows}");
             assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= MAX_ROWS));
             assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first");
         }
-        assert_eq!(statement_sizes(37).collect::<Vec<_>>(), [32, 4, 1]);
-        assert_eq!(
-            statement_sizes(600).collect::<Vec<_>>(),
-            [256, 256, 64, 16, 8]
-        );
+        let sizes = |backend, rows| statement_sizes(backend, rows).collect::<Vec<_>>();
+        assert_eq!(sizes(DatabaseBackend::Sqlite, 37), [32, 4, 1]);
+        assert_eq!(sizes(DatabaseBackend::Sqlite, 600), [256, 256, 64, 16, 8]);
+        assert_eq!(sizes(DatabaseBackend::Postgres, 37), [37]);
+        assert_eq!(sizes(DatabaseBackend::Postgres, 600), [256, 256, 88]);
     }
 
     #[test]
@@ -137,20 +148,25 @@ mod tests {
                 values.push(format!("r{row}").into());
             },
         );
-        assert_eq!(statements.len(), 2);
+        assert_eq!(statements.len(), 1, "one statement on PostgreSQL");
         assert_eq!(
             statements[0].sql,
-            r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8) ON CONFLICT DO NOTHING"#
+            r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8), ($9, $10) ON CONFLICT DO NOTHING"#
         );
-        assert_eq!(
-            statements[1].sql,
-            r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2) ON CONFLICT DO NOTHING"#
-        );
-        let last = statements[1].values.as_ref().unwrap();
-        assert_eq!(last.0, vec![Value::from(4i64), Value::from("r4")]);
-        let sqlite = insert_statements(DatabaseBackend::Sqlite, "t", &["a"], "", &rows[..2], {
+        let values = &statements[0].values.as_ref().unwrap().0;
+        assert_eq!(values[8..], [Value::from(4i64), Value::from("r4")]);
+        let sqlite = insert_statements(DatabaseBackend::Sqlite, "t", &["a"], "", &rows, {
             |row, values: &mut Vec<Value>| values.push((*row).into())
         });
-        assert_eq!(sqlite[0].sql, r#"INSERT INTO "t" ("a") VALUES (?), (?)"#);
+        let texts: Vec<&str> = sqlite.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                r#"INSERT INTO "t" ("a") VALUES (?), (?), (?), (?)"#,
+                r#"INSERT INTO "t" ("a") VALUES (?)"#
+            ],
+            "powers of two on SQLite"
+        );
+        assert_eq!(sqlite[1].values.as_ref().unwrap().0, [Value::from(4i64)]);
     }
 }

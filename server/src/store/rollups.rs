@@ -252,19 +252,22 @@ async fn merge_into(
     deltas: BTreeMap<RollupKey, Rollup>,
 ) -> Result<(), DbErr> {
     // Histograms cannot be added in SQL: read the affected rows, merge here, write back.
-    // On PostgreSQL several instances may do this at once, and the read locks the rows; but a
-    // row that does not exist yet cannot be locked, so two instances would both merge into
-    // nothing and the later write would drop the earlier one's counts. Hence the missing rows
-    // are created first, empty (an insert of the same key waits for the other's commit).
-    let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
-    if db.get_database_backend() == DatabaseBackend::Postgres {
+    // On PostgreSQL several instances may do this at once (and one writer's next batch while its
+    // last one commits): the rows must be locked as they are read. But a row that does not exist
+    // yet cannot be locked, so two writers would both merge into nothing and the later write would
+    // drop the earlier one's counts. Hence one statement that inserts the missing rows empty and
+    // locks the others (an insert of the same key waits for the other's commit), returning each
+    // as it stands: one round trip where an insert and a locking read were two.
+    let existing = if db.get_database_backend() == DatabaseBackend::Postgres {
         let empty: Vec<Rollup> = deltas
             .keys()
             .map(|key| Rollup::new(granularity, key.clone()))
             .collect();
-        insert(db, granularity, &empty, Conflict::Keep).await?;
-    }
-    let existing = read(db, granularity, Bucket::In(&buckets), true).await?;
+        insert_or_lock(db, granularity, &empty).await?
+    } else {
+        let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
+        read(db, granularity, Bucket::In(&buckets)).await?
+    };
     let mut merged: Vec<Rollup> = Vec::with_capacity(deltas.len());
     for (key, delta) in deltas {
         let mut row = existing
@@ -275,33 +278,20 @@ async fn merge_into(
         row.merge(&delta);
         merged.push(row);
     }
-    insert(db, granularity, &merged, Conflict::Replace).await
+    replace(db, granularity, &merged).await
 }
 
-/// What an insert does with a row whose key is already stored.
-#[derive(Clone, Copy)]
-enum Conflict {
-    Keep,
-    Replace,
-}
-
-/// Inserts rollup rows in the order given. Callers give them in key order: several instances
-/// inserting the same keys then take their locks in the same order and wait for each other instead
-/// of deadlocking.
-async fn insert(
+/// Writes rollup rows over those of their keys, in the order given. Callers give them in key
+/// order: several writers touching the same keys then take their locks in the same order and wait
+/// for each other instead of deadlocking.
+async fn replace(
     db: &impl ConnectionTrait,
     granularity: Granularity,
     rows: &[Rollup],
-    conflict: Conflict,
 ) -> Result<(), DbErr> {
-    let on_conflict = match conflict {
-        Conflict::Keep => OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
-            .do_nothing()
-            .to_owned(),
-        Conflict::Replace => OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
-            .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
-            .to_owned(),
-    };
+    let on_conflict = OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+        .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
+        .to_owned();
     for rows in rows.chunks(200) {
         let mut insert = Query::insert();
         insert
@@ -309,23 +299,64 @@ async fn insert(
             .columns(columns(&COLUMNS))
             .on_conflict(on_conflict.clone());
         for row in rows {
-            insert.values_panic([
-                row.key.bucket_ms.into(),
-                row.key.endpoint.clone().into(),
-                row.key.outcome.clone().into(),
-                row.key.platform.clone().into(),
-                row.requests.into(),
-                row.bytes.into(),
-                row.records.into(),
-                row.latency_sum_us.into(),
-                row.latency_max_us.into(),
-                row.latency.encode().into(),
-            ]);
+            insert.values_panic(row_values(row));
         }
         db.execute_raw(db.get_database_backend().build(&insert))
             .await?;
     }
     Ok(())
+}
+
+/// PostgreSQL: inserts `rows` (empty ones) where their key is missing and locks the rows that
+/// exist (`ON CONFLICT DO UPDATE` to the same value takes the row's lock, as `FOR UPDATE`
+/// would), returning every one of them as it stands. In key order, as `replace`.
+async fn insert_or_lock(
+    db: &impl ConnectionTrait,
+    granularity: Granularity,
+    rows: &[Rollup],
+) -> Result<Vec<Rollup>, DbErr> {
+    let table = Alias::new(granularity.table());
+    let mut stored = Vec::with_capacity(rows.len());
+    for rows in rows.chunks(200) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(table.clone())
+            .columns(columns(&COLUMNS))
+            .on_conflict(
+                OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+                    .value(
+                        Alias::new("requests"),
+                        Expr::col((table.clone(), Alias::new("requests"))),
+                    )
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns(columns(&COLUMNS)));
+        for row in rows {
+            insert.values_panic(row_values(row));
+        }
+        for row in db
+            .query_all_raw(db.get_database_backend().build(&insert))
+            .await?
+        {
+            stored.push(Rollup::from_row(granularity, &row)?);
+        }
+    }
+    Ok(stored)
+}
+
+fn row_values(row: &Rollup) -> [SimpleExpr; 10] {
+    [
+        row.key.bucket_ms.into(),
+        row.key.endpoint.clone().into(),
+        row.key.outcome.clone().into(),
+        row.key.platform.clone().into(),
+        row.requests.into(),
+        row.bytes.into(),
+        row.records.into(),
+        row.latency_sum_us.into(),
+        row.latency_max_us.into(),
+        row.latency.encode().into(),
+    ]
 }
 
 /// Snapshot counts are plain sums: the database adds them (safe with several writers).
@@ -371,12 +402,11 @@ enum Bucket<'a> {
     Range(i64, i64),
 }
 
-/// Rollup rows (locked for update on PostgreSQL when `lock`, as the writer merges into them).
+/// Rollup rows.
 async fn read(
     db: &impl ConnectionTrait,
     granularity: Granularity,
     buckets: Bucket<'_>,
-    lock: bool,
 ) -> Result<Vec<Rollup>, DbErr> {
     let mut select = Query::select();
     select
@@ -391,9 +421,6 @@ async fn read(
                 .and_where(Expr::col(Alias::new("bucket_ms")).gte(from))
                 .and_where(Expr::col(Alias::new("bucket_ms")).lt(to));
         }
-    }
-    if lock && db.get_database_backend() == DatabaseBackend::Postgres {
-        select.lock_exclusive();
     }
     let statement = db.get_database_backend().build(&select);
     db.query_all_raw(statement)
@@ -410,7 +437,7 @@ pub async fn read_range(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<Rollup>, DbErr> {
-    read(db, granularity, Bucket::Range(from_ms, to_ms), false).await
+    read(db, granularity, Bucket::Range(from_ms, to_ms)).await
 }
 
 /// The (granularity, from, to) pieces covering `[from_ms, to_ms)`: whole hours from the hourly

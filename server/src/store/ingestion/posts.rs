@@ -169,7 +169,7 @@ async fn existing<'p>(
         .collect();
     let mut found = HashSet::new();
     let mut start = 0;
-    for size in multirow::statement_sizes(posts.len()) {
+    for size in multirow::statement_sizes(backend, posts.len()) {
         let chunk = &posts[start..start + size];
         start += size;
         let mut sql = String::from("SELECT p.platform, p.post_id FROM posts p JOIN (VALUES ");
