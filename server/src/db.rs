@@ -104,9 +104,9 @@ pub async fn connect_writer(
 const POOL_STATEMENTS: usize = 100;
 
 /// Prepared statements each of the writer's PostgreSQL connections keeps: its multi-row inserts
-/// have a text per row count (`store::multirow`), up to 256 for each of a few tables, and each
-/// is prepared once instead of again whenever it fell out of a cache of 100.
-const WRITER_STATEMENTS: usize = 2048;
+/// have a text per row count up to 64, and 128 and 256 (`store::multirow`), for each of six
+/// tables, and each is prepared once instead of again whenever it fell out of a cache of 100.
+const WRITER_STATEMENTS: usize = 512;
 
 /// `flushed_by_writer`: commits leave the log unflushed (see `connect_writer`).
 /// `statements`: prepared statements each PostgreSQL connection keeps.

@@ -10,12 +10,16 @@
 //! - SQLite: a power of two, so a table has at most `MAX_ROWS.ilog2() + 1` texts, which the
 //!   connection's statement cache keeps (preparing was 6% of SQLite's thread before). Several
 //!   statements cost little: SQLite runs in-process.
-//! - PostgreSQL: all rows in one statement (up to `MAX_ROWS`). Each statement there is a round
-//!   trip that the single writer waits for; the power-of-two pieces made ~12 of a `bench ingest`
-//!   batch's ~21. The writer's connections keep enough prepared texts (`db::connect_writer`) for
-//!   every row count of every table, so each is prepared once. (Every row in one JSON parameter, one
-//!   text per table, was tried: `json_populate_recordset` cost PostgreSQL more than the round
-//!   trips it saved, and the rate halved.)
+//! - PostgreSQL: up to `PG_EXACT_ROWS` rows in one statement of exactly that many; more in
+//!   power-of-two pieces of at least that many, then the rest in one. Each statement there is a
+//!   round trip that the single writer waits for; the power-of-two pieces made ~12 of a
+//!   `bench ingest` batch's ~21, where a batch of up to 64 rows a table now takes one each. A table
+//!   has at most `PG_EXACT_ROWS` + 2 texts, which the writer's connections keep prepared
+//!   (`db::connect_writer`). Bounded on purpose: PostgreSQL keeps ~3.3 KB per row of a prepared
+//!   insert (64 rows: 197 KB; 256 rows: 838 KB, measured with `pg_backend_memory_contexts`), so a
+//!   text for every count up to 256 could hold ~100 MB per table and connection. (Every row in one
+//!   JSON parameter, one text per table, was tried: `json_populate_recordset` cost PostgreSQL more
+//!   than the round trips it saved, and the rate halved.)
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 
@@ -23,15 +27,19 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 /// limit).
 pub const MAX_ROWS: usize = 256;
 
+/// PostgreSQL: rows stored in one statement of exactly their count (see the module's comment).
+pub const PG_EXACT_ROWS: usize = 64;
+
 /// The row counts `rows` rows are stored in, largest first, each at most `MAX_ROWS`.
-/// SQLite: powers of two (37 rows are 32 + 4 + 1); PostgreSQL: as many as fit (37 rows are 37).
+/// SQLite: powers of two (37 rows are 32 + 4 + 1). PostgreSQL: the same down to `PG_EXACT_ROWS`,
+/// then the rest at once (37 rows are 37; 600 are 256 + 256 + 64 + 24).
 pub fn statement_sizes(backend: DatabaseBackend, mut rows: usize) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         if rows == 0 {
             return None;
         }
         let size = match backend {
-            DatabaseBackend::Postgres => Ord::min(rows, MAX_ROWS),
+            DatabaseBackend::Postgres if rows <= PG_EXACT_ROWS => rows,
             _ => Ord::min(1 << rows.ilog2(), MAX_ROWS),
         };
         rows -= size;
@@ -131,7 +139,14 @@ mod tests {
         assert_eq!(sizes(DatabaseBackend::Sqlite, 37), [32, 4, 1]);
         assert_eq!(sizes(DatabaseBackend::Sqlite, 600), [256, 256, 64, 16, 8]);
         assert_eq!(sizes(DatabaseBackend::Postgres, 37), [37]);
-        assert_eq!(sizes(DatabaseBackend::Postgres, 600), [256, 256, 88]);
+        assert_eq!(sizes(DatabaseBackend::Postgres, 64), [64]);
+        assert_eq!(sizes(DatabaseBackend::Postgres, 100), [64, 36]);
+        assert_eq!(sizes(DatabaseBackend::Postgres, 600), [256, 256, 64, 24]);
+        // A table's texts on PostgreSQL: every count up to 64, and 128 and 256.
+        let texts: std::collections::BTreeSet<usize> = (0..2000)
+            .flat_map(|rows| sizes(DatabaseBackend::Postgres, rows))
+            .collect();
+        assert_eq!(texts.len(), PG_EXACT_ROWS + 2);
     }
 
     #[test]
