@@ -430,6 +430,8 @@ async fn three_instances_on_one_postgresql_share_deliveries_alerts_and_the_leade
     let last = instances.pop().unwrap();
     successor.stop();
     let handed = Instant::now();
+    // Given up, not left to run out: the lease no longer names it.
+    assert_ne!(leader(&db).await, Some(successor.id.clone()), "released");
     let third = wait_for("a new leader", Duration::from_secs(LEASE_S), || leader(&db)).await;
     assert_eq!(third, last.id);
     eprintln!(
