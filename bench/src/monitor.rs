@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use sea_orm::TransactionTrait;
 use server::store::events::{NewEvent, insert_events};
 use server::store::ids::IdAllocator;
-use server::store::rollups::add_events;
+use server::store::rollups::{Shards, add_events};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -78,7 +78,7 @@ pub async fn run(binary: &str, count: usize, calls: usize) -> anyhow::Result<()>
             .collect();
         let txn = db.begin().await?;
         let models = insert_events(&txn, &ids, &events).await?;
-        add_events(&txn, &models).await?;
+        add_events(&txn, Shards::SOLE.of_batch(0), &models).await?;
         txn.commit().await?;
         written += batch;
     }

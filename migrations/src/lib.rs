@@ -11,6 +11,7 @@ mod m20261203_000005_snapshot_completeness;
 mod m20261203_000006_events_by_delivery;
 mod m20261204_000007_field_coverage;
 mod m20261205_000008_leases;
+mod m20261205_000009_rollup_shards;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_events_by_delivery::Migration),
             Box::new(m20261204_000007_field_coverage::Migration),
             Box::new(m20261205_000008_leases::Migration),
+            Box::new(m20261205_000009_rollup_shards::Migration),
         ]
     }
 }

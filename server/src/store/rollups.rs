@@ -5,10 +5,16 @@
 //!
 //! The writer adds each batch of events to them in the same transaction, so they are always exactly
 //! as current as the events, and they outlive the events' retention.
+//!
+//! A key's counts may be split over several rows, one per writer shard (`shard`, see
+//! [`Shards`]): readers sum the rows they read, whatever their key, so they never see the split.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, OnConflict, Query,
+    SelectStatement, SimpleExpr, UnionType, WithClause,
+};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult};
 
 use super::histogram::LatencyHistogram;
@@ -161,11 +167,42 @@ impl Rollup {
     }
 }
 
-const COLUMNS: [&str; 10] = [
+/// Rows of one writer shard (`rollups_{minute,hour}.shard`). On PostgreSQL the batches of one
+/// writer alternate between two shards of their own, picked at random when the writer starts: the
+/// batch written while the last one commits does not wait for that one's row locks, and another
+/// instance's batches never do. A row is still read and written under its lock, so two writers
+/// that drew the same shard stay correct, only slower. SQLite has one writer: every row is shard 0.
+#[derive(Debug, Clone, Copy)]
+pub struct Shards {
+    first: i64,
+    count: i64,
+}
+
+impl Shards {
+    /// The one shard of SQLite's only writer.
+    pub const SOLE: Self = Self { first: 0, count: 1 };
+
+    /// Two shards of a writer's own, at random (one of 2^31 pairs).
+    pub fn random_pair() -> Self {
+        use rand::RngCore;
+        Self {
+            first: 2 * i64::from(rand::rng().next_u32() >> 1) + 2,
+            count: 2,
+        }
+    }
+
+    /// The shard of the writer's `batch`-th batch.
+    pub fn of_batch(self, batch: u64) -> i64 {
+        self.first + (batch % self.count as u64) as i64
+    }
+}
+
+const COLUMNS: [&str; 11] = [
     "bucket_ms",
     "endpoint",
     "outcome",
     "platform",
+    "shard",
     "requests",
     "bytes",
     "records",
@@ -173,18 +210,30 @@ const COLUMNS: [&str; 10] = [
     "latency_max_us",
     "latency_histogram",
 ];
-const KEY_COLUMNS: usize = 4;
+const KEY_COLUMNS: usize = 5;
 const SNAPSHOT_COLUMNS: [&str; 5] = ["bucket_ms", "snapshot_id", "requests", "records", "bytes"];
 
 fn columns(names: &[&str]) -> Vec<Alias> {
     names.iter().map(|c| Alias::new(*c)).collect()
 }
 
-/// Adds stored events to every rollup. Runs inside the writer's transaction.
-pub async fn add_events(db: &impl ConnectionTrait, batch: &[events::Model]) -> Result<(), DbErr> {
+/// What a batch adds to the rollups of one granularity.
+struct Additions {
+    granularity: Granularity,
+    deltas: BTreeMap<RollupKey, Rollup>,
+    snapshots: Vec<SnapshotRollup>,
+}
+
+/// Adds stored events to every rollup, in rows of `shard`. Runs inside the writer's transaction.
+pub async fn add_events(
+    db: &impl ConnectionTrait,
+    shard: i64,
+    batch: &[events::Model],
+) -> Result<(), DbErr> {
     if batch.is_empty() {
         return Ok(());
     }
+    let mut additions = Vec::with_capacity(2);
     for granularity in [Granularity::Minute, Granularity::Hour] {
         let mut deltas: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
         let mut snapshots: BTreeMap<(i64, &str), SnapshotRollup> = BTreeMap::new();
@@ -216,18 +265,26 @@ pub async fn add_events(db: &impl ConnectionTrait, batch: &[events::Model]) -> R
                 row.bytes += event.bytes;
             }
         }
-        merge_into(db, granularity, deltas).await?;
-        add_snapshot_counts(db, granularity, snapshots.into_values().collect()).await?;
+        additions.push(Additions {
+            granularity,
+            deltas,
+            snapshots: snapshots.into_values().collect(),
+        });
     }
-    Ok(())
+    apply(db, shard, additions).await
 }
 
 /// Adds minute rows counted elsewhere (refusals recorded without an event row each) to the minute
-/// and hour rollups.
-pub async fn add_counts(db: &impl ConnectionTrait, minute_rows: &[Rollup]) -> Result<(), DbErr> {
+/// and hour rollups, in rows of `shard`.
+pub async fn add_counts(
+    db: &impl ConnectionTrait,
+    shard: i64,
+    minute_rows: &[Rollup],
+) -> Result<(), DbErr> {
     if minute_rows.is_empty() {
         return Ok(());
     }
+    let mut additions = Vec::with_capacity(2);
     for granularity in [Granularity::Minute, Granularity::Hour] {
         let mut deltas: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
         for row in minute_rows {
@@ -240,116 +297,207 @@ pub async fn add_counts(db: &impl ConnectionTrait, minute_rows: &[Rollup]) -> Re
                 .or_insert_with(|| Rollup::new(granularity, key))
                 .merge(row);
         }
-        merge_into(db, granularity, deltas).await?;
+        additions.push(Additions {
+            granularity,
+            deltas,
+            snapshots: Vec::new(),
+        });
     }
-    Ok(())
+    apply(db, shard, additions).await
 }
 
-/// Adds `deltas` to the stored rows of their keys.
-async fn merge_into(
+/// Adds `additions` to the stored rows of their keys in `shard`.
+///
+/// Histograms cannot be added in SQL: the affected rows are read, merged here and written back.
+/// On PostgreSQL another writer may hold the same shard (a draw of the same number), so the rows
+/// must be locked as they are read. But a row that does not exist yet cannot be locked, so two
+/// writers would both merge into nothing and the later write would drop the earlier one's counts.
+/// Hence one statement that inserts the missing rows empty and locks the others (an insert of the
+/// same key waits for the other's commit), returning each as it stands; then one that writes
+/// them all back with the snapshot counts. Two round trips for both granularities, where a
+/// statement each was six: a round trip costs the writer ~0.3 ms under load.
+async fn apply(
     db: &impl ConnectionTrait,
-    granularity: Granularity,
-    deltas: BTreeMap<RollupKey, Rollup>,
+    shard: i64,
+    additions: Vec<Additions>,
 ) -> Result<(), DbErr> {
-    // Histograms cannot be added in SQL: read the affected rows, merge here, write back.
-    // On PostgreSQL several instances may do this at once (and one writer's next batch while its
-    // last one commits): the rows must be locked as they are read. But a row that does not exist
-    // yet cannot be locked, so two writers would both merge into nothing and the later write would
-    // drop the earlier one's counts. Hence one statement that inserts the missing rows empty and
-    // locks the others (an insert of the same key waits for the other's commit), returning each
-    // as it stands: one round trip where an insert and a locking read were two.
-    let existing = if db.get_database_backend() == DatabaseBackend::Postgres {
-        let empty: Vec<Rollup> = deltas
-            .keys()
-            .map(|key| Rollup::new(granularity, key.clone()))
-            .collect();
-        insert_or_lock(db, granularity, &empty).await?
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    let mut existing: Vec<(Granularity, Rollup)> = Vec::new();
+    if postgres {
+        let mut locks = Vec::new();
+        for addition in &additions {
+            let empty: Vec<Rollup> = addition
+                .deltas
+                .keys()
+                .map(|key| Rollup::new(addition.granularity, key.clone()))
+                .collect();
+            locks.extend(
+                insert_or_lock(addition.granularity, shard, &empty)
+                    .into_iter()
+                    .map(|insert| (addition.granularity, insert)),
+            );
+        }
+        existing = run_locks(db, locks).await?;
     } else {
-        let buckets: BTreeSet<i64> = deltas.keys().map(|k| k.bucket_ms).collect();
-        read(db, granularity, Bucket::In(&buckets)).await?
-    };
-    let mut merged: Vec<Rollup> = Vec::with_capacity(deltas.len());
-    for (key, delta) in deltas {
-        let mut row = existing
-            .iter()
-            .find(|row| row.key == key)
-            .cloned()
-            .unwrap_or_else(|| Rollup::new(granularity, key));
-        row.merge(&delta);
-        merged.push(row);
+        for addition in &additions {
+            let buckets: BTreeSet<i64> = addition.deltas.keys().map(|k| k.bucket_ms).collect();
+            let rows = read(db, addition.granularity, Bucket::In(&buckets), Some(shard)).await?;
+            existing.extend(rows.into_iter().map(|row| (addition.granularity, row)));
+        }
     }
-    replace(db, granularity, &merged).await
+    let mut writes: Vec<InsertStatement> = Vec::new();
+    for addition in additions {
+        let granularity = addition.granularity;
+        let mut merged: Vec<Rollup> = Vec::with_capacity(addition.deltas.len());
+        for (key, delta) in addition.deltas {
+            let mut row = existing
+                .iter()
+                .find(|(g, row)| *g == granularity && row.key == key)
+                .map(|(_, row)| row.clone())
+                .unwrap_or_else(|| Rollup::new(granularity, key));
+            row.merge(&delta);
+            merged.push(row);
+        }
+        writes.extend(replace(granularity, shard, &merged));
+        writes.extend(add_snapshot_counts(granularity, &addition.snapshots));
+    }
+    if postgres {
+        run_together(db, writes).await
+    } else {
+        for insert in writes {
+            db.execute_raw(db.get_database_backend().build(&insert))
+                .await?;
+        }
+        Ok(())
+    }
 }
 
-/// Writes rollup rows over those of their keys, in the order given. Callers give them in key
-/// order: several writers touching the same keys then take their locks in the same order and wait
-/// for each other instead of deadlocking.
-async fn replace(
+/// PostgreSQL: runs the locking inserts in one statement (each a CTE returning its rows, tagged
+/// with its granularity) and returns the rows.
+async fn run_locks(
     db: &impl ConnectionTrait,
-    granularity: Granularity,
-    rows: &[Rollup],
-) -> Result<(), DbErr> {
-    let on_conflict = OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
-        .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
-        .to_owned();
-    for rows in rows.chunks(200) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new(granularity.table()))
-            .columns(columns(&COLUMNS))
-            .on_conflict(on_conflict.clone());
-        for row in rows {
-            insert.values_panic(row_values(row));
-        }
-        db.execute_raw(db.get_database_backend().build(&insert))
-            .await?;
+    locks: Vec<(Granularity, InsertStatement)>,
+) -> Result<Vec<(Granularity, Rollup)>, DbErr> {
+    if locks.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(())
-}
-
-/// PostgreSQL: inserts `rows` (empty ones) where their key is missing and locks the rows that
-/// exist (`ON CONFLICT DO UPDATE` to the same value takes the row's lock, as `FOR UPDATE`
-/// would), returning every one of them as it stands. In key order, as `replace`.
-async fn insert_or_lock(
-    db: &impl ConnectionTrait,
-    granularity: Granularity,
-    rows: &[Rollup],
-) -> Result<Vec<Rollup>, DbErr> {
-    let table = Alias::new(granularity.table());
-    let mut stored = Vec::with_capacity(rows.len());
-    for rows in rows.chunks(200) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(table.clone())
+    let mut with = WithClause::new();
+    let mut union: Option<SelectStatement> = None;
+    let granularities: Vec<Granularity> = locks.iter().map(|(g, _)| *g).collect();
+    for (i, (_, insert)) in locks.into_iter().enumerate() {
+        let name = Alias::new(format!("locked{i}"));
+        with.cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(name.clone())
+                .to_owned(),
+        );
+        let mut select = Query::select();
+        select
+            .expr_as(Expr::cust(i.to_string()), Alias::new("part"))
             .columns(columns(&COLUMNS))
-            .on_conflict(
-                OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
-                    .value(
-                        Alias::new("requests"),
-                        Expr::col((table.clone(), Alias::new("requests"))),
-                    )
-                    .to_owned(),
-            )
-            .returning(Query::returning().columns(columns(&COLUMNS)));
-        for row in rows {
-            insert.values_panic(row_values(row));
+            .from(name);
+        match union.as_mut() {
+            None => union = Some(select),
+            Some(first) => {
+                first.union(UnionType::All, select);
+            }
         }
-        for row in db
-            .query_all_raw(db.get_database_backend().build(&insert))
-            .await?
-        {
-            stored.push(Rollup::from_row(granularity, &row)?);
-        }
+    }
+    let query = with.query(union.expect("at least one lock"));
+    let mut stored = Vec::new();
+    for row in db
+        .query_all_raw(DatabaseBackend::Postgres.build(&query))
+        .await?
+    {
+        let part: i32 = row.try_get("", "part")?;
+        let granularity = granularities[part as usize];
+        stored.push((granularity, Rollup::from_row(granularity, &row)?));
     }
     Ok(stored)
 }
 
-fn row_values(row: &Rollup) -> [SimpleExpr; 10] {
+/// PostgreSQL: runs `writes` in one statement (each a CTE: PostgreSQL runs every data-modifying
+/// CTE to completion, whatever the main query reads).
+async fn run_together(
+    db: &impl ConnectionTrait,
+    writes: Vec<InsertStatement>,
+) -> Result<(), DbErr> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut with = WithClause::new();
+    for (i, insert) in writes.into_iter().enumerate() {
+        with.cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(Alias::new(format!("written{i}")))
+                .to_owned(),
+        );
+    }
+    let query = with.query(Query::select().expr(Expr::cust("1")).to_owned());
+    db.execute_raw(DatabaseBackend::Postgres.build(&query))
+        .await?;
+    Ok(())
+}
+
+/// Statements writing rollup rows over those of their keys, in the order given. Callers give them
+/// in key order: several writers touching the same keys then take their locks in the same order
+/// and wait for each other instead of deadlocking.
+fn replace(granularity: Granularity, shard: i64, rows: &[Rollup]) -> Vec<InsertStatement> {
+    let on_conflict = OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+        .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
+        .to_owned();
+    rows.chunks(200)
+        .map(|rows| {
+            let mut insert = Query::insert();
+            insert
+                .into_table(Alias::new(granularity.table()))
+                .columns(columns(&COLUMNS))
+                .on_conflict(on_conflict.clone());
+            for row in rows {
+                insert.values_panic(row_values(row, shard));
+            }
+            insert
+        })
+        .collect()
+}
+
+/// PostgreSQL: statements inserting `rows` (empty ones) where their key is missing and locking
+/// the rows that exist (`ON CONFLICT DO UPDATE` to the same value takes the row's lock, as
+/// `FOR UPDATE` would), returning every one of them as it stands. In key order, as `replace`.
+fn insert_or_lock(granularity: Granularity, shard: i64, rows: &[Rollup]) -> Vec<InsertStatement> {
+    let table = Alias::new(granularity.table());
+    rows.chunks(200)
+        .map(|rows| {
+            let mut insert = Query::insert();
+            insert
+                .into_table(table.clone())
+                .columns(columns(&COLUMNS))
+                .on_conflict(
+                    OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+                        .value(
+                            Alias::new("requests"),
+                            Expr::col((table.clone(), Alias::new("requests"))),
+                        )
+                        .to_owned(),
+                )
+                .returning(Query::returning().columns(columns(&COLUMNS)));
+            for row in rows {
+                insert.values_panic(row_values(row, shard));
+            }
+            insert
+        })
+        .collect()
+}
+
+fn row_values(row: &Rollup, shard: i64) -> [SimpleExpr; 11] {
     [
         row.key.bucket_ms.into(),
         row.key.endpoint.clone().into(),
         row.key.outcome.clone().into(),
         row.key.platform.clone().into(),
+        shard.into(),
         row.requests.into(),
         row.bytes.into(),
         row.records.into(),
@@ -359,42 +507,39 @@ fn row_values(row: &Rollup) -> [SimpleExpr; 10] {
     ]
 }
 
-/// Snapshot counts are plain sums: the database adds them (safe with several writers).
-async fn add_snapshot_counts(
-    db: &impl ConnectionTrait,
-    granularity: Granularity,
-    rows: Vec<SnapshotRollup>,
-) -> Result<(), DbErr> {
+/// Statements adding snapshot counts. They are plain sums: the database adds them (safe with
+/// several writers).
+fn add_snapshot_counts(granularity: Granularity, rows: &[SnapshotRollup]) -> Vec<InsertStatement> {
     let table = Alias::new(granularity.snapshot_table());
-    for rows in rows.chunks(200) {
-        let added = |column: &str| -> SimpleExpr {
-            Expr::col((table.clone(), Alias::new(column)))
-                .add(Expr::col((Alias::new("excluded"), Alias::new(column))))
-        };
-        let mut insert = Query::insert();
-        insert
-            .into_table(table.clone())
-            .columns(columns(&SNAPSHOT_COLUMNS))
-            .on_conflict(
-                OnConflict::columns(columns(&SNAPSHOT_COLUMNS[..2]))
-                    .value(Alias::new("requests"), added("requests"))
-                    .value(Alias::new("records"), added("records"))
-                    .value(Alias::new("bytes"), added("bytes"))
-                    .to_owned(),
-            );
-        for row in rows {
-            insert.values_panic([
-                row.bucket_ms.into(),
-                row.snapshot_id.clone().into(),
-                row.requests.into(),
-                row.records.into(),
-                row.bytes.into(),
-            ]);
-        }
-        db.execute_raw(db.get_database_backend().build(&insert))
-            .await?;
-    }
-    Ok(())
+    rows.chunks(200)
+        .map(|rows| {
+            let added = |column: &str| -> SimpleExpr {
+                Expr::col((table.clone(), Alias::new(column)))
+                    .add(Expr::col((Alias::new("excluded"), Alias::new(column))))
+            };
+            let mut insert = Query::insert();
+            insert
+                .into_table(table.clone())
+                .columns(columns(&SNAPSHOT_COLUMNS))
+                .on_conflict(
+                    OnConflict::columns(columns(&SNAPSHOT_COLUMNS[..2]))
+                        .value(Alias::new("requests"), added("requests"))
+                        .value(Alias::new("records"), added("records"))
+                        .value(Alias::new("bytes"), added("bytes"))
+                        .to_owned(),
+                );
+            for row in rows {
+                insert.values_panic([
+                    row.bucket_ms.into(),
+                    row.snapshot_id.clone().into(),
+                    row.requests.into(),
+                    row.records.into(),
+                    row.bytes.into(),
+                ]);
+            }
+            insert
+        })
+        .collect()
 }
 
 enum Bucket<'a> {
@@ -402,11 +547,12 @@ enum Bucket<'a> {
     Range(i64, i64),
 }
 
-/// Rollup rows.
+/// Rollup rows, of `shard` or of every shard.
 async fn read(
     db: &impl ConnectionTrait,
     granularity: Granularity,
     buckets: Bucket<'_>,
+    shard: Option<i64>,
 ) -> Result<Vec<Rollup>, DbErr> {
     let mut select = Query::select();
     select
@@ -422,6 +568,9 @@ async fn read(
                 .and_where(Expr::col(Alias::new("bucket_ms")).lt(to));
         }
     }
+    if let Some(shard) = shard {
+        select.and_where(Expr::col(Alias::new("shard")).eq(shard));
+    }
     let statement = db.get_database_backend().build(&select);
     db.query_all_raw(statement)
         .await?
@@ -430,14 +579,15 @@ async fn read(
         .collect()
 }
 
-/// Rollup rows whose bucket starts in `[from_ms, to_ms)`.
+/// Rollup rows whose bucket starts in `[from_ms, to_ms)`, of every shard (a key may come in several
+/// rows).
 pub async fn read_range(
     db: &impl ConnectionTrait,
     granularity: Granularity,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<Rollup>, DbErr> {
-    read(db, granularity, Bucket::Range(from_ms, to_ms)).await
+    read(db, granularity, Bucket::Range(from_ms, to_ms), None).await
 }
 
 /// The (granularity, from, to) pieces covering `[from_ms, to_ms)`: whole hours from the hourly

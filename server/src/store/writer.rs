@@ -39,7 +39,7 @@ use super::entities::events;
 use super::events::{NewEvent, insert_events};
 use super::ids::IdAllocator;
 use super::ingestion::{DeliveryOutcome, InlineDelivery, store_deliveries};
-use super::rollups::{Rollup, add_counts, add_events};
+use super::rollups::{Rollup, Shards, add_counts, add_events};
 use crate::db::Durability;
 
 /// Jobs taken into one transaction at most.
@@ -253,8 +253,15 @@ async fn run(
     stop: CancellationToken,
 ) {
     let acknowledge = Arc::new(acknowledge);
-    // PostgreSQL: the next batch is written while the last one commits (`Committing`).
+    // PostgreSQL: the next batch is written while the last one commits (`Committing`), in rollup
+    // rows of another shard than the last one's, so as not to wait for its locks.
     let overlap = db.get_database_backend() == DatabaseBackend::Postgres;
+    let shards = if overlap {
+        Shards::random_pair()
+    } else {
+        Shards::SOLE
+    };
+    let mut batches: u64 = 0;
     let mut committing: Option<JoinHandle<()>> = None;
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -273,7 +280,9 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let written = write_batch(&db, &ids, std::mem::take(&mut batch)).await;
+        let shard = shards.of_batch(batches);
+        batches += 1;
+        let written = write_batch(&db, &ids, shard, std::mem::take(&mut batch)).await;
         // One commit at a time, in order: the last batch is committed (and acknowledged) before
         // this one's commit is sent.
         if let Some(previous) = committing.take() {
@@ -311,6 +320,7 @@ struct Written {
 async fn write_batch(
     db: &DatabaseConnection,
     ids: &IdAllocator,
+    shard: i64,
     batch: Vec<Job>,
 ) -> Option<Written> {
     let mut works = Vec::new();
@@ -344,6 +354,7 @@ async fn write_batch(
     let (txn, delivery_results, stored_events) = match store_together(
         &txn,
         ids,
+        shard,
         &deliveries,
         &events,
         &counts,
@@ -362,14 +373,14 @@ async fn write_batch(
                 }
             };
             let results = store_deliveries_one_by_one(&txn, ids, &deliveries).await;
-            let stored = match insert_events_isolated(&txn, ids, events).await {
+            let stored = match insert_events_isolated(&txn, ids, shard, events).await {
                 Ok(models) => models,
                 Err(error) => {
                     tracing::error!(%error, "events of a batch could not be stored");
                     Vec::new()
                 }
             };
-            if let Err(error) = add_counts_isolated(&txn, &counts).await {
+            if let Err(error) = add_counts_isolated(&txn, shard, &counts).await {
                 tracing::error!(%error, "counted requests of a batch could not be stored");
             }
             (txn, results, stored)
@@ -514,6 +525,7 @@ fn fail_all(error: &DbErr, works: Vec<(Work, Reply<Value>)>, replies: Vec<Reply<
 async fn store_together(
     txn: &DatabaseTransaction,
     ids: &IdAllocator,
+    shard: i64,
     deliveries: &[InlineDelivery],
     events: &[NewEvent],
     counts: &[Rollup],
@@ -529,15 +541,19 @@ async fn store_together(
         store_deliveries(txn, ids, deliveries).await?
     };
     let models = insert_events(txn, ids, events).await?;
-    add_events(txn, &models).await?;
-    add_counts(txn, counts).await?;
+    add_events(txn, shard, &models).await?;
+    add_counts(txn, shard, counts).await?;
     Ok((outcomes, models))
 }
 
 /// Counted requests in a savepoint of their own (the isolated path).
-async fn add_counts_isolated(txn: &DatabaseTransaction, counts: &[Rollup]) -> Result<(), DbErr> {
+async fn add_counts_isolated(
+    txn: &DatabaseTransaction,
+    shard: i64,
+    counts: &[Rollup],
+) -> Result<(), DbErr> {
     let savepoint = txn.begin().await?;
-    match add_counts(&savepoint, counts).await {
+    match add_counts(&savepoint, shard, counts).await {
         Ok(()) => savepoint.commit().await,
         Err(error) => {
             let _ = savepoint.rollback().await;
@@ -604,6 +620,7 @@ async fn attempt_deliveries(
 async fn insert_events_isolated(
     txn: &DatabaseTransaction,
     ids: &IdAllocator,
+    shard: i64,
     events: Vec<NewEvent>,
 ) -> Result<Vec<events::Model>, DbErr> {
     if events.is_empty() {
@@ -611,7 +628,9 @@ async fn insert_events_isolated(
     }
     let savepoint = txn.begin().await?;
     let stored = match insert_events(&savepoint, ids, &events).await {
-        Ok(models) => add_events(&savepoint, &models).await.map(|()| models),
+        Ok(models) => add_events(&savepoint, shard, &models)
+            .await
+            .map(|()| models),
         Err(error) => Err(error),
     };
     match stored {

@@ -1342,6 +1342,74 @@ async fn snapshots_analytics_and_the_openapi_document() {
     app.stop().await;
 }
 
+/// The writer's rollup shards on PostgreSQL (`rollups::Shards`): adding to one shard waits for
+/// the transaction holding its rows and then adds to them (two writers that drew the same shard
+/// lose nothing); adding to another shard does not wait; readers sum every shard of a key.
+#[tokio::test]
+async fn rollup_shards_on_postgresql_wait_only_for_their_own_rows() {
+    use sea_orm::TransactionTrait;
+    use server::store::rollups::{self, Granularity, Rollup};
+
+    let pg = crate::helpers::PgDatabase::create().await;
+    let app = spawn().database(&pg.url()).start().await;
+    let db = app.state.db.clone();
+    // A minute a day ahead: nothing the app records lands in it, and no retention removes it.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let minute = Granularity::Minute.floor(now_ms + 86_400_000);
+    let one_request = move || {
+        let mut row = Rollup::empty_minute(minute, "webhook", "accepted");
+        row.add(100, 2_000);
+        vec![row]
+    };
+    let holding = db.begin().await.unwrap();
+    rollups::add_counts(&holding, 10, &one_request())
+        .await
+        .unwrap();
+
+    // Another shard: done while the first transaction still holds its rows.
+    let other = db.begin().await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        rollups::add_counts(&other, 11, &one_request()),
+    )
+    .await
+    .expect("a write to another shard waits for no other shard's locks")
+    .unwrap();
+    other.commit().await.unwrap();
+
+    // The same shard: waits for the holder, then adds to what it committed.
+    let same = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let txn = db.begin().await.unwrap();
+            rollups::add_counts(&txn, 10, &one_request()).await.unwrap();
+            txn.commit().await.unwrap();
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!same.is_finished(), "a write to a locked shard waits");
+    holding.commit().await.unwrap();
+    same.await.unwrap();
+
+    for granularity in [Granularity::Minute, Granularity::Hour] {
+        let start = granularity.floor(minute);
+        let rows = rollups::read_range(&db, granularity, start, start + granularity.span_ms())
+            .await
+            .unwrap();
+        // Two rows (shards 10 and 11), three requests, whose latencies all count.
+        assert_eq!(rows.len(), 2, "{granularity:?}");
+        let mut total = Rollup::total();
+        rows.iter().for_each(|row| total.merge(row));
+        assert_eq!((total.requests, total.bytes), (3, 300), "{granularity:?}");
+        assert_eq!(total.latency.len(), 3, "{granularity:?}");
+    }
+    app.stop().await;
+    pg.drop_database().await;
+}
+
 /// Two instances sharing PostgreSQL, both adding to the same new rollup rows at once: every request
 /// must be counted once in the minute and the hour rollups (a row that does not exist yet cannot be
 /// locked, so two instances used to both start it from zero and the later write won).
