@@ -12,6 +12,7 @@ mod m20261203_000006_events_by_delivery;
 mod m20261204_000007_field_coverage;
 mod m20261205_000008_leases;
 mod m20261205_000009_rollup_shards;
+mod m20261205_000010_posts_snapshot_index;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_field_coverage::Migration),
             Box::new(m20261205_000008_leases::Migration),
             Box::new(m20261205_000009_rollup_shards::Migration),
+            Box::new(m20261205_000010_posts_snapshot_index::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// survives a crash; the writer's own connection flushes differently, see `connect_writer`) and a
 /// busy timeout instead of immediate lock errors.
 pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, pool, pool.size, false, POOL_STATEMENTS).await
+    connect_with(url, pool, Role::Pool).await
 }
 
 /// `connect` (or `connect_writer`, through `attempt`) until it succeeds or fails for another
@@ -95,8 +95,11 @@ pub async fn connect_writer(
         .then(|| sqlite_file(url.as_str()))
         .flatten()
         .map(|file| PathBuf::from(format!("{}-wal", file.display())));
-    let connections = if url.is_sqlite() { 1 } else { 2 };
-    let db = connect_with(url, pool, connections, log.is_some(), WRITER_STATEMENTS).await?;
+    let role = Role::Writer {
+        connections: if url.is_sqlite() { 1 } else { 2 },
+        flushes_log: log.is_some(),
+    };
+    let db = connect_with(url, pool, role).await?;
     Ok((db, log.map_or(Durability::OnCommit, Durability::FlushLog)))
 }
 
@@ -108,15 +111,27 @@ const POOL_STATEMENTS: usize = 100;
 /// tables, and each is prepared once instead of again whenever it fell out of a cache of 100.
 const WRITER_STATEMENTS: usize = 512;
 
-/// `flushed_by_writer`: commits leave the log unflushed (see `connect_writer`).
-/// `statements`: prepared statements each PostgreSQL connection keeps.
+/// Which connections `connect_with` opens.
+enum Role {
+    /// The shared pool, `PoolConfig::size` connections.
+    Pool,
+    /// The writer's. `flushes_log`: its commits leave SQLite's log unflushed (`connect_writer`).
+    Writer { connections: u32, flushes_log: bool },
+}
+
 async fn connect_with(
     url: &DatabaseUrl,
     pool: &PoolConfig,
-    connections: u32,
-    flushed_by_writer: bool,
-    statements: usize,
+    role: Role,
 ) -> Result<DatabaseConnection, DbErr> {
+    let (connections, flushed_by_writer, statements) = match role {
+        Role::Pool => (pool.size, false, POOL_STATEMENTS),
+        Role::Writer {
+            connections,
+            flushes_log,
+        } => (connections, flushes_log, WRITER_STATEMENTS),
+    };
+    let writer = matches!(role, Role::Writer { .. });
     let mut options = ConnectOptions::new(url.as_str());
     options
         .connect_timeout(pool.connect_timeout)
@@ -166,6 +181,11 @@ async fn connect_with(
         options
             .max_connections(connections)
             .min_connections(1)
+            // The writer's connection is pinged when it goes back to the pool (sqlx always does,
+            // and drops a broken one then): a ping when it is taken again, once per batch, was
+            // a second round trip on the writer's path (~6% of the PostgreSQL rate). A
+            // connection that broke while idle fails its next batch (503) and is replaced.
+            .test_before_acquire(!writer)
             .map_sqlx_postgres_opts(move |opts| opts.statement_cache_capacity(statements));
     }
     Database::connect(options).await

@@ -17,34 +17,51 @@ pub struct IdAllocator {
     sqlite_next: Mutex<HashMap<&'static str, i64>>,
     /// PostgreSQL: ids taken ahead by `reserve`, ascending, handed out first by `take`.
     reserved: Mutex<HashMap<&'static str, VecDeque<i64>>>,
+    /// PostgreSQL: each table's identity sequence, as a `nextval` argument (`sequence`).
+    sequences: Mutex<HashMap<&'static str, String>>,
 }
 
+/// PostgreSQL: how many ids `reserve` takes beyond a batch's needs, for the batches after it.
+/// A round trip costs the writer ~0.3 ms under load (two cores shared by the service and the
+/// database), a tenth of a batch: with 512 ahead, a batch of ~30 deliveries and their events asks
+/// once in ~16 batches. Ids taken and never used (at a stop) are a gap, as a rolled-back insert's.
+const AHEAD: usize = 512;
+
 impl IdAllocator {
-    /// PostgreSQL: takes the ids a batch is about to need, of every table in `needs`, in one
-    /// statement: one round trip where a `take` per table is one each (the writer waits for every
-    /// round trip). Nothing to do on SQLite, whose ids cost no round trip.
+    /// PostgreSQL: makes sure the ids a batch is about to need, of every table in `needs`, are
+    /// taken, topping up those short of them in one statement (with [`AHEAD`] more): one round
+    /// trip at most, where a `take` per table is one each (the writer waits for every round trip).
+    /// Nothing to do on SQLite, whose ids cost no round trip.
     pub async fn reserve(
         &self,
         db: &impl ConnectionTrait,
         needs: &[(&'static str, usize)],
     ) -> Result<(), DbErr> {
-        let needs: Vec<(&'static str, usize)> =
-            needs.iter().copied().filter(|(_, n)| *n > 0).collect();
-        if db.get_database_backend() != DatabaseBackend::Postgres || needs.is_empty() {
+        if db.get_database_backend() != DatabaseBackend::Postgres {
             return Ok(());
         }
-        let sql = needs
-            .iter()
-            .enumerate()
-            .map(|(i, (table, _))| {
-                format!(
-                    "SELECT {i} AS t, nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
-                     FROM generate_series(1, ${})",
-                    i + 1
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
+        let needs: Vec<(&'static str, usize)> = {
+            let reserved = self.reserved.lock().await;
+            needs
+                .iter()
+                .filter_map(|&(table, n)| {
+                    let have = reserved.get(table).map_or(0, VecDeque::len);
+                    (n > have).then(|| (table, n - have + AHEAD))
+                })
+                .collect()
+        };
+        if needs.is_empty() {
+            return Ok(());
+        }
+        let mut selects = Vec::with_capacity(needs.len());
+        for (i, (table, _)) in needs.iter().enumerate() {
+            selects.push(format!(
+                "SELECT {i} AS t, {} AS id FROM generate_series(1, ${})",
+                self.next_value(db, table).await?,
+                i + 1
+            ));
+        }
+        let sql = selects.join(" UNION ALL ");
         let counts = needs.iter().map(|(_, n)| (*n as i64).into());
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
@@ -90,8 +107,8 @@ impl IdAllocator {
                     .query_all_raw(Statement::from_sql_and_values(
                         DatabaseBackend::Postgres,
                         format!(
-                            "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
-                             FROM generate_series(1, $1)"
+                            "SELECT {} AS id FROM generate_series(1, $1)",
+                            self.next_value(db, table).await?
                         ),
                         [(count as i64).into()],
                     ))
@@ -113,6 +130,35 @@ impl IdAllocator {
                 Ok((first..first + count as i64).collect())
             }
         }
+    }
+}
+
+impl IdAllocator {
+    /// PostgreSQL: `nextval` of `table`'s identity sequence, named by a constant: a
+    /// `pg_get_serial_sequence` per id looked the sequence up in the catalog for every row (3.5 µs
+    /// an id against 0.4 µs, measured in psql over 40,000 ids).
+    async fn next_value(
+        &self,
+        db: &impl ConnectionTrait,
+        table: &'static str,
+    ) -> Result<String, DbErr> {
+        let mut sequences = self.sequences.lock().await;
+        if let Some(known) = sequences.get(table) {
+            return Ok(known.clone());
+        }
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_get_serial_sequence($1, 'id') AS name",
+                [table.into()],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("no sequence for {table}.id")))?;
+        let name: String = row.try_get("", "name")?;
+        // A quoted literal: the name comes back quoted as an identifier, which may hold a quote.
+        let call = format!("nextval('{}'::regclass)", name.replace('\'', "''"));
+        sequences.insert(table, call.clone());
+        Ok(call)
     }
 }
 
