@@ -296,8 +296,12 @@ fn ndjson_lines(rows: &[(i64, String)]) -> Vec<u8> {
 }
 
 /// Posts as CSV rows (the header row first when `header`), CRLF-terminated; text a spreadsheet
-/// would run as a formula is neutralised as in the events export.
+/// would run as a formula is neutralised as in the events export. Each field is written from
+/// where it lies (a number through one reused buffer): building a row of owned strings copied
+/// every post's record once more.
 fn csv_rows(rows: &[posts::Model], header: bool, bom: bool) -> Result<Vec<u8>, csv::Error> {
+    use std::fmt::Write;
+
     let mut buffer = Vec::with_capacity(rows.iter().map(|p| 2 * p.data.len() + 256).sum());
     if bom {
         buffer.extend_from_slice(b"\xEF\xBB\xBF");
@@ -308,34 +312,42 @@ fn csv_rows(rows: &[posts::Model], header: bool, bom: bool) -> Result<Vec<u8>, c
     if header {
         out.write_record(CSV_COLUMNS)?;
     }
-    let number = |value: Option<i64>| value.map(|n| n.to_string()).unwrap_or_default();
-    let text = |value: Option<&str>| spreadsheet_text(value.unwrap_or_default()).into_owned();
+    let mut scratch = String::new();
+    let mut number = |out: &mut csv::Writer<Vec<u8>>, value: Option<i64>| {
+        scratch.clear();
+        if let Some(n) = value {
+            let _ = write!(scratch, "{n}");
+        }
+        out.write_field(&scratch)
+    };
+    let text = |out: &mut csv::Writer<Vec<u8>>, value: Option<&str>| {
+        out.write_field(spreadsheet_text(value.unwrap_or_default()).as_bytes())
+    };
     for p in rows {
+        number(&mut out, Some(p.id))?;
+        text(&mut out, Some(&p.platform))?;
+        text(&mut out, Some(&p.post_id))?;
+        text(&mut out, p.snapshot_id.as_deref())?;
+        number(&mut out, Some(p.delivery_id))?;
+        text(&mut out, p.url.as_deref())?;
+        text(&mut out, p.author.as_deref())?;
         let posted_at = p
             .posted_ms
             .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default();
-        out.write_record([
-            p.id.to_string(),
-            text(Some(&p.platform)),
-            text(Some(&p.post_id)),
-            text(p.snapshot_id.as_deref()),
-            p.delivery_id.to_string(),
-            text(p.url.as_deref()),
-            text(p.author.as_deref()),
-            posted_at,
-            number(p.posted_ms),
-            number(p.likes),
-            number(p.comments),
-            number(p.shares),
-            number(p.views),
-            text(delivery::records::post_text(&p.data).as_deref()),
-            p.times_delivered.to_string(),
-            p.first_seen_ms.to_string(),
-            p.updated_ms.to_string(),
-            p.data.clone(),
-        ])?;
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        out.write_field(posted_at.as_deref().unwrap_or_default())?;
+        number(&mut out, p.posted_ms)?;
+        number(&mut out, p.likes)?;
+        number(&mut out, p.comments)?;
+        number(&mut out, p.shares)?;
+        number(&mut out, p.views)?;
+        text(&mut out, delivery::records::post_text(&p.data).as_deref())?;
+        number(&mut out, Some(i64::from(p.times_delivered)))?;
+        number(&mut out, Some(p.first_seen_ms))?;
+        number(&mut out, Some(p.updated_ms))?;
+        out.write_field(&p.data)?;
+        // An empty record ends the row.
+        out.write_record(None::<&[u8]>)?;
     }
     out.into_inner().map_err(|e| e.into_error().into())
 }
