@@ -381,17 +381,12 @@ async fn run_locks(
     if locks.is_empty() {
         return Ok(Vec::new());
     }
-    let mut with = WithClause::new();
+    let (granularities, statements): (Vec<Granularity>, Vec<InsertStatement>) =
+        locks.into_iter().unzip();
+    let with = with_ctes("locked", statements);
     let mut union: Option<SelectStatement> = None;
-    let granularities: Vec<Granularity> = locks.iter().map(|(g, _)| *g).collect();
-    for (i, (_, insert)) in locks.into_iter().enumerate() {
+    for i in 0..granularities.len() {
         let name = Alias::new(format!("locked{i}"));
-        with.cte(
-            CommonTableExpression::new()
-                .query(insert)
-                .table_name(name.clone())
-                .to_owned(),
-        );
         let mut select = Query::select();
         select
             .expr_as(Expr::cust(i.to_string()), Alias::new("part"))
@@ -426,19 +421,25 @@ async fn run_together(
     if writes.is_empty() {
         return Ok(());
     }
-    let mut with = WithClause::new();
-    for (i, insert) in writes.into_iter().enumerate() {
-        with.cte(
-            CommonTableExpression::new()
-                .query(insert)
-                .table_name(Alias::new(format!("written{i}")))
-                .to_owned(),
-        );
-    }
-    let query = with.query(Query::select().expr(Expr::cust("1")).to_owned());
+    let query =
+        with_ctes("written", writes).query(Query::select().expr(Expr::cust("1")).to_owned());
     db.execute_raw(DatabaseBackend::Postgres.build(&query))
         .await?;
     Ok(())
+}
+
+/// `inserts` as the CTEs `{prefix}0`, `{prefix}1`, … of one statement.
+fn with_ctes(prefix: &str, inserts: Vec<InsertStatement>) -> WithClause {
+    let mut with = WithClause::new();
+    for (i, insert) in inserts.into_iter().enumerate() {
+        with.cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(Alias::new(format!("{prefix}{i}")))
+                .to_owned(),
+        );
+    }
+    with
 }
 
 /// Statements writing rollup rows over those of their keys, in the order given. Callers give them
@@ -448,6 +449,33 @@ fn replace(granularity: Granularity, shard: i64, rows: &[Rollup]) -> Vec<InsertS
     let on_conflict = OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
         .update_columns(columns(&COLUMNS[KEY_COLUMNS..]))
         .to_owned();
+    inserts(granularity, shard, rows, on_conflict)
+}
+
+/// PostgreSQL: statements inserting `rows` (empty ones) where their key is missing and locking
+/// the rows that exist (`ON CONFLICT DO UPDATE` to the same value takes the row's lock, as
+/// `FOR UPDATE` would), returning every one of them as it stands. In key order, as `replace`.
+fn insert_or_lock(granularity: Granularity, shard: i64, rows: &[Rollup]) -> Vec<InsertStatement> {
+    let on_conflict = OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
+        .value(
+            Alias::new("requests"),
+            Expr::col((Alias::new(granularity.table()), Alias::new("requests"))),
+        )
+        .to_owned();
+    let mut statements = inserts(granularity, shard, rows, on_conflict);
+    for insert in &mut statements {
+        insert.returning(Query::returning().columns(columns(&COLUMNS)));
+    }
+    statements
+}
+
+/// `rows` of `shard` inserted into `granularity`'s table, 200 a statement, `on_conflict`.
+fn inserts(
+    granularity: Granularity,
+    shard: i64,
+    rows: &[Rollup],
+    on_conflict: OnConflict,
+) -> Vec<InsertStatement> {
     rows.chunks(200)
         .map(|rows| {
             let mut insert = Query::insert();
@@ -455,34 +483,6 @@ fn replace(granularity: Granularity, shard: i64, rows: &[Rollup]) -> Vec<InsertS
                 .into_table(Alias::new(granularity.table()))
                 .columns(columns(&COLUMNS))
                 .on_conflict(on_conflict.clone());
-            for row in rows {
-                insert.values_panic(row_values(row, shard));
-            }
-            insert
-        })
-        .collect()
-}
-
-/// PostgreSQL: statements inserting `rows` (empty ones) where their key is missing and locking
-/// the rows that exist (`ON CONFLICT DO UPDATE` to the same value takes the row's lock, as
-/// `FOR UPDATE` would), returning every one of them as it stands. In key order, as `replace`.
-fn insert_or_lock(granularity: Granularity, shard: i64, rows: &[Rollup]) -> Vec<InsertStatement> {
-    let table = Alias::new(granularity.table());
-    rows.chunks(200)
-        .map(|rows| {
-            let mut insert = Query::insert();
-            insert
-                .into_table(table.clone())
-                .columns(columns(&COLUMNS))
-                .on_conflict(
-                    OnConflict::columns(columns(&COLUMNS[..KEY_COLUMNS]))
-                        .value(
-                            Alias::new("requests"),
-                            Expr::col((table.clone(), Alias::new("requests"))),
-                        )
-                        .to_owned(),
-                )
-                .returning(Query::returning().columns(columns(&COLUMNS)));
             for row in rows {
                 insert.values_panic(row_values(row, shard));
             }
