@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use app::types::{PostFilter, PostPage, PostRecordView};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
 };
 
 use super::error::{ViewError, ViewResult};
@@ -64,15 +65,16 @@ async fn page(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<posts::Model>, sea_orm::DbErr> {
+    page_query(condition, before, limit).all(db).await
+}
+
+/// The query of a page (`page`, and each of the export's).
+fn page_query(condition: Condition, before: Option<i64>, limit: u64) -> Select<posts::Entity> {
     let mut select = posts::Entity::find().filter(condition);
     if let Some(before) = before {
         select = select.filter(posts::Column::Id.lt(before));
     }
-    select
-        .order_by_desc(posts::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    select.order_by_desc(posts::Column::Id).limit(limit)
 }
 
 /// One page of posts, most recently stored first.
@@ -217,75 +219,78 @@ pub async fn count(db: &DatabaseConnection, filter: &PostFilter) -> ViewResult<u
 
 /// Every post matching `filter`, most recently stored first, streamed a page at a time
 /// (constant memory whatever the count).
+///
+/// Pages come as the database's rows and are decoded where they are rendered, on the blocking
+/// pool (`export::paged`): the next page is asked for as soon as this one has arrived. Decoded
+/// on arrival, a page of 1,000 posts held the next query back for the time it took, the
+/// database's thread idle meanwhile.
 pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format, ExportChunks)> {
     let format = Format::of(filter)?;
     let condition = condition(filter)?;
     let before = before_id(filter)?;
-    let whole_posts = {
-        let (db, condition) = (db.clone(), condition.clone());
+    let rows = move |columns: Option<&'static [posts::Column]>| {
         move |before| {
-            let (db, condition) = (db.clone(), condition.clone());
-            async move { page(&db, condition, before, EXPORT_PAGE).await }
+            let db = db.clone();
+            let mut select = page_query(condition.clone(), before, EXPORT_PAGE);
+            if let Some(columns) = columns {
+                select = select.select_only().columns(columns.iter().copied());
+            }
+            let statement = select.build(db.get_database_backend());
+            async move { db.query_all_raw(statement).await }
         }
     };
     let chunks = match format {
         // Only the records: each column read is a copy on SQLite's thread, and a record is all
         // NDJSON writes.
         Format::Ndjson => {
-            let fetch = move |before| {
-                let (db, condition) = (db.clone(), condition.clone());
-                async move { records(&db, condition, before, EXPORT_PAGE).await }
+            let render = |rows: &[QueryResult], _, _| {
+                let records = rows
+                    .iter()
+                    .map(|row| row.try_get::<String>("", "data"))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                Ok(ndjson_lines(&records))
             };
-            let render = |rows: &[(i64, String)], _, _| Ok(ndjson_lines(rows));
-            paged(before, EXPORT_PAGE, fetch, |(id, _)| *id, render)
+            let columns = Some(&[posts::Column::Id, posts::Column::Data][..]);
+            paged(before, EXPORT_PAGE, rows(columns), row_id, render)
         }
         Format::Csv { bom } => {
-            let render = move |rows: &[posts::Model], first: bool, _| {
-                csv_rows(rows, first, bom && first).map_err(|e| e.to_string())
+            let render = move |rows: &[QueryResult], first: bool, _| {
+                csv_rows(&models(rows)?, first, bom && first).map_err(|e| e.to_string())
             };
-            paged(before, EXPORT_PAGE, whole_posts, |p| p.id, render)
+            paged(before, EXPORT_PAGE, rows(None), row_id, render)
         }
         Format::Parquet => {
             let mut file = PostsParquet::new()
                 .map_err(|e| ViewError::internal("starting a Parquet file", e))?;
-            let render = move |rows: &[posts::Model], _, last: bool| {
-                file.page(rows, last).map_err(|e| e.to_string())
+            let render = move |rows: &[QueryResult], _, last: bool| {
+                file.page(&models(rows)?, last).map_err(|e| e.to_string())
             };
-            paged(before, EXPORT_PAGE, whole_posts, |p| p.id, render)
+            paged(before, EXPORT_PAGE, rows(None), row_id, render)
         }
     };
     Ok((format, chunks))
 }
 
-/// One page of (id, record) below `before`, most recently stored first.
-async fn records(
-    db: &DatabaseConnection,
-    condition: Condition,
-    before: Option<i64>,
-    limit: u64,
-) -> Result<Vec<(i64, String)>, sea_orm::DbErr> {
-    let mut select = posts::Entity::find()
-        .select_only()
-        .column(posts::Column::Id)
-        .column(posts::Column::Data)
-        .filter(condition);
-    if let Some(before) = before {
-        select = select.filter(posts::Column::Id.lt(before));
-    }
-    select
-        .order_by_desc(posts::Column::Id)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
+/// A post's id in a row of the export's query.
+fn row_id(row: &QueryResult) -> Result<i64, sea_orm::DbErr> {
+    row.try_get("", "id")
+}
+
+/// Rows of the export's query as posts.
+fn models(rows: &[QueryResult]) -> Result<Vec<posts::Model>, String> {
+    rows.iter()
+        .map(|row| posts::Model::from_query_result(row, ""))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())
 }
 
 /// Each record's text on a line of its own. A record is stored as BrightData sent it, which in a
 /// pretty-printed JSON array spans lines: its line breaks can only be whitespace between tokens
 /// (JSON escapes them inside strings), so they become spaces and nothing else changes.
-fn ndjson_lines(rows: &[(i64, String)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows.iter().map(|(_, data)| data.len() + 1).sum());
-    for (_, data) in rows {
+fn ndjson_lines(records: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.iter().map(|data| data.len() + 1).sum());
+    for data in records {
         out.extend(
             data.bytes()
                 .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
