@@ -30,6 +30,7 @@ pub mod refusals;
 pub mod routes;
 pub mod schedule;
 pub mod sessions;
+pub mod sqlite_memory;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -194,6 +194,8 @@ fn parse_region(value: &str) -> Result<NgrokRegion, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // First: SQLite takes its memory settings only before it starts.
+    let sqlite_memory = server::sqlite_memory::use_process_allocator();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -207,6 +209,9 @@ async fn main() -> ExitCode {
     let secrets = cli::secrets(&config);
     if matches!(command, Command::Serve | Command::Migrate) {
         server::telemetry::init(&config.logging);
+        if let Err(error) = &sqlite_memory {
+            tracing::warn!(%error, "SQLite allocates through glibc's malloc");
+        }
     }
     let result = match command {
         Command::Serve => serve(config).await.map_err(anyhow_failure),
