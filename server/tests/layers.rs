@@ -46,7 +46,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "schedule",
         ],
     ),
-    ("store", &["store", "db"]),
+    ("store", &["store", "db", "sqlite_memory"]),
     (
         "base",
         &[
