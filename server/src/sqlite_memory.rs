@@ -50,8 +50,11 @@ pub fn use_process_allocator() -> Result<(), String> {
     }
 }
 
+/// A block of at least `size` bytes, rounded up as `x_roundup` rounds (so `x_size` tells what
+/// SQLite's realloc compares with the rounded size it asks for), with its header.
 fn layout(size: usize) -> Option<Layout> {
-    Layout::from_size_align(size.checked_add(HEADER)?, HEADER).ok()
+    let rounded = size.checked_add(7)? & !7;
+    Layout::from_size_align(rounded.checked_add(HEADER)?, HEADER).ok()
 }
 
 unsafe extern "C" fn x_malloc(size: c_int) -> *mut c_void {
@@ -128,8 +131,8 @@ unsafe extern "C" fn x_size(p: *mut c_void) -> c_int {
     c_int::try_from(layout.size() - HEADER).unwrap_or(c_int::MAX)
 }
 
-/// Sizes as SQLite's own allocator rounds them (to 8), so a reallocation within the rounding is
-/// recognised as needless.
+/// Sizes as SQLite's own allocator rounds them (to 8): SQLite skips a reallocation whose rounded
+/// size is the block's size already.
 unsafe extern "C" fn x_roundup(size: c_int) -> c_int {
     size.saturating_add(7) & !7
 }
@@ -151,7 +154,7 @@ mod tests {
             let p = x_malloc(13);
             assert!(!p.is_null());
             assert_eq!(p as usize % HEADER, 0, "aligned as malloc's");
-            assert_eq!(x_size(p), 13);
+            assert_eq!(x_size(p), 16, "rounded up to 8");
             std::ptr::copy_nonoverlapping(b"thirteen byte".as_ptr(), p.cast::<u8>(), 13);
             let q = x_realloc(p, 4000);
             assert_eq!(x_size(q), 4000);
