@@ -187,18 +187,19 @@ where
         }
         let first = state.first;
         state.first = first && rows.is_empty();
+        let count = rows.len() as u64;
         let mut render = state.render.take()?;
         let rendered = tokio::task::spawn_blocking(move || {
             let bytes = render(&rows, first, last);
-            (render, bytes, rows.len() as u64)
+            (render, bytes)
         })
         .await;
         let rendered = match rendered {
-            Ok((render, Ok(bytes), count)) => {
+            Ok((render, Ok(bytes))) => {
                 state.render = Some(render);
                 Ok((Bytes::from(bytes), count))
             }
-            Ok((_, Err(error), _)) => Err(error),
+            Ok((_, Err(error))) => Err(error),
             Err(panicked) => Err(format!("rendering a page: {panicked}")),
         };
         let item = rendered.or_else(|error| {
