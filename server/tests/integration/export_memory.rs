@@ -19,7 +19,7 @@ use crate::helpers::{ADMIN_TOKEN, WEBHOOK_TOKEN, gzip};
 use crate::process::{Reaped, server, wait_until_listening};
 
 const API: &str = "/api/brightdata/webhook";
-/// ~96 MB of records: five Parquet row groups (16,000 rows each).
+/// ~96 MB of records: five Parquet row groups (16,384 rows each).
 const POSTS: usize = 80_000;
 const MIB: u64 = 1 << 20;
 
@@ -199,9 +199,8 @@ async fn an_export_streams_at_constant_memory_whatever_its_size() {
     }
 }
 
-/// A Parquet export of the snapshot holds its posts, newest first, over several row groups (each
-/// group's record column encoded on a thread of its own, the other columns on the export's): the
-/// two halves of every row still belong together.
+/// A Parquet export of the snapshot holds all its posts, newest first, over several row groups, each
+/// post's columns in one row (its record beside its own post id).
 fn every_post_in_order(file: Vec<u8>) {
     use arrow_array::{Array, Int64Array, StringArray};
     use parquet::arrow::ProjectionMask;
