@@ -199,8 +199,8 @@ async fn an_export_streams_at_constant_memory_whatever_its_size() {
     }
 }
 
-/// A Parquet export of the snapshot holds all its posts, newest first, over several row groups, each
-/// post's columns in one row (its record beside its own post id).
+/// A Parquet export of the snapshot holds all its posts, newest first, over several row groups,
+/// each post's columns in one row (its record beside its own post id).
 fn every_post_in_order(file: Vec<u8>) {
     use arrow_array::{Array, Int64Array, StringArray};
     use parquet::arrow::ProjectionMask;
