@@ -133,11 +133,17 @@ pub fn chunks(db: DatabaseConnection, filter: &Filter) -> ViewResult<(bool, Expo
 /// `render(rows, first, last)`: `first` until a page held rows, `last` on the page that ends it
 /// (one shorter than `page_size`).
 ///
-/// A page is rendered on the blocking pool, not on the runtime's worker that polls the stream.
-/// There it held up the read of the next page: tokio queues a task spawned on a worker in that
-/// worker's own slot, which no other worker takes from, so the read waited for the rendering to
-/// end, and the two took turns. The machine stood 44% idle during `bench large`'s exports. A CSV
-/// or Parquet page is also milliseconds of CPU that no request sharing the worker should wait for.
+/// Pages are rendered on a thread of the blocking pool held by the export, not on the runtime's
+/// worker that polls the stream. There a page held up the read of the next one: tokio queues a
+/// task spawned on a worker in that worker's own slot, which no other worker takes from, so the
+/// read waited for the rendering to end, and the two took turns (the machine stood 44% idle during
+/// `bench large`'s exports). A CSV or Parquet page is also milliseconds of CPU that no request
+/// sharing the worker should wait for.
+///
+/// One thread for all of an export's pages, not a blocking task per page: each task went to
+/// whichever pooled thread was free, and the allocator keeps a thread's freed memory for that
+/// thread, so an export's peak grew with the number of threads its pages had visited (`bench
+/// large`'s Parquet export peaked at 209–293 MB, and 195–214 MB on one thread).
 pub fn paged<R, F, Fut, W>(
     start: Option<i64>,
     page_size: u64,
@@ -152,18 +158,38 @@ where
     W: FnMut(&[R], bool, bool) -> Result<Vec<u8>, String> + Send + 'static,
 {
     type Next<R> = tokio::task::JoinHandle<Result<Vec<R>, sea_orm::DbErr>>;
-    struct State<R, F, W> {
+    type Rendered = tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>;
+    struct State<R, F> {
         next: Option<Next<R>>,
         first: bool,
         fetch: F,
-        /// Away on the blocking pool while it renders a page.
-        render: Option<W>,
+        /// To the export's rendering thread: a page, `first`, `last`, and where its bytes go.
+        pages: std::sync::mpsc::Sender<(Vec<R>, bool, bool, Rendered)>,
     }
+    let (pages, queue) = std::sync::mpsc::channel::<(Vec<R>, bool, bool, Rendered)>();
+    let mut render = render;
+    // Ends when the stream is dropped (its sender with it), finished or not.
+    tokio::task::spawn_blocking(move || {
+        for (rows, first, last, rendered) in queue {
+            let bytes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                render(&rows, first, last)
+            }));
+            drop(rows);
+            // After a panic the renderer's state is unknown: the export ends there.
+            let (bytes, panicked) = match bytes {
+                Ok(bytes) => (bytes, false),
+                Err(panic) => (Err(panic_message(&*panic)), true),
+            };
+            if rendered.send(bytes).is_err() || panicked {
+                break;
+            }
+        }
+    });
     let state = State {
         next: Some(tokio::spawn(fetch(start))),
         first: true,
         fetch,
-        render: Some(render),
+        pages,
     };
     let stream = futures_util::stream::unfold(state, move |mut state| async move {
         let next = state.next.take()?;
@@ -188,20 +214,13 @@ where
         let first = state.first;
         state.first = first && rows.is_empty();
         let count = rows.len() as u64;
-        let mut render = state.render.take()?;
-        let rendered = tokio::task::spawn_blocking(move || {
-            let bytes = render(&rows, first, last);
-            (render, bytes)
-        })
-        .await;
-        let rendered = match rendered {
-            Ok((render, Ok(bytes))) => {
-                state.render = Some(render);
-                Ok((Bytes::from(bytes), count))
-            }
-            Ok((_, Err(error))) => Err(error),
-            Err(panicked) => Err(format!("rendering a page: {panicked}")),
-        };
+        let (sent, rendered) = tokio::sync::oneshot::channel();
+        let gone = || Err("the export's rendering thread stopped".to_string());
+        let rendered = match state.pages.send((rows, first, last, sent)) {
+            Ok(()) => rendered.await.unwrap_or_else(|_| gone()),
+            Err(_) => gone(),
+        }
+        .map(|bytes| (Bytes::from(bytes), count));
         let item = rendered.or_else(|error| {
             if let Some(next) = state.next.take() {
                 next.abort();
@@ -211,6 +230,14 @@ where
         Some((item, state))
     });
     Box::pin(stream)
+}
+
+/// A renderer's panic as the error that ends its export.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = (panic.downcast_ref::<&str>().copied())
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    format!("rendering a page panicked: {message}")
 }
 
 /// How many events `filter` matches (for a progress bar: a COUNT, so not for every page view).
@@ -283,5 +310,86 @@ mod tests {
         assert_eq!(&parsed[1][1], "2025-12-02T04:33:20.000Z");
         let body_only = csv_rows(&rows[..1], false).unwrap();
         assert!(body_only.starts_with(b"7,"));
+    }
+
+    /// Ids 10 down to 1, pages of `size` below a cursor, as `paged` asks for them.
+    fn ids(
+        size: u64,
+    ) -> impl Fn(Option<i64>) -> futures_util::future::Ready<Result<Vec<i64>, sea_orm::DbErr>> {
+        move |below: Option<i64>| {
+            let top = below.map_or(10, |b| b - 1);
+            let page = (1..=top).rev().take(size as usize).collect();
+            futures_util::future::ready(Ok(page))
+        }
+    }
+
+    async fn collect(chunks: ExportChunks) -> Vec<Result<(Bytes, u64), String>> {
+        use futures_util::StreamExt;
+        chunks.map(|c| c.map_err(|e| e.to_string())).collect().await
+    }
+
+    /// Each page as (`rows first last`, the thread that rendered it), in order.
+    fn pages_and_threads(chunks: Vec<Result<(Bytes, u64), String>>) -> Vec<(String, String)> {
+        chunks
+            .into_iter()
+            .map(|c| String::from_utf8(c.unwrap().0.to_vec()).unwrap())
+            .map(|l| {
+                let (page, thread) = l.trim_end().rsplit_once(' ').unwrap();
+                (page.to_string(), thread.to_string())
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_page_is_rendered_in_order_on_the_one_thread_of_its_export() {
+        // Two exports at once, each page taking a while: a blocking task per page would have
+        // pages land on either export's thread.
+        let render = |rows: &[i64], first: bool, last: bool| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let thread = format!("{:?}", std::thread::current().id()).replace(' ', "");
+            Ok(format!("{rows:?} {first} {last} {thread}").into_bytes())
+        };
+        let export = || collect(paged(None, 1, ids(1), |id| Ok(*id), render));
+        let (one, two) = tokio::join!(export(), export());
+        for chunks in [one, two] {
+            let pages = pages_and_threads(chunks);
+            let expected: Vec<String> = (1..=10)
+                .rev()
+                .map(|id| format!("[{id}] {} false", id == 10))
+                .chain(["[] false true".to_string()])
+                .collect();
+            assert_eq!(
+                pages.iter().map(|p| &p.0).collect::<Vec<_>>(),
+                expected.iter().collect::<Vec<_>>()
+            );
+            assert!(pages.iter().all(|p| p.1 == pages[0].1), "{pages:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_that_fails_or_panics_ends_the_export_with_an_error() {
+        let fails = |rows: &[i64], _: bool, _: bool| {
+            if rows.contains(&5) {
+                Err("no room".to_string())
+            } else {
+                Ok(b"ok".to_vec())
+            }
+        };
+        let chunks = collect(paged(None, 4, ids(4), |id| Ok(*id), fails)).await;
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert!(chunks[0].is_ok());
+        assert_eq!(chunks[1].as_ref().unwrap_err(), "no room");
+
+        let panics = |rows: &[i64], _: bool, _: bool| {
+            assert!(!rows.contains(&5), "a page that cannot be rendered");
+            Ok(b"ok".to_vec())
+        };
+        let chunks = collect(paged(None, 4, ids(4), |id| Ok(*id), panics)).await;
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert!(chunks[0].is_ok());
+        assert_eq!(
+            chunks[1].as_ref().unwrap_err(),
+            "rendering a page panicked: a page that cannot be rendered"
+        );
     }
 }
