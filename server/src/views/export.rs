@@ -149,7 +149,7 @@ pub fn paged<R, F, Fut, W>(
     page_size: u64,
     fetch: F,
     id_of: fn(&R) -> Result<i64, sea_orm::DbErr>,
-    render: W,
+    mut render: W,
 ) -> ExportChunks
 where
     R: Send + 'static,
@@ -158,22 +158,27 @@ where
     W: FnMut(&[R], bool, bool) -> Result<Vec<u8>, String> + Send + 'static,
 {
     type Next<R> = tokio::task::JoinHandle<Result<Vec<R>, sea_orm::DbErr>>;
-    type Rendered = tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>;
+    /// A page for the export's rendering thread: its rows, `first`, `last`, and where its bytes go.
+    type Page<R> = (
+        Vec<R>,
+        bool,
+        bool,
+        tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>,
+    );
     struct State<R, F> {
         next: Option<Next<R>>,
         first: bool,
         fetch: F,
-        /// To the export's rendering thread: a page, `first`, `last`, and where its bytes go.
-        pages: std::sync::mpsc::Sender<(Vec<R>, bool, bool, Rendered)>,
+        pages: std::sync::mpsc::Sender<Page<R>>,
     }
-    let (pages, queue) = std::sync::mpsc::channel::<(Vec<R>, bool, bool, Rendered)>();
-    let mut render = render;
+    let (pages, queue) = std::sync::mpsc::channel::<Page<R>>();
     // Ends when the stream is dropped (its sender with it), finished or not.
     tokio::task::spawn_blocking(move || {
         for (rows, first, last, rendered) in queue {
             let bytes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 render(&rows, first, last)
             }));
+            // Freed here, on the thread that renders: see above.
             drop(rows);
             // After a panic the renderer's state is unknown: the export ends there.
             let (bytes, panicked) = match bytes {
