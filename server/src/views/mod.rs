@@ -11,6 +11,7 @@ pub mod export;
 pub mod monitor;
 pub mod overview;
 pub mod paging;
+pub mod post_rows;
 pub mod posts;
 pub mod posts_parquet;
 pub mod setup;

@@ -5,13 +5,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use app::types::{PostFilter, PostPage, PostRecordView};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
 };
 
 use super::error::{ViewError, ViewResult};
 use super::export::{ExportChunks, paged, spreadsheet_text};
 use super::paging::{contains, given, time_param};
+use super::post_rows::{COLUMNS, PostRow};
 use super::posts_parquet::PostsParquet;
 use crate::store::entities::{events, posts};
 
@@ -256,17 +257,18 @@ pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format
         }
         Format::Csv { bom } => {
             let render = move |rows: &[QueryResult], first: bool, _| {
-                csv_rows(&models(rows)?, first, bom && first).map_err(|e| e.to_string())
+                csv_rows(&post_rows(rows)?, first, bom && first).map_err(|e| e.to_string())
             };
-            paged(before, EXPORT_PAGE, rows(None), row_id, render)
+            paged(before, EXPORT_PAGE, rows(Some(&COLUMNS)), row_id, render)
         }
         Format::Parquet => {
             let mut file = PostsParquet::new()
                 .map_err(|e| ViewError::internal("starting a Parquet file", e))?;
             let render = move |rows: &[QueryResult], _, last: bool| {
-                file.page(&models(rows)?, last).map_err(|e| e.to_string())
+                file.page(&post_rows(rows)?, last)
+                    .map_err(|e| e.to_string())
             };
-            paged(before, EXPORT_PAGE, rows(None), row_id, render)
+            paged(before, EXPORT_PAGE, rows(Some(&COLUMNS)), row_id, render)
         }
     };
     Ok((format, chunks))
@@ -277,12 +279,9 @@ fn row_id(row: &QueryResult) -> Result<i64, sea_orm::DbErr> {
     row.try_get("", "id")
 }
 
-/// Rows of the export's query as posts.
-fn models(rows: &[QueryResult]) -> Result<Vec<posts::Model>, String> {
-    rows.iter()
-        .map(|row| posts::Model::from_query_result(row, ""))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())
+/// Rows of the export's query (of [`COLUMNS`]) as posts borrowed from them.
+fn post_rows(rows: &[QueryResult]) -> Result<Vec<PostRow<'_>>, String> {
+    rows.iter().map(PostRow::of).collect()
 }
 
 /// Each record's text on a line of its own. A record is stored as BrightData sent it, which in a
@@ -304,7 +303,7 @@ fn ndjson_lines(records: &[String]) -> Vec<u8> {
 /// would run as a formula is neutralised as in the events export. Each field is written from
 /// where it lies (a number through one reused buffer): building a row of owned strings copied
 /// every post's record once more.
-fn csv_rows(rows: &[posts::Model], header: bool, bom: bool) -> Result<Vec<u8>, csv::Error> {
+fn csv_rows(rows: &[PostRow], header: bool, bom: bool) -> Result<Vec<u8>, csv::Error> {
     use std::fmt::Write;
 
     let mut buffer = Vec::with_capacity(rows.iter().map(|p| 2 * p.data.len() + 256).sum());
@@ -330,12 +329,12 @@ fn csv_rows(rows: &[posts::Model], header: bool, bom: bool) -> Result<Vec<u8>, c
     };
     for p in rows {
         number(&mut out, Some(p.id))?;
-        text(&mut out, Some(&p.platform))?;
-        text(&mut out, Some(&p.post_id))?;
-        text(&mut out, p.snapshot_id.as_deref())?;
+        text(&mut out, Some(p.platform))?;
+        text(&mut out, Some(p.post_id))?;
+        text(&mut out, p.snapshot_id)?;
         number(&mut out, Some(p.delivery_id))?;
-        text(&mut out, p.url.as_deref())?;
-        text(&mut out, p.author.as_deref())?;
+        text(&mut out, p.url)?;
+        text(&mut out, p.author)?;
         let posted_at = p
             .posted_ms
             .and_then(chrono::DateTime::from_timestamp_millis)
@@ -346,11 +345,11 @@ fn csv_rows(rows: &[posts::Model], header: bool, bom: bool) -> Result<Vec<u8>, c
         number(&mut out, p.comments)?;
         number(&mut out, p.shares)?;
         number(&mut out, p.views)?;
-        text(&mut out, delivery::records::post_text(&p.data).as_deref())?;
+        text(&mut out, delivery::records::post_text(p.data).as_deref())?;
         number(&mut out, Some(i64::from(p.times_delivered)))?;
         number(&mut out, Some(p.first_seen_ms))?;
         number(&mut out, Some(p.updated_ms))?;
-        out.write_field(&p.data)?;
+        out.write_field(p.data)?;
         // An empty record ends the row.
         out.write_record(None::<&[u8]>)?;
     }

@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -14,7 +15,7 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use crate::store::entities::posts;
+use super::post_rows::PostRow;
 
 /// Rows per row group at most: enough for readers to scan fast.
 pub const ROW_GROUP: usize = 16_384;
@@ -114,7 +115,7 @@ impl PostsParquet {
 
     /// Adds `rows`; on the `last` page, ends the file. The bytes ready to send (none while a row
     /// group is still being filled).
-    pub fn page(&mut self, rows: &[posts::Model], last: bool) -> Result<Vec<u8>, ParquetError> {
+    pub fn page(&mut self, rows: &[PostRow], last: bool) -> Result<Vec<u8>, ParquetError> {
         let batch = (!rows.is_empty()).then(|| self.batch(rows)).transpose()?;
         let writer = self
             .writer
@@ -129,14 +130,18 @@ impl PostsParquet {
         Ok(self.sink.take())
     }
 
-    fn batch(&self, rows: &[posts::Model]) -> Result<RecordBatch, ParquetError> {
-        let numbers = |value: fn(&posts::Model) -> Option<i64>| -> ArrayRef {
+    fn batch<'r>(&self, rows: &[PostRow<'r>]) -> Result<RecordBatch, ParquetError> {
+        let numbers = |value: fn(&PostRow<'r>) -> Option<i64>| -> ArrayRef {
             Arc::new(rows.iter().map(value).collect::<Int64Array>())
         };
-        let texts = |value: fn(&posts::Model) -> Option<&str>| -> ArrayRef {
-            Arc::new(rows.iter().map(value).collect::<StringArray>())
+        // Sized before it is filled: grown as it went, a page's records were copied once more.
+        let texts = |value: fn(&PostRow<'r>) -> Option<&'r str>| -> ArrayRef {
+            let bytes = rows.iter().filter_map(value).map(str::len).sum();
+            let mut column = StringBuilder::with_capacity(rows.len(), bytes);
+            column.extend(rows.iter().map(value));
+            Arc::new(column.finish())
         };
-        let times = |value: fn(&posts::Model) -> Option<i64>| -> ArrayRef {
+        let times = |value: fn(&PostRow<'r>) -> Option<i64>| -> ArrayRef {
             Arc::new(
                 rows.iter()
                     .map(value)
@@ -146,17 +151,17 @@ impl PostsParquet {
         };
         let text: ArrayRef = Arc::new(
             rows.iter()
-                .map(|p| delivery::records::post_text(&p.data))
+                .map(|p| delivery::records::post_text(p.data))
                 .collect::<StringArray>(),
         );
         let columns = vec![
             numbers(|p| Some(p.id)),
-            texts(|p| Some(&p.platform)),
-            texts(|p| Some(&p.post_id)),
-            texts(|p| p.snapshot_id.as_deref()),
+            texts(|p| Some(p.platform)),
+            texts(|p| Some(p.post_id)),
+            texts(|p| p.snapshot_id),
             numbers(|p| Some(p.delivery_id)),
-            texts(|p| p.url.as_deref()),
-            texts(|p| p.author.as_deref()),
+            texts(|p| p.url),
+            texts(|p| p.author),
             times(|p| p.posted_ms),
             numbers(|p| p.likes),
             numbers(|p| p.comments),
@@ -166,7 +171,7 @@ impl PostsParquet {
             numbers(|p| Some(i64::from(p.times_delivered))),
             times(|p| Some(p.first_seen_ms)),
             times(|p| Some(p.updated_ms)),
-            texts(|p| Some(&p.data)),
+            texts(|p| Some(p.data)),
         ];
         RecordBatch::try_new(self.schema.clone(), columns).map_err(ParquetError::from)
     }
