@@ -229,14 +229,13 @@ pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format
     let format = Format::of(filter)?;
     let condition = condition(filter)?;
     let before = before_id(filter)?;
-    let rows = move |columns: Option<&'static [posts::Column]>| {
+    let rows = move |columns: &'static [posts::Column]| {
         move |before| {
             let db = db.clone();
-            let mut select = page_query(condition.clone(), before, EXPORT_PAGE);
-            if let Some(columns) = columns {
-                select = select.select_only().columns(columns.iter().copied());
-            }
-            let statement = select.build(db.get_database_backend());
+            let statement = page_query(condition.clone(), before, EXPORT_PAGE)
+                .select_only()
+                .columns(columns.iter().copied())
+                .build(db.get_database_backend());
             async move { db.query_all_raw(statement).await }
         }
     };
@@ -252,14 +251,14 @@ pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format
                     .map_err(|e| e.to_string())?;
                 Ok(ndjson_lines(&records))
             };
-            let columns = Some(&[posts::Column::Id, posts::Column::Data][..]);
+            let columns = &[posts::Column::Id, posts::Column::Data][..];
             paged(before, EXPORT_PAGE, rows(columns), row_id, render)
         }
         Format::Csv { bom } => {
             let render = move |rows: &[QueryResult], first: bool, _| {
                 csv_rows(&post_rows(rows)?, first, bom && first).map_err(|e| e.to_string())
             };
-            paged(before, EXPORT_PAGE, rows(Some(&COLUMNS)), row_id, render)
+            paged(before, EXPORT_PAGE, rows(&COLUMNS), row_id, render)
         }
         Format::Parquet => {
             let mut file = PostsParquet::new()
@@ -268,7 +267,7 @@ pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format
                 file.page(&post_rows(rows)?, last)
                     .map_err(|e| e.to_string())
             };
-            paged(before, EXPORT_PAGE, rows(Some(&COLUMNS)), row_id, render)
+            paged(before, EXPORT_PAGE, rows(&COLUMNS), row_id, render)
         }
     };
     Ok((format, chunks))
