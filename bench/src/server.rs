@@ -23,16 +23,17 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
-    /// Creates `bench_<pid>` on `server` (e.g. postgres://postgres@127.0.0.1:5432).
+    /// Creates `bench_<pid>` on `server` (e.g. postgres://postgres@127.0.0.1:5432, or with
+    /// connection options after a `?`, such as `?sslmode=disable`, kept for every connection).
     pub fn create(server: &str) -> anyhow::Result<Self> {
-        let server = server.trim_end_matches('/').to_owned();
+        let server = server.to_owned();
         let name = format!("bench_{}", std::process::id());
         psql(
-            &format!("{server}/postgres"),
+            &database_url(&server, "postgres"),
             &format!("CREATE DATABASE {name}"),
         )?;
         Ok(Self {
-            url: format!("{server}/{name}"),
+            url: database_url(&server, &name),
             server,
             name,
         })
@@ -42,10 +43,19 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         let _ = psql(
-            &format!("{}/postgres", self.server),
+            &database_url(&self.server, "postgres"),
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
         );
     }
+}
+
+/// `server`'s URL naming `database`, its options (after `?`) kept.
+fn database_url(server: &str, database: &str) -> String {
+    let (base, options) = match server.split_once('?') {
+        Some((base, options)) => (base, format!("?{options}")),
+        None => (server, String::new()),
+    };
+    format!("{}/{database}{options}", base.trim_end_matches('/'))
 }
 
 /// What `psql` prints for `sql` on `url`, trimmed.
@@ -232,5 +242,23 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn a_database_is_named_before_the_options() {
+        let server = "postgres://postgres@127.0.0.1:5432";
+        assert_eq!(
+            database_url(server, "bench_1"),
+            "postgres://postgres@127.0.0.1:5432/bench_1"
+        );
+        assert_eq!(
+            database_url(&format!("{server}/?sslmode=disable"), "postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+        );
     }
 }
