@@ -130,15 +130,15 @@ pub fn chunks(db: DatabaseConnection, filter: &Filter) -> ViewResult<(bool, Expo
 }
 
 /// Rows read page by page below a cursor (newest first), each page rendered to bytes as it is
-/// read: an export at constant memory whatever its size (`READ_AHEAD` pages read ahead, one being
-/// rendered, one being sent). `render(rows, first, last)`: `first` until a page held rows, `last`
-/// on the page that ends it (one shorter than `page_size`).
+/// read: an export at constant memory whatever its size (at most `READ_AHEAD` pages queued, one
+/// more read and waiting for room, one being rendered). `render(rows, first, last)`: `first` until
+/// a page held rows, `last` on the page that ends it (one shorter than `page_size`).
 ///
-/// The pages are read by a task of their own, one after the other, up to `READ_AHEAD` pages ahead
-/// of the rendering: the database reads without waiting for each page to be rendered, and the
-/// rendering without waiting for each read. (Reading the next page only once the last one was
-/// handed over made the two take turns: the Parquet export's database thread was 57% busy, with
-/// the machine a fifth idle.)
+/// The pages are read by a task of their own, one after the other, ahead of the rendering: the
+/// database reads without waiting for each page to be rendered, and the rendering without waiting
+/// for each read. (Reading the next page only once the last one was handed over made the two take
+/// turns: in a profile of a Parquet export, SQLite's thread was 57% busy and the machine a fifth
+/// idle, and no thread was busy all the time.)
 ///
 /// Pages are rendered on a thread of the blocking pool held by the export, not on the runtime's
 /// worker that polls the stream. There a page held up the read of the next one: tokio queues a
