@@ -202,19 +202,17 @@ where
     tokio::spawn(async move {
         let mut below = start;
         loop {
-            let page = fetch(below).await.and_then(|rows| {
-                let last = (rows.len() as u64) < page_size;
-                let next = if last {
-                    None
-                } else {
-                    rows.last().map(id_of).transpose()?
-                };
-                Ok((rows, last, next))
-            });
-            let (page, next, end) = match page {
-                Ok((rows, last, next)) => (Ok((rows, last)), next, last),
-                Err(error) => (Err(error.to_string()), None, true),
+            // A page shorter than `page_size` is the last; the next one is read below this one's
+            // last row.
+            let (page, next) = match fetch(below).await {
+                Ok(rows) if (rows.len() as u64) < page_size => (Ok((rows, true)), None),
+                Ok(rows) => match rows.last().map(id_of).transpose() {
+                    Ok(next) => (Ok((rows, false)), next),
+                    Err(error) => (Err(error.to_string()), None),
+                },
+                Err(error) => (Err(error.to_string()), None),
             };
+            let end = !matches!(page, Ok((_, false)));
             if read_page.send(page).await.is_err() || end {
                 return;
             }
