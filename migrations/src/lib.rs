@@ -13,6 +13,7 @@ mod m20261204_000007_field_coverage;
 mod m20261205_000008_leases;
 mod m20261205_000009_rollup_shards;
 mod m20261205_000010_posts_snapshot_index;
+mod m20261207_000011_posts_platform_index;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_leases::Migration),
             Box::new(m20261205_000009_rollup_shards::Migration),
             Box::new(m20261205_000010_posts_snapshot_index::Migration),
+            Box::new(m20261207_000011_posts_platform_index::Migration),
         ]
     }
 }

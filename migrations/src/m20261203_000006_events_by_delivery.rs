@@ -2,7 +2,8 @@
 //! brought it, a page of posts at a time. On PostgreSQL also the posts of a snapshot or a platform
 //! in id order: the exports page through them newest first, and an index on the snapshot alone
 //! made every page sort all of the snapshot's posts (an export of 364,000 posts ran at ~5,000
-//! rows/s). SQLite's indexes end with the row id already.
+//! rows/s). SQLite's indexes end with the row id already (the platform's came only with
+//! `m20261207_000011`).
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
