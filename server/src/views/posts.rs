@@ -465,6 +465,20 @@ mod tests {
         rows.iter().map(|row| row_id(row).unwrap()).collect()
     }
 
+    /// SQLite's plan for `query`, a step a line.
+    async fn plan(db: &DatabaseConnection, query: Select<posts::Entity>) -> Vec<String> {
+        let query = query.build(DbBackend::Sqlite);
+        let plan = Statement {
+            sql: format!("EXPLAIN QUERY PLAN {}", query.sql),
+            ..query
+        };
+        let steps = db.query_all_raw(plan).await.unwrap();
+        steps
+            .iter()
+            .map(|row| row.try_get("", "detail").unwrap())
+            .collect()
+    }
+
     #[tokio::test]
     async fn an_export_page_on_sqlite_holds_the_posts_of_a_page_newest_first() {
         let db = posts_db().await;
@@ -490,15 +504,8 @@ mod tests {
         let db = posts_db().await;
         for filter in filters() {
             for before in [None, Some(1800)] {
-                let page = page_query(condition(&filter).unwrap(), before, EXPORT_PAGE)
-                    .build(DbBackend::Sqlite);
-                let plan = Statement {
-                    sql: format!("EXPLAIN QUERY PLAN {}", page.sql),
-                    ..page
-                };
-                let plan: Vec<String> = (db.query_all_raw(plan).await.unwrap().iter())
-                    .map(|row| row.try_get("", "detail").unwrap())
-                    .collect();
+                let page = page_query(condition(&filter).unwrap(), before, EXPORT_PAGE);
+                let plan = plan(&db, page).await;
                 assert!(
                     !plan.iter().any(|step| step.contains("TEMP B-TREE")),
                     "{filter:?}: {plan:?}"
@@ -517,15 +524,8 @@ mod tests {
             for before in [None, Some(1800)] {
                 let page = export_page_on_sqlite(condition(&filter).unwrap(), before)
                     .select_only()
-                    .columns(COLUMNS)
-                    .build(DbBackend::Sqlite);
-                let plan = Statement {
-                    sql: format!("EXPLAIN QUERY PLAN {}", page.sql),
-                    ..page
-                };
-                let plan: Vec<String> = (db.query_all_raw(plan).await.unwrap().iter())
-                    .map(|row| row.try_get("", "detail").unwrap())
-                    .collect();
+                    .columns(COLUMNS);
+                let plan = plan(&db, page).await;
                 let read = &plan[0];
                 assert!(
                     read.starts_with("SEARCH posts") && read.contains("rowid>?"),
