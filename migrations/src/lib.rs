@@ -36,6 +36,16 @@ pub(crate) async fn create_index(
     manager.create_index(index.to_owned()).await
 }
 
+/// Drops the index `name` of `table`, if it exists.
+pub(crate) async fn drop_index(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: impl IntoTableRef,
+) -> Result<(), DbErr> {
+    let index = Index::drop().if_exists().name(name).table(table).to_owned();
+    manager.drop_index(index).await
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

@@ -58,9 +58,7 @@ impl MigrationTrait for Migration {
             ("idx_posts_snapshot_id", Posts::Table.into_iden()),
             ("idx_posts_platform_id", Posts::Table.into_iden()),
         ] {
-            manager
-                .drop_index(Index::drop().if_exists().name(name).table(table).to_owned())
-                .await?;
+            crate::drop_index(manager, name, table).await?;
         }
         Ok(())
     }

@@ -24,15 +24,7 @@ impl MigrationTrait for Migration {
         if !postgres(manager) {
             return Ok(());
         }
-        manager
-            .drop_index(
-                Index::drop()
-                    .if_exists()
-                    .name(INDEX)
-                    .table(Posts::Table)
-                    .to_owned(),
-            )
-            .await
+        crate::drop_index(manager, INDEX, Posts::Table).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -41,14 +41,6 @@ impl MigrationTrait for Migration {
         if !sqlite(manager) {
             return Ok(());
         }
-        manager
-            .drop_index(
-                Index::drop()
-                    .if_exists()
-                    .name(INDEX)
-                    .table(Posts::Table)
-                    .to_owned(),
-            )
-            .await
+        crate::drop_index(manager, INDEX, Posts::Table).await
     }
 }

@@ -95,8 +95,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use migrations::MigratorTrait;
-    use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, QuerySelect};
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect};
     use sea_orm::{IntoActiveModel, QueryOrder, QueryTrait};
 
     use super::*;
@@ -124,15 +123,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_row_reads_as_the_model_of_its_post_with_every_field_in_place() {
-        let db = Database::connect("sqlite::memory:").await.unwrap();
-        migrations::Migrator::up(&db, None).await.unwrap();
-        db.execute_unprepared(
-            "INSERT INTO deliveries (id, state, format, compressed, wire_bytes, inflated_bytes, \
-             posts, input_errors, malformed, received_ms, body_kept) \
-             VALUES (7, 'stored', 'json', false, 10, 10, 2, 0, 0, 0, true)",
-        )
-        .await
-        .unwrap();
+        let db = crate::views::test_db_with_delivery(7).await;
         // Every field distinct, so a column read from the wrong place shows; and a post with
         // every optional field empty.
         let full = posts::Model {

@@ -229,15 +229,15 @@ pub fn export(db: DatabaseConnection, filter: &PostFilter) -> ViewResult<(Format
     let format = Format::of(filter)?;
     let condition = condition(filter)?;
     let before = before_id(filter)?;
+    let backend = db.get_database_backend();
+    let page: fn(Condition, Option<i64>) -> Select<posts::Entity> = match backend {
+        sea_orm::DbBackend::Sqlite => export_page_on_sqlite,
+        _ => |condition, before| page_query(condition, before, EXPORT_PAGE),
+    };
     let rows = move |columns: &'static [posts::Column]| {
         move |before| {
             let db = db.clone();
-            let backend = db.get_database_backend();
-            let page = match backend {
-                sea_orm::DbBackend::Sqlite => export_page_on_sqlite(condition.clone(), before),
-                _ => page_query(condition.clone(), before, EXPORT_PAGE),
-            };
-            let statement = page
+            let statement = page(condition.clone(), before)
                 .select_only()
                 .columns(columns.iter().copied())
                 .build(backend);
@@ -402,20 +402,11 @@ fn csv_rows(rows: &[PostRow], header: bool, bom: bool) -> Result<Vec<u8>, csv::E
 #[cfg(test)]
 mod tests {
     use super::*;
-    use migrations::MigratorTrait;
-    use sea_orm::{Database, DbBackend, Statement};
+    use sea_orm::{DbBackend, Statement};
 
     /// 2,500 posts over two snapshots and two platforms, ids 1..=2500.
     async fn posts_db() -> DatabaseConnection {
-        let db = Database::connect("sqlite::memory:").await.unwrap();
-        migrations::Migrator::up(&db, None).await.unwrap();
-        db.execute_unprepared(
-            "INSERT INTO deliveries (id, state, format, compressed, wire_bytes, inflated_bytes, \
-             posts, input_errors, malformed, received_ms, body_kept) \
-             VALUES (1, 'stored', 'json', false, 10, 10, 2500, 0, 0, 0, true)",
-        )
-        .await
-        .unwrap();
+        let db = crate::views::test_db_with_delivery(1).await;
         let rows: Vec<String> = (1..=2500)
             .map(|i| {
                 let snapshot = if i % 3 == 0 { "s_b" } else { "s_a" };
