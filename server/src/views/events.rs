@@ -88,13 +88,7 @@ pub async fn page(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<events::Model>, sea_orm::DbErr> {
-    let mut select = events::Entity::find().filter(condition);
-    if let Some(before) = before {
-        select = select.filter(events::Column::Id.lt(before));
-    }
-    select
-        .order_by_desc(events::Column::Id)
-        .limit(limit)
+    super::paging::page_query::<events::Entity>(events::Column::Id, condition, before, limit)
         .all(db)
         .await
 }

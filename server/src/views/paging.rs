@@ -3,6 +3,7 @@
 //! cursor is known without a COUNT.
 
 use sea_orm::sea_query::LikeExpr;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use super::error::{ViewError, ViewResult};
 
@@ -54,4 +55,19 @@ pub fn next_cursor<T>(rows: &mut Vec<T>, limit: u64, id_of: fn(&T) -> i64) -> Op
     rows.truncate(limit as usize);
     more.then(|| rows.last().map(|row| id_of(row).to_string()))
         .flatten()
+}
+
+/// A page's query: the rows of `E` that `condition` matches below the id `before`, newest first,
+/// `limit` of them. `id` is the table's id column.
+pub fn page_query<E: EntityTrait>(
+    id: E::Column,
+    condition: Condition,
+    before: Option<i64>,
+    limit: u64,
+) -> Select<E> {
+    let mut select = E::find().filter(condition);
+    if let Some(before) = before {
+        select = select.filter(id.lt(before));
+    }
+    select.order_by_desc(id).limit(limit)
 }
