@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::leadership::Instance;
 use crate::store::entities::{deliveries, delivery_chunks, snapshots};
 use crate::store::ingestion::{Extracted, Lease, Progress};
+use crate::store::writer::Heard;
 use crate::store::{Writer, ingestion};
 use delivery::decode::{Declared, DeliveryDecoder};
 use delivery::platforms::DatasetPlatforms;
@@ -135,7 +136,7 @@ impl Processor {
                 tracing::error!(delivery_id = id, %error, "extracting a queued delivery failed");
                 let reason = error.to_string();
                 let failed = self
-                    .fenced(id, move |txn| {
+                    .fenced(id, Heard::Durable, move |txn| {
                         Box::pin(ingestion::mark_failed(txn, id, reason))
                     })
                     .await;
@@ -153,7 +154,8 @@ impl Processor {
 
     /// Runs `work` in the writer's next batch if this instance still holds the lease on delivery
     /// `id` (renewed in the same transaction); [`LeaseLost`] otherwise, and nothing is written.
-    async fn fenced<T, F>(&self, id: i64, work: F) -> anyhow::Result<T>
+    /// Returns once the batch is as `heard` says.
+    async fn fenced<T, F>(&self, id: i64, heard: Heard, work: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, DbErr>>
@@ -163,7 +165,7 @@ impl Processor {
         let lease = self.lease();
         let done = self
             .writer
-            .run(move |txn| {
+            .run_heard(heard, move |txn| {
                 Box::pin(async move {
                     if !ingestion::renew_lease(txn, id, &lease).await? {
                         return Ok(None);
@@ -183,7 +185,10 @@ impl Processor {
         AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                match processor.fenced(id, |_| Box::pin(async { Ok(()) })).await {
+                match processor
+                    .fenced(id, Heard::Durable, |_| Box::pin(async { Ok(()) }))
+                    .await
+                {
                     Ok(()) => {}
                     Err(error) if error.is::<LeaseLost>() => {
                         lost.cancel();
@@ -204,7 +209,7 @@ impl Processor {
         // nothing on a first run. Its records are decoded again but not stored again.
         let done = Progress::of(&delivery);
         if done.records == 0 {
-            self.fenced(id, move |txn| {
+            self.fenced(id, Heard::Durable, move |txn| {
                 Box::pin(ingestion::reset_extraction(txn, id))
             })
             .await?;
@@ -309,7 +314,8 @@ impl Processor {
         let now = chrono::Utc::now().timestamp_millis();
         let (posts, input_errors, duplicates) =
             (totals.posts, totals.input_errors, totals.duplicates);
-        self.fenced(id, move |txn| {
+        // Durable: it also makes every batch before it durable.
+        self.fenced(id, Heard::Durable, move |txn| {
             Box::pin(async move {
                 ingestion::complete_processing(txn, &delivery, totals, keep, now).await
             })
@@ -365,7 +371,7 @@ impl Processor {
         let snapshot = delivery.snapshot_id.clone();
         let id = delivery.id;
         let duplicates = self
-            .fenced(id, move |txn| {
+            .fenced(id, Heard::Committed, move |txn| {
                 Box::pin(async move {
                     let duplicates =
                         ingestion::upsert_posts(txn, snapshot.as_deref(), id, &posts, now).await?;
