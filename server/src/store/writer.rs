@@ -876,16 +876,29 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_batch_is_acknowledged_only_once_its_log_is_flushed() {
+    /// A writer on a WAL database whose log cannot be flushed: its commits happen, its flushes
+    /// fail. Returns the database, its directory, the writer, its task and its stop token.
+    async fn writer_that_cannot_flush() -> (
+        DatabaseConnection,
+        tempfile::TempDir,
+        Writer,
+        JoinHandle<()>,
+        CancellationToken,
+    ) {
         let (db, dir) = sqlite().await;
         db.execute_unprepared("PRAGMA journal_mode = WAL")
             .await
             .unwrap();
         let stop = CancellationToken::new();
-        // A log that cannot be flushed: the commit happens, but nobody may hear it is durable.
         let missing = dir.path().join("no-such-dir").join("w.db-wal");
         let (writer, task) = start(&db, Durability::FlushLog(missing), &stop);
+        (db, dir, writer, task, stop)
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_acknowledged_only_once_its_log_is_flushed() {
+        // The commit happens, but nobody may hear it is durable.
+        let (db, dir, writer, task, stop) = writer_that_cannot_flush().await;
         match writer.run(insert(1)).await {
             Err(StoreError::Database(error)) => assert!(error.contains("flushing"), "{error}"),
             other => panic!("acknowledged without a flush: {other:?}"),
@@ -914,13 +927,7 @@ mod tests {
     /// flushed, it is answered (and its row committed) where durable work is refused.
     #[tokio::test]
     async fn committed_work_is_answered_at_the_commit_without_waiting_for_the_flush() {
-        let (db, dir) = sqlite().await;
-        db.execute_unprepared("PRAGMA journal_mode = WAL")
-            .await
-            .unwrap();
-        let stop = CancellationToken::new();
-        let missing = dir.path().join("no-such-dir").join("w.db-wal");
-        let (writer, task) = start(&db, Durability::FlushLog(missing), &stop);
+        let (db, _dir, writer, task, stop) = writer_that_cannot_flush().await;
         assert_eq!(
             writer.run_heard(Heard::Committed, insert(1)).await.unwrap(),
             1
