@@ -489,9 +489,8 @@ async fn commit_batch(
         }
         Err(error) => {
             tracing::error!(%error, "batch commit failed; nothing in it is acknowledged");
-            let error = StoreError::from(error);
-            refuse_all(&error, committed_works, Vec::new());
-            refuse_all(&error, done_works, replies);
+            let works = committed_works.into_iter().chain(done_works).collect();
+            refuse_all(&StoreError::from(error), works, replies);
         }
     }
 }

@@ -19,22 +19,3 @@ pub mod snapshots;
 pub mod storage;
 
 pub use error::{ViewError, ViewResult};
-
-/// A migrated SQLite database in memory holding one stored delivery, `delivery`, for the posts a
-/// test stores to refer to.
-#[cfg(test)]
-pub(crate) async fn test_db_with_delivery(delivery: i64) -> sea_orm::DatabaseConnection {
-    use migrations::MigratorTrait;
-    use sea_orm::ConnectionTrait;
-
-    let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-    migrations::Migrator::up(&db, None).await.unwrap();
-    db.execute_unprepared(&format!(
-        "INSERT INTO deliveries (id, state, format, compressed, wire_bytes, inflated_bytes, \
-         posts, input_errors, malformed, received_ms, body_kept) \
-         VALUES ({delivery}, 'stored', 'json', false, 10, 10, 0, 0, 0, 0, true)"
-    ))
-    .await
-    .unwrap();
-    db
-}

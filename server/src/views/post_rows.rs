@@ -123,7 +123,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_row_reads_as_the_model_of_its_post_with_every_field_in_place() {
-        let db = crate::views::test_db_with_delivery(7).await;
+        let db = crate::store::test_db_with_deliveries(&[(7, "stored")]).await;
         // Every field distinct, so a column read from the wrong place shows; and a post with
         // every optional field empty.
         let full = posts::Model {

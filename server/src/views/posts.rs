@@ -434,7 +434,7 @@ mod tests {
 
     /// 2,500 posts over two snapshots and two platforms, ids 1..=2500.
     async fn posts_db() -> DatabaseConnection {
-        let db = crate::views::test_db_with_delivery(1).await;
+        let db = crate::store::test_db_with_deliveries(&[(1, "stored")]).await;
         let rows: Vec<String> = (1..=2500)
             .map(|i| {
                 let snapshot = if i % 3 == 0 { "s_b" } else { "s_a" };

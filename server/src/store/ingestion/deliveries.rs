@@ -583,25 +583,9 @@ pub async fn requeue(txn: &DatabaseTransaction, delivery_id: i64) -> Result<Requ
 
 #[cfg(test)]
 mod tests {
-    use migrations::MigratorTrait;
-    use sea_orm::{Database, DatabaseConnection, TransactionTrait};
+    use sea_orm::{DatabaseConnection, TransactionTrait};
 
     use super::*;
-
-    async fn with_deliveries(states: &[&str]) -> DatabaseConnection {
-        let db = Database::connect("sqlite::memory:").await.unwrap();
-        migrations::Migrator::up(&db, None).await.unwrap();
-        for (id, state) in (1..).zip(states) {
-            db.execute_unprepared(&format!(
-                "INSERT INTO deliveries (id, state, format, compressed, wire_bytes, inflated_bytes, \
-                 posts, input_errors, malformed, received_ms, body_kept) \
-                 VALUES ({id}, '{state}', 'json', false, 10, 10, 0, 0, 0, 0, true)"
-            ))
-            .await
-            .unwrap();
-        }
-        db
-    }
 
     async fn claim(db: &DatabaseConnection, holder: &str, now: i64) -> Option<deliveries::Model> {
         let txn = db.begin().await.unwrap();
@@ -616,7 +600,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_delivery_is_extracted_under_one_lease_until_it_runs_out() {
-        let db = with_deliveries(&["stored", "queued", "queued"]).await;
+        let db =
+            crate::store::test_db_with_deliveries(&[(1, "stored"), (2, "queued"), (3, "queued")])
+                .await;
         // The oldest queued delivery goes to a; the next to b.
         let first = claim(&db, "a", 0).await.unwrap();
         assert_eq!((first.id, first.state.as_str()), (2, "processing"));
@@ -675,7 +661,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_restart_of_the_only_instance_goes_on_at_once() {
-        let db = with_deliveries(&["queued"]).await;
+        let db = crate::store::test_db_with_deliveries(&[(1, "queued")]).await;
         claim(&db, "before-restart", 0).await.unwrap();
         let txn = db.begin().await.unwrap();
         // On PostgreSQL (not the only instance) it waits for the lease to run out.
