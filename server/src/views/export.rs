@@ -3,10 +3,11 @@
 //! and `server export-events`.
 
 use bytes::Bytes;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 
 use super::error::{ViewError, ViewResult};
 use super::events::{Filter, before_id, condition, page};
+use super::paging::{id_range, newest_in_id_ranges};
 use crate::events::view;
 use crate::store::entities::events;
 
@@ -101,10 +102,38 @@ pub fn chunks(db: DatabaseConnection, filter: &Filter) -> ViewResult<(bool, Expo
         }
     };
     let condition = condition(filter)?;
+    // Every event, on SQLite: by ranges of ids (`paging::newest_in_id_ranges`).
+    let whole_table = db.get_database_backend() == DbBackend::Sqlite && condition.is_empty();
     let fetch = move |before| {
         let db = db.clone();
         let condition = condition.clone();
-        async move { page(&db, condition, before, EXPORT_PAGE).await }
+        async move {
+            if whole_table {
+                let id = events::Column::Id;
+                newest_in_id_ranges::<events::Entity, _, _>(
+                    &db,
+                    id,
+                    before,
+                    EXPORT_PAGE,
+                    // Read in id order and reversed here: sorted newest first by SQLite (as
+                    // the posts' ranges are), the warm export of 1,000,000 events took 3.6–3.8
+                    // s against 3.2–3.4 (README, "Whole-table exports read by ranges of ids").
+                    |above, up_to| {
+                        let range = id_range::<events::Entity>(id, above, up_to)
+                            .order_by_asc(id)
+                            .all(&db);
+                        async move {
+                            let mut rows = range.await?;
+                            rows.reverse();
+                            Ok(rows)
+                        }
+                    },
+                )
+                .await
+            } else {
+                page(&db, condition, before, EXPORT_PAGE).await
+            }
+        }
     };
     let render = move |rows: &[events::Model], first: bool, last: bool| {
         if !json_format {
@@ -471,5 +500,54 @@ mod tests {
             chunks[1].as_ref().unwrap_err(),
             "rendering a page panicked: a page that cannot be rendered"
         );
+    }
+
+    /// Every event, exported on SQLite by ranges of ids (`paging::newest_in_id_ranges`), is the
+    /// same file as the events a filter matching all of them gives page by page: newest first,
+    /// each once, across gaps and page boundaries.
+    #[tokio::test]
+    async fn an_export_of_every_event_on_sqlite_reads_ranges_of_ids_across_gaps() {
+        use sea_orm::ConnectionTrait;
+
+        let db = crate::store::test_db_with_deliveries(&[]).await;
+        db.execute_unprepared(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4500) \
+             INSERT INTO events (id, at_ms, endpoint, outcome, status, latency_us, bytes, \
+             user_agent) SELECT i, 1764650000000 + i, 'webhook', 'accepted', 202, i, 10, \
+             'agent ' || i FROM n",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared(
+            "DELETE FROM events WHERE id BETWEEN 1500 AND 2600 OR (id > 3000 AND id % 5 = 0) \
+             OR id = 4500",
+        )
+        .await
+        .unwrap();
+        let export = |filter: Filter| {
+            let db = db.clone();
+            async move {
+                let (_, chunks) = super::chunks(db, &filter).unwrap();
+                let chunks = collect(chunks).await;
+                let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap().0).collect();
+                String::from_utf8(bytes).unwrap()
+            }
+        };
+        let every = export(Filter::default()).await;
+        let ids: Vec<i64> = every
+            .lines()
+            .skip(1)
+            .map(|line| line.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        let kept: Vec<i64> = (1..4500)
+            .rev()
+            .filter(|id| !(1500..=2600).contains(id) && !(*id > 3000 && id % 5 == 0))
+            .collect();
+        assert_eq!(ids, kept);
+        let webhook = Filter {
+            endpoint: Some("webhook".into()),
+            ..Filter::default()
+        };
+        assert_eq!(every, export(webhook).await, "as a filter matching all of them");
     }
 }

@@ -3,7 +3,10 @@
 //! cursor is known without a COUNT.
 
 use sea_orm::sea_query::LikeExpr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
 
 use super::error::{ViewError, ViewResult};
 
@@ -70,4 +73,54 @@ pub fn page_query<E: EntityTrait>(
         select = select.filter(id.lt(before));
     }
     select.order_by_desc(id).limit(limit)
+}
+
+/// For an export of a whole table on SQLite: the `limit` rows with the highest ids below
+/// `before`, newest first, as `page_query` with no condition gives them, but found by ranges of
+/// ids instead of counted. `rows_between(above, up_to)` reads the rows with
+/// `above < id <= up_to`, newest first (from `id_range`).
+///
+/// Why: to count a page's rows, SQLite walks the table backwards from `before`, and the table's
+/// leaves hold the rows themselves, so each page's rows are read from the disk backwards, which
+/// the kernel's read-ahead does not follow. No index holds the ids alone (a snapshot's or a
+/// platform's does, for those exports). From a cold page cache, the unfiltered CSV export of
+/// 364,000 posts (625 MB) took ~10 s that way, against ~2.2 s for the same posts filtered by
+/// their platform (README, "Whole-table exports read by ranges of ids").
+///
+/// How: the highest id below `before` is a seek in the table's b-tree; the `limit` ids up to it
+/// are read forwards. Ids missing from that range (rows deleted) leave the page short: the next
+/// range below fills it, until the page is full or no row is left below. So a page is never
+/// longer than `limit`, and short only at the end, as `export::paged` expects.
+pub async fn newest_in_id_ranges<E, R, Fut>(
+    db: &DatabaseConnection,
+    id: E::Column,
+    before: Option<i64>,
+    limit: u64,
+    rows_between: impl Fn(i64, i64) -> Fut,
+) -> Result<Vec<R>, DbErr>
+where
+    E: EntityTrait,
+    Fut: std::future::Future<Output = Result<Vec<R>, DbErr>>,
+{
+    let mut rows = Vec::new();
+    let mut below = before;
+    while (rows.len() as u64) < limit {
+        let mut highest = E::find().select_only().expr(id.max());
+        if let Some(below) = below {
+            highest = highest.filter(id.lt(below));
+        }
+        let Some(up_to) = highest.into_tuple::<Option<i64>>().one(db).await?.flatten() else {
+            break;
+        };
+        let missing = (limit - rows.len() as u64) as i64;
+        let above = up_to.saturating_sub(missing);
+        rows.extend(rows_between(above, up_to).await?);
+        below = Some(above.saturating_add(1));
+    }
+    Ok(rows)
+}
+
+/// The rows of `E` with `above < id <= up_to`: a range of `newest_in_id_ranges`, in no order yet.
+pub fn id_range<E: EntityTrait>(id: E::Column, above: i64, up_to: i64) -> Select<E> {
+    E::find().filter(id.gt(above)).filter(id.lte(up_to))
 }
