@@ -75,22 +75,24 @@ pub fn page_query<E: EntityTrait>(
     select.order_by_desc(id).limit(limit)
 }
 
-/// For an export of a whole table on SQLite: the `limit` rows with the highest ids below
-/// `before`, newest first, as `page_query` with no condition gives them, but found by ranges of
-/// ids instead of counted. `rows_between(above, up_to)` reads the rows with
-/// `above < id <= up_to`, newest first (from `id_range`).
+/// For an export on SQLite that no index narrows: the `limit` rows with the highest ids below
+/// `before` that `rows_between` finds, newest first, as `page_query` gives them, but found by
+/// ranges of ids instead of counted. `rows_between(above, up_to)` reads the rows (of the
+/// export's filter) with `above < id <= up_to`, newest first (from `id_range`).
 ///
 /// Why: to count a page's rows, SQLite walks the table backwards from `before`, and the table's
 /// leaves hold the rows themselves, so each page's rows are read from the disk backwards, which
-/// the kernel's read-ahead does not follow. No index holds the ids alone (a snapshot's or a
-/// platform's does, for those exports). From a cold page cache, the unfiltered CSV export of
-/// 364,000 posts (625 MB) took ~10 s that way, against ~2.2 s for the same posts filtered by
-/// their platform (README, "Whole-table exports read by ranges of ids").
+/// the kernel's read-ahead does not follow. From a cold page cache, the unfiltered CSV export of
+/// 364,000 posts (625 MB) took ~10 s that way, against ~2 s by ranges (README, "Whole-table
+/// exports read by ranges of ids").
 ///
-/// How: the highest id below `before` is a seek in the table's b-tree; the `limit` ids up to it
-/// are read forwards. Ids missing from that range (rows deleted) leave the page short: the next
-/// range below fills it, until the page is full or no row is left below. So a page is never
-/// longer than `limit`, and short only at the end, as `export::paged` expects.
+/// How: the highest id below `before` is a seek in the table's b-tree, and the `limit` ids up to
+/// it are read forwards; then the `limit` ids below, until the page is full or no row is left
+/// below. A range holds at most `limit` rows (ids are unique), so a page holds less than twice
+/// that before it is cut to the newest `limit`; the rows cut off are read again by the next
+/// page, which starts below this one's last row. A page is short only at the end, as
+/// `export::paged` expects. (Ranges as wide as the rows still missing would read nothing twice,
+/// but a page one row short of full would then go down one id per query.)
 pub async fn newest_in_id_ranges<E, R, Fut>(
     db: &DatabaseConnection,
     id: E::Column,
@@ -112,11 +114,11 @@ where
         let Some(up_to) = highest.into_tuple::<Option<i64>>().one(db).await?.flatten() else {
             break;
         };
-        let missing = (limit - rows.len() as u64) as i64;
-        let above = up_to.saturating_sub(missing);
+        let above = up_to.saturating_sub(limit as i64);
         rows.extend(rows_between(above, up_to).await?);
         below = Some(above.saturating_add(1));
     }
+    rows.truncate(limit as usize);
     Ok(rows)
 }
 
