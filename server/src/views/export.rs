@@ -116,8 +116,9 @@ pub fn chunks(db: DatabaseConnection, filter: &Filter) -> ViewResult<(bool, Expo
                     before,
                     EXPORT_PAGE,
                     // Read in id order and reversed here: sorted newest first by SQLite (as
-                    // the posts' ranges are), the warm export of 1,000,000 events took 3.6–3.8
-                    // s against 3.2–3.4 (README, "Whole-table exports read by ranges of ids").
+                    // the posts' ranges are), a warm export of 1,000,000 events took 3.6 to
+                    // 3.8 s against 3.2 to 3.4 (README, "Whole-table exports read by ranges of
+                    // ids").
                     |above, up_to| {
                         let range = id_range::<events::Entity>(id, above, up_to)
                             .order_by_asc(id)

@@ -174,18 +174,19 @@ const INSERT_NEW: &str = "ON CONFLICT (platform, post_id) DO NOTHING";
 
 /// SQLite: from this many posts at once, they are first inserted as new, and looked up only if
 /// some were not. The lookup probes the unique index once per post, while a large delivery's
-/// posts are all new but for redeliveries: `bench large --mb 100` extracted ~9% faster without it
-/// (five interleaved pairs, README "The extraction: posts inserted as new first"). A batch with
-/// a post stored before wastes the rows tried until the first statement short of rows (where
-/// the attempt stops), then is looked up and upserted as before. The savepoint that makes the attempt undoable costs two round trips to
-/// SQLite's thread, more than the lookup of a few posts (an inline delivery's batch, ~1 post a
-/// delivery), so those keep the lookup alone.
+/// posts are all new but for redeliveries: `bench large --mb 100` extracted 8–9% faster without
+/// it (nine interleaved pairs, README "The extraction: posts inserted as new first"). A batch
+/// with a post stored before wastes the rows tried until the first statement short of rows
+/// (where the attempt stops), then is looked up and upserted as before. The attempt costs a
+/// lookup of `SAMPLE` posts and the savepoint's two round trips to SQLite's thread, more than
+/// the lookup of a few posts (an inline delivery's batch, ~1 post a delivery), so those keep the
+/// lookup alone.
 const ALL_NEW_AT_LEAST: usize = 64;
 
 /// SQLite: posts of a large batch looked up before it is inserted as new, spread over it. A
 /// redelivery's batch (all stored before) shows in them and goes to the lookup at once: trying
 /// its first statement and undoing it cost ~12% of a redelivery's extraction (364,000 posts
-/// delivered a second time, three runs: 5.8 s against 5.3 s).
+/// delivered a second time, three runs each: 5.8–6.0 s against 5.1–5.4 s).
 const SAMPLE: usize = 8;
 
 /// SQLite: runs `statements` (`INSERT_NEW`, `rows` rows in all) in a savepoint and keeps them
